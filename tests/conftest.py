@@ -1,0 +1,60 @@
+"""Shared fixtures. Every test starts with a fresh `config`; services are checked once per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from panther.configs import config
+
+IN_CI = os.environ.get('CI', '').lower() in {'1', 'true', 'yes'}
+REDIS_HOST, REDIS_PORT = '127.0.0.1', int(os.environ.get('PANTHER_TEST_REDIS_PORT', '6379'))
+MONGO_HOST, MONGO_PORT = '127.0.0.1', int(os.environ.get('PANTHER_TEST_MONGO_PORT', '27017'))
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f'{name} is not reachable on {host}:{port}; start it with ./scripts/test'
+    if IN_CI:
+        pytest.fail(f'{message} (CI=true: a missing service is a failure)')
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config() -> Iterator[None]:
+    config.refresh()
+    yield
+    config.refresh()
+
+
+@pytest.fixture
+def redis_address() -> tuple[str, int]:
+    _require_service('Redis', REDIS_HOST, REDIS_PORT)
+    return REDIS_HOST, REDIS_PORT
+
+
+@pytest.fixture
+def mongodb_address() -> tuple[str, int]:
+    _require_service('MongoDB', MONGO_HOST, MONGO_PORT)
+    return MONGO_HOST, MONGO_PORT
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Marked tests get the service check even when they do not ask for the fixture themselves.
+    for item in items:
+        if item.get_closest_marker('redis'):
+            item.fixturenames.insert(0, 'redis_address')  # type: ignore[attr-defined]
+        if item.get_closest_marker('mongodb'):
+            item.fixturenames.insert(0, 'mongodb_address')  # type: ignore[attr-defined]

@@ -1,0 +1,430 @@
+"""Framework-internal helpers that tests and other modules import: dotted imports, MIME types, multipart forms."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import mimetypes
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+__all__ = [
+    'detect_mime_type',
+    'import_class',
+    'is_function_async',
+    'read_multipart_form_data',
+    'sanitize_filename',
+]
+
+logger = logging.getLogger('panther')
+
+
+def import_class(dotted_path: str, /) -> Any:
+    """`'a.b.C'` → attribute `C` of module `a.b`; import errors propagate with their own message."""
+    module_path, _, attribute = dotted_path.rpartition('.')
+    module = importlib.import_module(module_path)
+    return getattr(module, attribute)
+
+
+def is_function_async(func: Callable[..., Any], /) -> bool:
+    """True when `func` is declared with `async def`.
+
+    Plain functions and methods are decided by their code flag; other callables (partials, objects with an
+    async `__call__`) have no `__code__`, so `inspect` decides for them.
+    """
+    code = getattr(func, '__code__', None)
+    if code is None:
+        return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
+    return bool(code.co_flags & inspect.CO_COROUTINE)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# MIME types
+
+_MAGIC_NUMBERS: tuple[tuple[bytes, str], ...] = (
+    (b'\x89PNG\r\n\x1a\n', 'image/png'),
+    (b'%PDF', 'application/pdf'),
+    (b'PK\x03\x04', 'application/zip'),
+    (b'\xff\xd8\xff', 'image/jpeg'),
+    (b'GIF87a', 'image/gif'),
+    (b'GIF89a', 'image/gif'),
+    (b'BM', 'image/bmp'),
+    (b'\x00\x00\x01\x00', 'image/x-icon'),
+    (b'II*\x00', 'image/tiff'),
+    (b'MM\x00*', 'image/tiff'),
+)
+
+# Used only when neither the platform's MIME database nor the magic numbers know the file; that database
+# differs between systems (a minimal container may have no /etc/mime.types at all).
+_EXTENSION_TYPES: dict[str, str] = {
+    # text and web
+    'html': 'text/html',
+    'htm': 'text/html',
+    'css': 'text/css',
+    'csv': 'text/csv',
+    'tsv': 'text/tab-separated-values',
+    'txt': 'text/plain',
+    'log': 'text/plain',
+    'md': 'text/markdown',
+    'markdown': 'text/markdown',
+    'rst': 'text/x-rst',
+    'xml': 'application/xml',
+    'json': 'application/json',
+    'jsonld': 'application/ld+json',
+    'yml': 'text/yaml',
+    'yaml': 'text/yaml',
+    'toml': 'application/toml',
+    'ini': 'text/plain',
+    'js': 'text/javascript',
+    'mjs': 'text/javascript',
+    'cjs': 'text/javascript',
+    'ts': 'text/typescript',
+    'tsx': 'text/tsx',
+    'jsx': 'text/jsx',
+    'map': 'application/json',
+    'wasm': 'application/wasm',
+    # images
+    'png': 'image/png',
+    'jpg': 'image/jpeg',
+    'jpeg': 'image/jpeg',
+    'gif': 'image/gif',
+    'bmp': 'image/bmp',
+    'webp': 'image/webp',
+    'svg': 'image/svg+xml',
+    'ico': 'image/x-icon',
+    'tif': 'image/tiff',
+    'tiff': 'image/tiff',
+    'avif': 'image/avif',
+    'heic': 'image/heic',
+    # fonts
+    'woff': 'font/woff',
+    'woff2': 'font/woff2',
+    'ttf': 'font/ttf',
+    'otf': 'font/otf',
+    'eot': 'application/vnd.ms-fontobject',
+    # audio
+    'mp3': 'audio/mpeg',
+    'wav': 'audio/wav',
+    'ogg': 'audio/ogg',
+    'oga': 'audio/ogg',
+    'opus': 'audio/opus',
+    'flac': 'audio/flac',
+    'aac': 'audio/aac',
+    'm4a': 'audio/mp4',
+    'weba': 'audio/webm',
+    # video
+    'mp4': 'video/mp4',
+    'm4v': 'video/mp4',
+    'webm': 'video/webm',
+    'ogv': 'video/ogg',
+    'mov': 'video/quicktime',
+    'avi': 'video/x-msvideo',
+    'mkv': 'video/x-matroska',
+    'mpeg': 'video/mpeg',
+    # archives
+    'zip': 'application/zip',
+    'gz': 'application/gzip',
+    'tgz': 'application/gzip',
+    'bz2': 'application/x-bzip2',
+    'xz': 'application/x-xz',
+    'zst': 'application/zstd',
+    'tar': 'application/x-tar',
+    '7z': 'application/x-7z-compressed',
+    'rar': 'application/vnd.rar',
+    # documents
+    'pdf': 'application/pdf',
+    'rtf': 'application/rtf',
+    'doc': 'application/msword',
+    'docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    'xls': 'application/vnd.ms-excel',
+    'xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    'ppt': 'application/vnd.ms-powerpoint',
+    'pptx': 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+    'odt': 'application/vnd.oasis.opendocument.text',
+    'ods': 'application/vnd.oasis.opendocument.spreadsheet',
+    'odp': 'application/vnd.oasis.opendocument.presentation',
+    'epub': 'application/epub+zip',
+    # source code
+    'py': 'text/x-python',
+    'pyi': 'text/x-python',
+    'c': 'text/x-c',
+    'h': 'text/x-c',
+    'cpp': 'text/x-c++',
+    'hpp': 'text/x-c++',
+    'java': 'text/x-java',
+    'kt': 'text/x-kotlin',
+    'go': 'text/x-go',
+    'rs': 'text/x-rust',
+    'rb': 'text/x-ruby',
+    'php': 'text/x-php',
+    'swift': 'text/x-swift',
+    'sh': 'text/x-shellscript',
+    'bash': 'text/x-shellscript',
+    'sql': 'application/sql',
+    'scss': 'text/x-scss',
+    'sass': 'text/x-sass',
+    'less': 'text/x-less',
+    'vue': 'text/x-vue',
+}
+
+_MAGIC_READ_SIZE = 16
+
+
+def _sniff(path: str | Path) -> str | None:
+    try:
+        with open(path, 'rb') as file:
+            header = file.read(_MAGIC_READ_SIZE)
+    except OSError:
+        return None
+    for signature, mime_type in _MAGIC_NUMBERS:
+        if header.startswith(signature):
+            return mime_type
+    if header[:4] == b'\x00\x00\x00\x18' and b'ftyp' in header:
+        return 'video/mp4'
+    return None
+
+
+def detect_mime_type(file_path: str | Path, /) -> str:
+    """Best guess for a file's MIME type: extension, then magic numbers, then a built-in table."""
+    guessed, _ = mimetypes.guess_type(str(file_path))
+    if guessed:
+        return guessed
+    sniffed = _sniff(file_path)
+    if sniffed:
+        return sniffed
+    extension = Path(file_path).suffix.lstrip('.').lower()
+    return _EXTENSION_TYPES.get(extension, 'application/octet-stream')
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Upload file names
+
+_CONTROL_CHARACTERS = re.compile(r'[\x00-\x1f\x7f]')
+_DOT_RUNS = re.compile(r'\.{2,}')
+_DRIVE_PREFIX = re.compile(r'^[A-Za-z]:')
+_MAX_FILENAME_BYTES = 255
+_FALLBACK_FILENAME = 'file'
+
+
+def sanitize_filename(name: str, /) -> str:
+    """Make a client-supplied file name safe to use as one path component.
+
+    Keeps only the last path segment (either slash), drops NUL and control characters, collapses `..` and
+    leading dots (no parent references, no hidden files), and caps the length at 255 UTF-8 bytes keeping the
+    extension. A name with nothing usable left becomes `'file'`.
+    """
+    cleaned = _CONTROL_CHARACTERS.sub('', name)
+    cleaned = cleaned.replace('\\', '/').rsplit('/', 1)[-1]
+    cleaned = _DRIVE_PREFIX.sub('', cleaned)
+    cleaned = _DOT_RUNS.sub('.', cleaned).strip().lstrip('.').strip()
+    if not cleaned:
+        return _FALLBACK_FILENAME
+
+    if len(cleaned.encode('utf-8')) > _MAX_FILENAME_BYTES:
+        stem, dot, suffix = cleaned.rpartition('.')
+        if not dot or len(suffix.encode('utf-8')) > 32:
+            stem, suffix = cleaned, ''
+        room = _MAX_FILENAME_BYTES - len(suffix.encode('utf-8')) - (1 if suffix else 0)
+        stem = stem.encode('utf-8')[:room].decode('utf-8', errors='ignore')
+        cleaned = f'{stem}.{suffix}' if suffix else stem
+    return cleaned
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# multipart/form-data
+
+
+@dataclass(frozen=True)
+class _UploadedFile:
+    """Stand-in with `File`'s fields, used only if `panther.file_handler` cannot be imported."""
+
+    file_name: str
+    content_type: str
+    file: bytes
+
+
+@dataclass
+class _RawPart:
+    headers: dict[str, str] = field(default_factory=dict)
+    data: bytearray = field(default_factory=bytearray)
+
+
+class _PartCollector:
+    """Callback target for python-multipart's streaming parser; keeps every complete part in order."""
+
+    def __init__(self) -> None:
+        self.parts: list[_RawPart] = []
+        self.current: _RawPart | None = None
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+
+    def on_part_begin(self) -> None:
+        self.current = _RawPart()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        if self.current is not None:
+            # latin-1 maps bytes one-to-one, so parameters can be recovered as the exact bytes sent.
+            name = bytes(self.header_field).decode('latin-1').strip().lower()
+            self.current.headers[name] = bytes(self.header_value).decode('latin-1').strip()
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.current is not None:
+            self.current.data += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.current is not None:
+            self.parts.append(self.current)
+        self.current = None
+
+
+def _decode_parameter(raw: bytes) -> str:
+    # Browsers send non-ASCII names as raw UTF-8 inside the header; latin-1 never fails as a last resort.
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError:
+        return raw.decode('latin-1')
+
+
+def _read_line(body: bytes, start: int) -> tuple[bytes, int] | None:
+    """Line starting at `start` without its line break, and the index after the break; None if unterminated."""
+    end = body.find(b'\n', start)
+    if end == -1:
+        return None
+    line = body[start:end]
+    if line.endswith(b'\r'):
+        line = line[:-1]
+    return line, end + 1
+
+
+def _to_crlf(delimiter: bytes, body: bytes) -> bytes:
+    """Rewrite the structural line breaks (around delimiters, inside part headers) of a bare-LF body as CRLF.
+
+    python-multipart follows RFC 7578, which requires CRLF; some clients and hand-written tests send LF.
+    Part contents are left byte-for-byte untouched.
+    """
+    output = bytearray()
+    position = 0
+    search_from = 0
+    first = True
+    while True:
+        index = body.find(delimiter, search_from)
+        if index == -1:
+            output += body[position:]
+            return bytes(output)
+        if index > 0 and body[index - 1 : index] != b'\n':
+            # Not at the start of a line, so these bytes are content, not a delimiter.
+            search_from = index + 1
+            continue
+
+        if not first:
+            content = body[position:index]
+            content = content[:-2] if content.endswith(b'\r\n') else content[:-1]
+            output += content + b'\r\n'
+        first = False
+        output += delimiter
+        after = index + len(delimiter)
+        if body[after : after + 2] == b'--':
+            output += b'--\r\n'
+            return bytes(output)
+
+        boundary_line = _read_line(body, after)
+        if boundary_line is None:
+            output += body[after:]
+            return bytes(output)
+        output += boundary_line[0] + b'\r\n'
+        position = boundary_line[1]
+        while True:
+            header_line = _read_line(body, position)
+            if header_line is None:
+                output += body[position:]
+                return bytes(output)
+            line, position = header_line
+            output += line + b'\r\n'
+            if not line:
+                break
+        search_from = position
+
+
+def _file_factory() -> Callable[..., Any]:
+    try:
+        # Imported lazily: file_handler sits above this module in the import order.
+        from panther.file_handler import File
+    except ImportError:
+        return _UploadedFile
+    return File
+
+
+def read_multipart_form_data(boundary: str | bytes, body: bytes) -> dict[str, Any]:
+    """Parse a `multipart/form-data` body into `{name: str | File}`.
+
+    Text parts become `str` (UTF-8), parts with a `filename` become `File` objects with a sanitised name.
+    Repeated names keep the last value. Malformed parts are skipped with an ERROR log; a body the parser cannot
+    follow keeps the parts completed before the error.
+    """
+    boundary_bytes = boundary.encode('latin-1') if isinstance(boundary, str) else boundary
+    if not boundary_bytes:
+        logger.error('Unrecognized multipart format')
+        return {}
+    if not body.endswith(b'\r\n'):
+        body = _to_crlf(b'--' + boundary_bytes, body)
+
+    collector = _PartCollector()
+    try:
+        parser = MultipartParser(
+            boundary_bytes,
+            callbacks={
+                'on_part_begin': collector.on_part_begin,
+                'on_part_data': collector.on_part_data,
+                'on_part_end': collector.on_part_end,
+                'on_header_field': collector.on_header_field,
+                'on_header_value': collector.on_header_value,
+                'on_header_end': collector.on_header_end,
+            },
+        )
+        parser.write(body)
+        parser.finalize()
+    except FormParserError:
+        logger.error('Unrecognized multipart format')
+
+    if collector.current is not None:
+        # The closing delimiter never came: the last part may be cut short, so it is not trusted.
+        logger.error('Malformed part, skipping.')
+
+    file_class: Callable[..., Any] | None = None
+    fields: dict[str, Any] = {}
+    for part in collector.parts:
+        disposition, options = parse_options_header(part.headers.get('content-disposition'))
+        name_bytes = options.get(b'name')
+        if disposition != b'form-data' or name_bytes is None:
+            logger.error('Malformed part, skipping.')
+            continue
+        name = _decode_parameter(name_bytes)
+        filename = options.get(b'filename')
+        if filename is not None:
+            file_class = file_class or _file_factory()
+            fields[name] = file_class(
+                file_name=sanitize_filename(_decode_parameter(filename)),
+                content_type=part.headers.get('content-type') or 'application/octet-stream',
+                file=bytes(part.data),
+            )
+            continue
+        try:
+            fields[name] = part.data.decode('utf-8')
+        except UnicodeDecodeError:
+            logger.error('Malformed part, skipping.')
+    return fields

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import panther
+from panther.cli import main as cli_main
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _panther(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
+    env['COLUMNS'] = '120'
+    return subprocess.run(
+        [sys.executable, '-m', 'panther.cli.main', *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def run_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Call `start()` in-process without touching the test process's logging setup or CWD."""
+    monkeypatch.setattr(cli_main, 'configure_logging', lambda: None)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def _start(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setattr(sys, 'argv', ['panther', *args])
+    try:
+        cli_main.start()
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+# --- in-process -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('command', ['version', '--version'])
+def test_version(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    assert _start(run_start, command) == 0
+    assert capsys.readouterr().out.strip() == panther.__version__
+
+
+@pytest.mark.parametrize('args', [(), ('nonsense',), ('shell',), ('monitor',), ('create',), ('createuser',)])
+def test_invalid_arguments(
+    run_start: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, args: tuple[str, ...]
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger='panther'):
+        assert _start(run_start, *args) == 1
+    records = [(record.levelname, record.getMessage()) for record in caplog.records if record.name == 'panther']
+    assert records == [('ERROR', 'Invalid Arguments.'), ('INFO', 'Use "panther -h" for more help')]
+
+
+@pytest.mark.parametrize('command', ['h', 'help', '-h', '--help'])
+def test_help(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    assert _start(run_start, command) == 0
+    out = capsys.readouterr().out
+    assert 'Usage: panther <command> [arguments]' in out
+    for expected in ('run <app> [options]', 'db import FILE', 'version, --version', 'h, help, -h, --help'):
+        assert expected in out
+    assert 'createuser' not in out
+
+
+def test_run_delegates_to_uvicorn(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _start(run_start, 'run', '--help') == 0
+    out = capsys.readouterr().out
+    assert 'Usage: panther run [OPTIONS] APP' in out
+    for option in ('--host', '--port', '--reload', '--workers'):
+        assert option in out
+    assert sys.argv == ['main', '--help']
+
+
+def test_run_swallows_keyboard_interrupt(run_start: pytest.MonkeyPatch) -> None:
+    def interrupted(**_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    from uvicorn.main import main as uvicorn_command
+
+    run_start.setattr(uvicorn_command, 'main', interrupted)
+    assert _start(run_start, 'run', 'main:app') == 0
+
+
+def test_db_dispatches_to_db_command(run_start: pytest.MonkeyPatch) -> None:
+    received: list[list[str]] = []
+    module = types.ModuleType('panther.cli.db_command')
+    module.main = lambda args: received.append(args)  # type: ignore[attr-defined]
+    run_start.setitem(sys.modules, 'panther.cli.db_command', module)
+
+    assert _start(run_start, 'db', 'import', 'old.pdb') == 0
+    assert received == [['import', 'old.pdb']]
+
+
+def test_db_propagates_failure_status(run_start: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType('panther.cli.db_command')
+    module.main = lambda args: 3  # type: ignore[attr-defined]
+    run_start.setitem(sys.modules, 'panther.cli.db_command', module)
+    assert _start(run_start, 'db', 'import') == 3
+
+
+def test_db_missing_module_is_a_clear_error(run_start: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def missing(name: str) -> types.ModuleType:
+        raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+
+    run_start.setattr(cli_main.importlib, 'import_module', missing)
+    with caplog.at_level(logging.INFO, logger='panther'):
+        assert _start(run_start, 'db', 'import', 'x.pdb') == 1
+    assert caplog.messages == [
+        'The "db" command is not available in this installation of Panther.',
+        'Use "panther -h" for more help',
+    ]
+
+
+def test_db_missing_dependency_is_not_hidden(run_start: pytest.MonkeyPatch) -> None:
+    def broken(name: str) -> types.ModuleType:
+        raise ModuleNotFoundError("No module named 'some_dependency'", name='some_dependency')
+
+    run_start.setattr(cli_main.importlib, 'import_module', broken)
+    with pytest.raises(ModuleNotFoundError, match='some_dependency'):
+        _start(run_start, 'db', 'import', 'x.pdb')
+
+
+# --- as a real process ----------------------------------------------------------------------------------------
+
+
+def test_process_version(tmp_path: Path) -> None:
+    result = _panther('version', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == panther.__version__
+
+
+def test_process_invalid_arguments(tmp_path: Path) -> None:
+    result = _panther('definitely-not-a-command', cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert any(line.startswith('ERROR:') and line.endswith('| Invalid Arguments.') for line in lines)
+    assert any(line.startswith('INFO:') and line.endswith('| Use "panther -h" for more help') for line in lines)
+
+
+def test_process_no_arguments(tmp_path: Path) -> None:
+    result = _panther(cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'Invalid Arguments.' in result.stderr
+
+
+def test_process_run_help_is_uvicorn_help(tmp_path: Path) -> None:
+    result = _panther('run', '--help', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'Usage: panther run [OPTIONS] APP' in result.stdout
+    assert '--workers' in result.stdout
+
+
+def test_process_run_bad_app_fails(tmp_path: Path) -> None:
+    result = _panther('run', 'no_such_module_for_panther_tests:app', cwd=tmp_path)
+    assert result.returncode != 0
+    assert 'no_such_module_for_panther_tests' in result.stderr

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ['Config', 'JWTConfig', 'QueryObservable', 'config']
 
@@ -56,8 +56,18 @@ class JWTConfig:
 
 
 # Changing one of these invalidates the compiled route tree / middleware chains of the running app.
-_ROUTING_KEYS = frozenset({'URLS', 'FLAT_URLS', 'HTTP_MIDDLEWARES', 'WS_MIDDLEWARES', 'AUTHENTICATION',
-                           'WS_AUTHENTICATION', 'THROTTLING', 'MAX_BODY_SIZE'})
+_ROUTING_KEYS = frozenset(
+    {
+        'URLS',
+        'FLAT_URLS',
+        'HTTP_MIDDLEWARES',
+        'WS_MIDDLEWARES',
+        'AUTHENTICATION',
+        'WS_AUTHENTICATION',
+        'THROTTLING',
+        'MAX_BODY_SIZE',
+    }
+)
 
 
 @dataclass
@@ -86,10 +96,10 @@ class Config:
     DATABASE: Any = None
 
     # Not a dataclass field on purpose: loading `THROTTLING` sets an instance attribute (keeps `vars()` order).
-    THROTTLING = None
+    THROTTLING: ClassVar[Any] = None
 
     # Called (without arguments) whenever a routing-related key changes; set by the running app.
-    _listeners: list[Callable[[], None]] = []
+    _listeners: ClassVar[list[Callable[[], None]]] = []
 
     def __setattr__(self, key: str, value: Any) -> None:
         super().__setattr__(key, value)

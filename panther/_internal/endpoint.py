@@ -1,0 +1,268 @@
+"""The frozen endpoint description shared by `@API` and `GenericAPI`, and the pipeline compiled from it.
+
+Options are validated when the decorator runs / the class is created. The pipeline is compiled lazily
+(first request, or app start-up) and recompiled only when a configuration key it depends on changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from panther._internal import state
+from panther._internal.concurrency import to_thread
+from panther._internal.injection import InjectionPlan
+from panther.exceptions import AuthorizationAPIError, MethodNotAllowedAPIError, PantherError
+from panther.request import Request
+from panther.response import Response
+
+logger = logging.getLogger('panther')
+
+ALL_METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
+BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _fail(message: str) -> PantherError:
+    logger.error(message)
+    return PantherError(message)
+
+
+def _validate_callable(value: Any, kind: str, *, require_async: bool = True) -> None:
+    """Check an auth/permission value: a function taking `request`, or a class with `__call__(self, request)`."""
+    if inspect.isclass(value):
+        call = value.__dict__.get('__call__') or getattr(value, '__call__', None)  # noqa: B004
+        if not inspect.isfunction(call):
+            raise _fail(f'{value.__name__} must implement __call__() method.')
+        name, func, arity, label = value.__name__, call, 2, '(self, request)'
+        qualified = f'{name}.__call__()'
+    elif inspect.isfunction(value) or inspect.ismethod(value):
+        # Bound methods hide `self` from their signature, so both take exactly `request`.
+        func, arity, label = value, 1, '(request)'
+        qualified = f'{value.__name__}()'
+    elif callable(value) and inspect.isfunction(getattr(type(value), '__call__', None)):  # noqa: B004
+        # An instance whose class defines __call__: used as is.
+        func, arity, label = type(value).__call__, 2, '(self, request)'
+        qualified = f'{type(value).__name__}.__call__()'
+        name = type(value).__name__
+    else:
+        raise _fail(
+            f'`{type(value).__name__}` is not valid for {kind}, it should be a callable, '
+            f'a Class with __call__ method or a single function.'
+        )
+    params = [
+        p for p in inspect.signature(func).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(params) != arity:
+        raise _fail(f'{qualified} requires {arity} positional argument(s) {label}.')
+    if require_async and not inspect.iscoroutinefunction(func):
+        raise _fail(f'{qualified} should be `async`')
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    methods: frozenset[str] | None
+    input_model: Any
+    output_model: Any
+    output_schema: Any
+    auth: Any
+    permissions: tuple[Any, ...] | None
+    throttling: Any
+    cache: timedelta | None
+    middlewares: tuple[Any, ...] | None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        methods: Any = None,
+        input_model: Any = None,
+        output_model: Any = None,
+        output_schema: Any = None,
+        auth: Any = None,
+        permissions: Any = None,
+        throttling: Any = None,
+        cache: Any = None,
+        middlewares: Any = None,
+        extra: dict[str, Any] | None = None,
+    ) -> EndpointOptions:
+        if auth is not None:
+            _validate_callable(auth, 'authentication')
+        if permissions is not None:
+            if not isinstance(permissions, (list, tuple)):
+                permissions = [permissions]
+            for permission in permissions:
+                # Sync permissions are allowed: they are cheap checks and run inline.
+                _validate_callable(permission, 'permission', require_async=False)
+        extra = dict(extra or {})
+        if extra.pop('cache_exp_time', None):
+            raise _fail(
+                'The `cache_exp_time` argument has been removed in Panther v5 and is no longer available.'
+                '\nYou may want to use `cache` instead.'
+            )
+        if cache and not isinstance(cache, timedelta):
+            raise _fail(
+                'The `cache` argument has been changed in Panther v5, '
+                'it should be an instance of `datetime.timedelta()`.'
+            )
+        if extra:
+            raise _fail(f'Unknown kwargs: {extra.keys()}')
+        if middlewares is not None:
+            from panther.middlewares.base import HTTPMiddleware
+
+            for middleware in middlewares:
+                if not (inspect.isclass(middleware) and issubclass(middleware, HTTPMiddleware)):
+                    raise _fail(f'Invalid middleware {middleware!r}: it should be a sub class of `HTTPMiddleware`')
+        return cls(
+            methods=frozenset(m.upper() for m in methods) if methods is not None else None,
+            input_model=input_model,
+            output_model=output_model,
+            output_schema=output_schema,
+            auth=auth,
+            permissions=tuple(permissions) if permissions is not None else None,
+            throttling=throttling,
+            cache=cache or None,
+            middlewares=tuple(middlewares) if middlewares is not None else None,
+        )
+
+
+def _as_callable(value: Any) -> Callable[[Any], Any]:
+    """Classes are instantiated per request (they may keep state); functions and instances are used as is."""
+    if inspect.isclass(value):
+        return lambda request: value()(request)
+    return value
+
+
+def allowed_methods_header(methods: frozenset[str] | tuple[str, ...]) -> str:
+    ordered = [m for m in ALL_METHODS if m in methods]
+    if 'GET' in methods:
+        ordered.append('HEAD')
+    ordered.append('OPTIONS')
+    return ', '.join(ordered)
+
+
+def compile_pipeline(
+    options: EndpointOptions,
+    func: Callable[..., Any],
+    plan: InjectionPlan,
+    *,
+    methods: frozenset[str],
+    instance_factory: Callable[[], Any] | None = None,
+) -> Handler:
+    """Build the request handler for one endpoint (one HTTP method set). Only configured steps are included."""
+    from panther.configs import config
+
+    auth = options.auth if options.auth is not None else config.AUTHENTICATION
+    auth_call = _as_callable(auth) if auth is not None else None
+    permissions = tuple(_as_callable(p) for p in options.permissions or ())
+    throttle = options.throttling if options.throttling is not None else config.THROTTLING
+    input_model = options.input_model
+    output_model = options.output_model
+    cache = options.cache
+    is_async = inspect.iscoroutinefunction(func)
+    allow = allowed_methods_header(methods)
+
+    if cache:
+        from panther import caching
+    if throttle is not None and not hasattr(throttle, 'check_and_increment'):
+        raise _fail(f'Invalid throttling {throttle!r}: it should be an instance of `panther.throttling.Throttle`')
+
+    async def pipeline(request: Request) -> Response:
+        method = request.method
+        if method not in methods:
+            if method == 'HEAD' and 'GET' in methods:
+                method = 'GET'
+            elif method == 'OPTIONS':
+                return Response(status_code=204, headers={'Allow': allow})
+            else:
+                raise MethodNotAllowedAPIError(headers={'Allow': allow})
+        if auth_call is not None:
+            user = auth_call(request)
+            request.user = await user if inspect.isawaitable(user) else user
+        for permission in permissions:
+            granted = permission(request)
+            if inspect.isawaitable(granted):
+                granted = await granted
+            if not granted:
+                raise AuthorizationAPIError
+        extra_headers = None
+        if throttle is not None:
+            extra_headers = await throttle.check_and_increment(request)
+        if method in BODY_METHODS or method == 'DELETE':
+            await request.read_body()
+        if input_model is not None and method in BODY_METHODS:
+            prepare = getattr(input_model, 'prepare_input', None)
+            if prepare is not None:
+                request.data = await prepare(request.data)
+            request.validate_data(input_model)
+        if cache and method == 'GET':
+            cached = await caching.get_response_from_cache(request=request, duration=cache)
+            if cached is not None:
+                if extra_headers:
+                    cached.headers.update(extra_headers)
+                return cached
+
+        kwargs = plan.build(request)
+        if instance_factory is not None:
+            instance = instance_factory()
+            result = await func(instance, **kwargs) if is_async else await to_thread(func, instance, **kwargs)
+        else:
+            result = await func(**kwargs) if is_async else await to_thread(func, **kwargs)
+
+        response = result if isinstance(result, Response) else Response(data=result)
+        await response.prepare()
+        if output_model is not None and response.data:
+            await response.serialize_output(output_model)
+        if response.pagination is not None:
+            response.data = await response.pagination.template(response.data)
+        if cache and method == 'GET':
+            await caching.set_response_in_cache(request=request, response=response, duration=cache)
+        if extra_headers:
+            response.headers.update(extra_headers)
+        return response
+
+    handler: Handler = pipeline
+    if options.middlewares:
+        handler = _wrap_endpoint_middlewares(pipeline, options.middlewares)
+    return handler
+
+
+def _wrap_endpoint_middlewares(inner: Handler, middlewares: tuple[Any, ...]) -> Handler:
+    from panther._internal.errors import error_to_response
+
+    async def innermost(request: Request) -> Response:
+        # Errors become responses here so the endpoint's middlewares can post-process them too.
+        try:
+            return await inner(request)
+        except Exception as exc:
+            return error_to_response(exc)
+
+    async def run(request: Request) -> Response:
+        handler: Any = innermost
+        for middleware in reversed(middlewares):
+            handler = middleware(handler)
+        return await handler(request=request)
+
+    return run
+
+
+class CompiledEndpoint:
+    """Per-endpoint cache of the compiled pipeline; recompiled when the app's configuration changes."""
+
+    __slots__ = ('_handler', '_version', 'build')
+
+    def __init__(self, build: Callable[[], Handler]) -> None:
+        self.build = build
+        self._handler: Handler | None = None
+        self._version = -1
+
+    def handler(self) -> Handler:
+        if self._version != state.config_version or self._handler is None:
+            self._handler = self.build()
+            self._version = state.config_version
+        return self._handler

@@ -1,0 +1,368 @@
+"""One small async key/value Store behind caching, throttling, token revocation and websocket pub/sub.
+
+Two backends:
+
+* `MemoryStore` — per process, bounded (least recently used entries go first once `max_entries` is
+  reached; expired entries are dropped before anything live is evicted).
+* `RedisStore` — `redis.asyncio` on one connection pool, shared by every worker that points at the
+  same Redis; counters are atomic (one Lua round trip for increment + expiry).
+
+`get_store()` returns the `RedisStore` while Redis is connected, else the process-wide `MemoryStore`.
+
+A backend that cannot be reached raises `StoreUnavailableError`; each caller decides its fallback
+(see docs/auth.md): revocation checks fail closed, throttling and caching fail open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = [
+    'DEFAULT_MAX_ENTRIES',
+    'MemoryStore',
+    'RedisStore',
+    'Store',
+    'StoreUnavailableError',
+    'get_store',
+    'reset_memory_store',
+    'set_redis_store',
+]
+
+logger = logging.getLogger('panther')
+
+DEFAULT_MAX_ENTRIES = 10_000
+# A subscriber that stops reading must not make the process grow without limit.
+SUBSCRIBER_QUEUE_SIZE = 1_000
+
+
+class StoreUnavailableError(Exception):
+    """The backend could not be reached (connection refused, timeout, ...)."""
+
+
+class Store(ABC):
+    """Async key/value storage with expiry. Keys are `str`, values `bytes`."""
+
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """The value, or `None` if the key is missing or expired."""
+
+    @abstractmethod
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Store `value`; with `ttl` (seconds, > 0) it expires after that long."""
+
+    @abstractmethod
+    async def incr(self, key: str, ttl: float) -> int:
+        """Atomically add 1 and return the new value; a key created by this call expires after `ttl` seconds."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the key (no error if it is missing)."""
+
+    @abstractmethod
+    async def exists(self, key: str) -> bool:
+        """Whether the key is present and not expired."""
+
+    @abstractmethod
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Deliver `message` to every current subscriber of `channel`."""
+
+    @abstractmethod
+    def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+        """Messages published on `channel` from now on; close the iterator (`aclose()`) to unsubscribe."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections; the default has nothing to release."""
+
+
+class MemoryStore(Store):
+    """Per-process store with a bound on the number of keys.
+
+    Expiry uses `time.monotonic()` so clock changes do not resurrect or kill entries. A heap of
+    `(expires_at, key)` finds expired entries without scanning; stale heap items (the key was
+    rewritten or deleted) are skipped when popped, and the heap is rebuilt if they pile up.
+    """
+
+    def __init__(self, max_entries: int | None = None) -> None:
+        if max_entries is not None and max_entries < 1:
+            raise ValueError('`max_entries` must be at least 1')
+        self._fixed_max = max_entries
+        self._data: OrderedDict[str, tuple[Any, float | None]] = OrderedDict()
+        self._expiries: list[tuple[float, str]] = []
+        self._subscribers: dict[str, set[_MemorySubscription]] = {}
+
+    @property
+    def max_entries(self) -> int:
+        if self._fixed_max is not None:
+            return self._fixed_max
+        # Imported here: the store sits below `configs` in the layering and is used before it is loaded.
+        from panther.configs import config
+
+        return int(config.STORE_MAX_ENTRIES or DEFAULT_MAX_ENTRIES)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
+        self._expiries.clear()
+
+    def _lookup(self, key: str) -> tuple[Any, float | None] | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires_at = entry[1]
+        if expires_at is not None and expires_at <= time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return entry
+
+    def _write(self, key: str, value: Any, expires_at: float | None) -> None:
+        if key not in self._data:
+            self._make_room()
+        self._data[key] = (value, expires_at)
+        self._data.move_to_end(key)
+        if expires_at is not None:
+            heapq.heappush(self._expiries, (expires_at, key))
+            if len(self._expiries) > 2 * self.max_entries + 64:
+                self._rebuild_expiries()
+
+    def _make_room(self) -> None:
+        limit = self.max_entries
+        if len(self._data) < limit:
+            return
+        self._drop_expired()
+        while len(self._data) >= limit:
+            self._data.popitem(last=False)
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            expires_at, key = heapq.heappop(heap)
+            entry = self._data.get(key)
+            if entry is not None and entry[1] == expires_at:
+                del self._data[key]
+
+    def _rebuild_expiries(self) -> None:
+        self._expiries = [(entry[1], key) for key, entry in self._data.items() if entry[1] is not None]
+        heapq.heapify(self._expiries)
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._lookup(key)
+        if entry is None:
+            return None
+        value = entry[0]
+        # Counters are kept as `int` for speed; read back like Redis returns them.
+        return str(value).encode() if isinstance(value, int) else value
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        self._write(key, value, None if ttl is None else time.monotonic() + ttl)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        # No await between read and write: atomic within the event loop.
+        entry = self._lookup(key)
+        if entry is None:
+            self._write(key, 1, time.monotonic() + ttl)
+            return 1
+        value = int(entry[0]) + 1
+        self._data[key] = (value, entry[1])
+        return value
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def exists(self, key: str) -> bool:
+        return self._lookup(key) is not None
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        for subscription in tuple(self._subscribers.get(channel, ())):
+            subscription.deliver(message)
+
+    def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+        subscription = _MemorySubscription(self, channel)
+        self._subscribers.setdefault(channel, set()).add(subscription)
+        return subscription.iterate()
+
+    def _unsubscribe(self, subscription: _MemorySubscription) -> None:
+        subscribers = self._subscribers.get(subscription.channel)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.channel]
+
+
+class _MemorySubscription:
+    def __init__(self, store: MemoryStore, channel: str) -> None:
+        self.store = store
+        self.channel = channel
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def deliver(self, message: bytes) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self.loop is not None and running is not self.loop:
+            self.loop.call_soon_threadsafe(self._put, message)
+        else:
+            self._put(message)
+
+    def _put(self, message: bytes) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            logger.error(f'Subscriber of `{self.channel}` is not reading; a message was dropped.')
+
+    async def iterate(self) -> AsyncIterator[bytes]:
+        self.loop = asyncio.get_running_loop()
+        try:
+            while True:
+                yield await self.queue.get()
+        finally:
+            self.store._unsubscribe(self)
+
+
+# INCR and the first expiry in one atomic step; PTTL == -1 also repairs a counter that lost its expiry.
+_INCR_SCRIPT = """
+local value = redis.call('INCR', KEYS[1])
+if value == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return value
+"""
+
+
+class RedisStore(Store):
+    """Store on a `redis.asyncio.Redis` client (its connection pool is shared by all calls).
+
+    After a connection failure the store refuses calls for `cooldown` seconds instead of waiting on
+    the network again, so an outage costs each request microseconds, not a socket timeout.
+    """
+
+    def __init__(self, client: Redis, cooldown: float = 2.0) -> None:
+        self.client = client
+        self.cooldown = cooldown
+        self._down_until = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._incr_script = client.register_script(_INCR_SCRIPT)
+
+    def _check(self) -> None:
+        if self._down_until and time.monotonic() < self._down_until:
+            raise StoreUnavailableError('Redis is unavailable (recent connection failure)')
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # Pooled connections belong to the loop that opened them; a new loop (tests, run_coroutine)
+            # must not reuse them.
+            if self._loop is not None:
+                self.client.connection_pool.reset()
+            self._loop = loop
+
+    def _failed(self, exc: BaseException) -> StoreUnavailableError:
+        self._down_until = time.monotonic() + self.cooldown
+        return StoreUnavailableError(f'Redis is unavailable: {exc}')
+
+    async def _run(self, command: str, *args: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        self._check()
+        try:
+            return await self.client.execute_command(command, *args)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            raise self._failed(exc) from exc
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._run('GET', key)
+        if isinstance(value, str):
+            return value.encode()
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        if ttl is None:
+            await self._run('SET', key, value)
+        else:
+            await self._run('SET', key, value, 'PX', max(1, int(ttl * 1000)))
+
+    async def incr(self, key: str, ttl: float) -> int:
+        from redis.exceptions import RedisError
+
+        self._check()
+        try:
+            return int(await self._incr_script(keys=[key], args=[max(1, int(ttl * 1000))]))
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            raise self._failed(exc) from exc
+
+    async def delete(self, key: str) -> None:
+        await self._run('DEL', key)
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._run('EXISTS', key))
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self._run('PUBLISH', channel, message)
+
+    def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+        return self._listen(channel)
+
+    async def _listen(self, channel: str) -> AsyncIterator[bytes]:
+        from redis.exceptions import RedisError
+
+        self._check()
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            try:
+                await pubsub.subscribe(channel)
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                raise self._failed(exc) from exc
+            while True:
+                try:
+                    # A pub/sub connection is idle most of the time: wait without the socket timeout.
+                    message = await pubsub.get_message(timeout=None)
+                except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                    raise self._failed(exc) from exc
+                if message is None or message.get('type') != 'message':
+                    continue
+                data = message['data']
+                yield data.encode() if isinstance(data, str) else data
+        finally:
+            await pubsub.aclose()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+_memory_store: MemoryStore | None = None
+_redis_store: RedisStore | None = None
+
+
+def get_store() -> Store:
+    """The Redis store while Redis is connected, else the process-wide memory store."""
+    if _redis_store is not None:
+        return _redis_store
+    global _memory_store
+    if _memory_store is None:
+        _memory_store = MemoryStore()
+    return _memory_store
+
+
+def set_redis_store(store: RedisStore | None) -> None:
+    """Called by `panther.db.connections.redis` when Redis is connected (a store) or closed (`None`)."""
+    global _redis_store
+    _redis_store = store
+
+
+def reset_memory_store() -> None:
+    """Forget everything the process-wide memory store holds (tests, app reloads)."""
+    if _memory_store is not None:
+        _memory_store.clear()

@@ -1,0 +1,143 @@
+"""The WebSocket connection object and the per-process registry of open connections."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from ulid import ULID
+
+from panther import status
+from panther.base_request import BaseRequest
+
+if TYPE_CHECKING:
+    from panther._internal.types import Receive, Scope, Send
+
+__all__ = ['PubSub', 'Websocket', 'WebsocketConnections']
+
+logger = logging.getLogger('panther')
+
+CHANNEL = 'websocket_connections'
+
+
+class Websocket(BaseRequest):
+    """One WebSocket connection. `state` goes `Connected` → `Accepted` → `Closed` (or `Rejected`)."""
+
+    __slots__ = ('_connection_id', 'close_code', 'close_reason', 'state')
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        super().__init__(scope, receive, send)
+        self.state = 'Connected'
+        self._connection_id: str | None = None
+        self.close_code: int | None = None
+        self.close_reason: str = ''
+
+    @property
+    def connection_id(self) -> str | None:
+        if self._connection_id is None:
+            logger.error('You should first `self.accept()` the connection then use the `self.connection_id`')
+        return self._connection_id
+
+    @property
+    def is_connected(self) -> bool:
+        return self.state == 'Accepted'
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.state == 'Rejected'
+
+    async def accept(self, subprotocol: str | None = None, headers: dict[str, str] | None = None) -> None:
+        # ASGI wants headers as a list of byte pairs.
+        raw_headers = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
+        await self.asgi_send({'type': 'websocket.accept', 'subprotocol': subprotocol, 'headers': raw_headers})
+        self.state = 'Accepted'
+        self._connection_id = str(ULID())
+        WebsocketConnections.local().register(self)
+        logger.debug(f'Accepting WS connection {self._connection_id}')
+
+    async def send(self, data: Any = None) -> None:
+        if isinstance(data, bytes):
+            await self.send_bytes(data)
+        elif isinstance(data, str):
+            await self.send_text(data)
+        else:
+            from panther.response import render_json
+
+            await self.send_text(render_json(data).decode())
+
+    async def send_text(self, text: str) -> None:
+        await self.asgi_send({'type': 'websocket.send', 'text': text})
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.asgi_send({'type': 'websocket.send', 'bytes': data})
+
+    async def close(self, code: int = status.WS_1000_NORMAL_CLOSURE, reason: str = '') -> None:
+        if self.state in ('Closed', 'Rejected'):
+            return
+        await self.asgi_send({'type': 'websocket.close', 'code': code, 'reason': reason})
+        self.close_code, self.close_reason = code, reason
+        if self.state == 'Accepted':
+            self.state = 'Closed'
+            WebsocketConnections.local().unregister(self)
+        else:
+            self.state = 'Rejected'
+
+
+class WebsocketConnections:
+    """Open connections of this process, by connection id."""
+
+    _instance: WebsocketConnections | None = None
+
+    def __init__(self) -> None:
+        self.connections: dict[str, Websocket] = {}
+
+    @classmethod
+    def local(cls) -> WebsocketConnections:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __new__(cls) -> WebsocketConnections:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+            cls._instance.connections = {}
+        return cls._instance
+
+    def register(self, connection: Websocket) -> None:
+        if connection._connection_id:
+            self.connections[connection._connection_id] = connection
+
+    def unregister(self, connection: Websocket) -> None:
+        if connection._connection_id:
+            self.connections.pop(connection._connection_id, None)
+
+    async def deliver(self, message: dict[str, Any]) -> bool:
+        """Perform a published action if its connection lives in this process. Returns whether it did."""
+        connection = self.connections.get(message.get('connection_id', ''))
+        if connection is None:
+            return False
+        action = message.get('action')
+        if action == 'send':
+            logger.debug(f'Sending WS Message to {connection._connection_id}')
+            await connection.send(message.get('data'))
+        elif action == 'close':
+            data = message.get('data') or {}
+            await connection.close(code=data.get('code', status.WS_1000_NORMAL_CLOSURE), reason=data.get('reason', ''))
+        else:
+            logger.error(f'Unknown Message Action: {action}')
+        return True
+
+
+class PubSub:
+    """Cross-process delivery of WebSocket actions over the Store's publish/subscribe (Redis when configured)."""
+
+    channel = CHANNEL
+
+    @staticmethod
+    def encode(message: dict[str, Any]) -> bytes:
+        return orjson.dumps(message)
+
+    @staticmethod
+    def decode(raw: bytes | str) -> dict[str, Any]:
+        return orjson.loads(raw)

@@ -1,0 +1,315 @@
+"""Response classes. Bodies are rendered with orjson; one start and one body message per plain response."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from decimal import Decimal
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any, Union
+
+import orjson
+from pydantic import BaseModel
+
+from panther._internal.concurrency import to_thread
+
+if TYPE_CHECKING:
+    from panther._internal.types import Receive, Send
+    from panther.pagination import Pagination
+
+__all__ = [
+    'Cookie',
+    'EventSourceResponse',
+    'HTMLResponse',
+    'IterableDataTypes',
+    'PlainTextResponse',
+    'RedirectResponse',
+    'Response',
+    'ResponseDataTypes',
+    'StreamingDataTypes',
+    'StreamingResponse',
+]
+
+logger = logging.getLogger('panther')
+
+ResponseDataTypes = Union[list, tuple, set, dict, int, float, str, bool, bytes, None, BaseModel, type[BaseModel]]
+IterableDataTypes = Union[list, tuple, set]
+StreamingDataTypes = Union[Generator, AsyncGenerator]
+
+
+@dataclasses.dataclass
+class Cookie:
+    key: str
+    value: str
+    domain: str | None = None
+    max_age: int | None = None
+    secure: bool = False
+    httponly: bool = False
+    samesite: str = 'lax'
+    path: str = '/'
+
+    def to_header(self) -> tuple[bytes, bytes]:
+        jar: SimpleCookie = SimpleCookie()
+        jar[self.key] = self.value
+        morsel = jar[self.key]
+        if self.domain:
+            morsel['domain'] = self.domain
+        if self.max_age is not None:
+            morsel['max-age'] = self.max_age
+        morsel['path'] = self.path
+        morsel['samesite'] = self.samesite
+        if self.secure:
+            morsel['secure'] = True
+        if self.httponly:
+            morsel['httponly'] = True
+        return b'Set-Cookie', morsel.OutputString().encode('latin-1')
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump()
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, bytes):
+        return f'raw bytes is not JSON serializable ({len(obj)} bytes)'
+    if isinstance(obj, Iterator) or (hasattr(obj, '__iter__') and hasattr(obj, 'cls')):
+        return list(obj)
+    raise TypeError(f'Type is not JSON serializable: {type(obj).__name__}')
+
+
+def render_json(data: Any) -> bytes:
+    return orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class Response:
+    content_type = 'application/json'
+
+    def __init__(
+        self,
+        data: Any = None,
+        status_code: int = 200,
+        headers: dict[str, Any] | None = None,
+        pagination: Pagination | None = None,
+        set_cookies: Cookie | list[Cookie] | None = None,
+    ) -> None:
+        self.data = data
+        self.status_code = status_code
+        self.headers: dict[str, Any] = (
+            {'Content-Type': self.content_type} if not headers else {'Content-Type': self.content_type, **headers}
+        )
+        self.pagination = pagination
+        if set_cookies is None:
+            self.cookies: list[tuple[bytes, bytes]] | None = None
+        else:
+            cookies = set_cookies if isinstance(set_cookies, list) else [set_cookies]
+            self.cookies = [cookie.to_header() for cookie in cookies]
+
+    def __str__(self) -> str:
+        text = str(self.data)
+        if len(text) > 30:
+            text = f'{text[:27]}...'
+        return f'{type(self).__name__}(status_code={self.status_code}, data={text})'
+
+    __repr__ = __str__
+
+    @property
+    def body(self) -> bytes:
+        data = self.data
+        if isinstance(data, bytes):
+            return data
+        if data is None:
+            return b''
+        return render_json(data)
+
+    def _header_list(self, body_length: int | None) -> list[tuple[bytes, bytes]]:
+        headers: list[tuple[bytes, bytes]] = []
+        if body_length is not None and 'Content-Length' not in self.headers:
+            headers.append((b'Content-Length', str(body_length).encode()))
+        for name, value in self.headers.items():
+            headers.append((name.encode('latin-1'), str(value).encode('latin-1')))
+        if self.cookies:
+            headers.extend(self.cookies)
+        return headers
+
+    @property
+    def bytes_headers(self) -> list[tuple[bytes, bytes]]:
+        return self._header_list(len(self.body))
+
+    async def prepare(self) -> None:
+        """Finish async work before sending: materialise database cursors returned as data."""
+        to_list = getattr(self.data, 'to_list', None)
+        if to_list is not None and hasattr(self.data, 'cls') and inspect.iscoroutinefunction(to_list):
+            self.data = await to_list()
+
+    async def send(self, send: Send, receive: Receive, *, head: bool = False) -> None:
+        body = self.body
+        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': self._header_list(len(body))})
+        await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
+
+    async def serialize_output(self, output_model: type[BaseModel]) -> Any:
+        """Reshape `data` through `output_model` (each item for lists); the result replaces `data`."""
+
+        async def one(item: Any) -> Any:
+            if isinstance(item, dict):
+                out = output_model(**item)
+            elif isinstance(item, BaseModel):
+                out = output_model(**item.model_dump())
+            else:
+                raise TypeError(
+                    'Type of Response data is not match with `output_model`.\n'
+                    '*hint: You may want to remove `output_model`'
+                )
+            if hasattr(out, 'to_response'):
+                return await out.to_response(instance=item, data=out.model_dump())
+            return out.model_dump()
+
+        data = self.data
+        if isinstance(data, (dict, BaseModel)):
+            self.data = await one(data)
+        elif isinstance(data, (list, tuple, set)):
+            self.data = [await one(item) for item in data]
+        else:
+            await one(data)
+        return self.data
+
+
+class HTMLResponse(Response):
+    content_type = 'text/html; charset=utf-8'
+
+    @property
+    def body(self) -> bytes:
+        data = self.data
+        if isinstance(data, bytes):
+            return data
+        if data is None:
+            return b''
+        return str(data).encode()
+
+
+class PlainTextResponse(HTMLResponse):
+    content_type = 'text/plain; charset=utf-8'
+
+
+class RedirectResponse(Response):
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        status_code: int = 307,
+        set_cookies: Cookie | list[Cookie] | None = None,
+    ) -> None:
+        super().__init__(
+            data=None, status_code=status_code, headers={**(headers or {}), 'Location': url}, set_cookies=set_cookies
+        )
+
+
+class StreamingResponse(Response):
+    """Streams the chunks of a sync or async generator. `str` chunks are sent as UTF-8 text."""
+
+    content_type = 'application/octet-stream'
+
+    @staticmethod
+    def _encode(chunk: Any) -> bytes:
+        if isinstance(chunk, bytes):
+            return chunk
+        if chunk is None:
+            return b''
+        if isinstance(chunk, str):
+            return chunk.encode()
+        return render_json(chunk)
+
+    @property
+    def body(self) -> bytes:
+        data = self.data
+        if isinstance(data, (bytes, str)) or data is None:
+            return self._encode(data)
+        raise TypeError('StreamingResponse has no body until it is sent; iterate its data instead')
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        data = self.data
+        if inspect.isasyncgen(data) or isinstance(data, AsyncIterator):
+            async for chunk in data:
+                yield self._encode(chunk)
+            return
+        if inspect.isgenerator(data) or isinstance(data, Iterator):
+            done = object()
+            while True:
+                # A sync generator may block (files, sleeps): advance it off the event loop.
+                chunk = await to_thread(next, data, done)
+                if chunk is done:
+                    return
+                yield self._encode(chunk)
+        if isinstance(data, (bytes, str)):
+            yield self._encode(data)
+            return
+        raise TypeError(f'StreamingResponse data should be a generator, not `{type(data).__name__}`')
+
+    async def send(self, send: Send, receive: Receive, *, head: bool = False) -> None:
+        data = self.data
+        if not (inspect.isasyncgen(data) or isinstance(data, (AsyncIterator, Iterator, bytes, str))):
+            raise TypeError(f'StreamingResponse data should be a generator, not `{type(data).__name__}`')
+        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': self._header_list(None)})
+        self._started = True
+        if head:
+            await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
+            return
+        disconnected = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while True:
+                message = await receive()
+                if message['type'] == 'http.disconnect':
+                    disconnected.set()
+                    return
+
+        watcher = asyncio.create_task(watch_disconnect())
+        chunks = self._chunks()
+        try:
+            async for chunk in chunks:
+                if disconnected.is_set():
+                    return
+                await send({'type': 'http.response.body', 'body': chunk, 'more_body': True})
+            if not disconnected.is_set():
+                await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await chunks.aclose()
+            close = getattr(data, 'aclose', None) or getattr(data, 'close', None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+
+
+class EventSourceResponse(StreamingResponse):
+    """Server-sent events: each chunk (str, dict or `(event, data)` tuple) is framed as an SSE message."""
+
+    content_type = 'text/event-stream'
+
+    def __init__(self, data: Any = None, status_code: int = 200, headers: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            data=data,
+            status_code=status_code,
+            headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no', **(headers or {})},
+        )
+
+    @staticmethod
+    def _encode(chunk: Any) -> bytes:
+        event = None
+        if isinstance(chunk, tuple) and len(chunk) == 2:
+            event, chunk = chunk
+        if isinstance(chunk, bytes):
+            chunk = chunk.decode()
+        elif not isinstance(chunk, str):
+            chunk = render_json(chunk).decode()
+        lines = [f'event: {event}'] if event else []
+        lines.extend(f'data: {line}' for line in chunk.split('\n'))
+        return ('\n'.join(lines) + '\n\n').encode()

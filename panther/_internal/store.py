@@ -244,6 +244,14 @@ return value
 """
 
 
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "Redis cannot be reached"; a command error (wrong type, ...) is a bug, not an outage."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+
 class RedisStore(Store):
     """Store on a `redis.asyncio.Redis` client (its connection pool is shared by all calls).
 
@@ -274,12 +282,10 @@ class RedisStore(Store):
         return StoreUnavailableError(f'Redis is unavailable: {exc}')
 
     async def _run(self, command: str, *args: Any) -> Any:
-        from redis.exceptions import RedisError
-
         self._check()
         try:
             return await self.client.execute_command(command, *args)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except _outage_errors() as exc:
             raise self._failed(exc) from exc
 
     async def get(self, key: str) -> bytes | None:
@@ -295,12 +301,10 @@ class RedisStore(Store):
             await self._run('SET', key, value, 'PX', max(1, int(ttl * 1000)))
 
     async def incr(self, key: str, ttl: float) -> int:
-        from redis.exceptions import RedisError
-
         self._check()
         try:
             return int(await self._incr_script(keys=[key], args=[max(1, int(ttl * 1000))]))
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except _outage_errors() as exc:
             raise self._failed(exc) from exc
 
     async def delete(self, key: str) -> None:
@@ -316,20 +320,19 @@ class RedisStore(Store):
         return self._listen(channel)
 
     async def _listen(self, channel: str) -> AsyncIterator[bytes]:
-        from redis.exceptions import RedisError
-
+        outage = _outage_errors()
         self._check()
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             try:
                 await pubsub.subscribe(channel)
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            except outage as exc:
                 raise self._failed(exc) from exc
             while True:
                 try:
                     # A pub/sub connection is idle most of the time: wait without the socket timeout.
                     message = await pubsub.get_message(timeout=None)
-                except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                except outage as exc:
                     raise self._failed(exc) from exc
                 if message is None or message.get('type') != 'message':
                     continue

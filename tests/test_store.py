@@ -1,0 +1,363 @@
+"""The Store: every behaviour is checked on the memory backend and on Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from panther._internal import store as store_module
+from panther._internal.store import MemoryStore, RedisStore, Store, StoreUnavailableError, get_store
+from panther.configs import config
+from panther.db.connections.redis import RedisConnection, close_redis, load_redis, redis
+from panther.exceptions import PantherError
+
+
+@pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == 'memory':
+        yield MemoryStore(max_entries=1_000)
+        return
+    host, port = request.getfixturevalue('redis_address')
+    load_redis({'host': host, 'port': port})
+    try:
+        yield get_store()
+    finally:
+        await close_redis()
+
+
+@pytest.fixture
+def key() -> str:
+    # Tests may share one Redis with other test runs: never touch someone else's keys.
+    return f'test:{uuid.uuid4().hex}'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+async def test_set_get_delete(store: Store, key: str) -> None:
+    assert await store.get(key) is None
+    assert await store.exists(key) is False
+    await store.set(key, b'value')
+    assert await store.get(key) == b'value'
+    assert await store.exists(key) is True
+    await store.set(key, b'other')
+    assert await store.get(key) == b'other'
+    await store.delete(key)
+    assert await store.get(key) is None
+    await store.delete(key)  # deleting a missing key is fine
+
+
+async def test_binary_values_round_trip(store: Store, key: str) -> None:
+    value = bytes(range(256)) + b'\n\x00'
+    await store.set(key, value)
+    assert await store.get(key) == value
+
+
+async def test_ttl_expires(store: Store, key: str) -> None:
+    await store.set(key, b'v', ttl=0.2)
+    assert await store.get(key) == b'v'
+    await asyncio.sleep(0.3)
+    assert await store.get(key) is None
+    assert await store.exists(key) is False
+
+
+async def test_incr_counts_and_expires(store: Store, key: str) -> None:
+    assert [await store.incr(key, ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    assert await store.get(key) == b'3'
+    await asyncio.sleep(0.4)
+    assert await store.incr(key, ttl=0.3) == 1
+
+
+async def test_incr_keeps_the_first_expiry(store: Store, key: str) -> None:
+    # A fixed window: later increments must not push the expiry further out.
+    await store.incr(key, ttl=0.4)
+    await asyncio.sleep(0.25)
+    assert await store.incr(key, ttl=0.4) == 2
+    await asyncio.sleep(0.25)
+    assert await store.incr(key, ttl=0.4) == 1
+
+
+async def test_concurrent_incr_is_atomic(store: Store, key: str) -> None:
+    results = await asyncio.gather(*(store.incr(key, ttl=5) for _ in range(50)))
+    assert sorted(results) == list(range(1, 51))
+
+
+async def test_publish_subscribe(store: Store, key: str) -> None:
+    messages = store.subscribe(key)
+    received: list[bytes] = []
+
+    async def read() -> None:
+        async for message in messages:
+            received.append(message)
+            if len(received) == 3:
+                return
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.1)  # let the subscription register before publishing
+    for number in range(3):
+        await store.publish(key, f'message {number}'.encode())
+    await asyncio.wait_for(reader, timeout=2)
+    await messages.aclose()  # type: ignore[attr-defined]
+    assert received == [b'message 0', b'message 1', b'message 2']
+
+
+async def test_publish_without_subscribers(store: Store, key: str) -> None:
+    await store.publish(key, b'nobody listens')
+
+
+async def test_unsubscribed_iterator_gets_nothing_more(store: Store, key: str) -> None:
+    first = store.subscribe(key)
+    second = store.subscribe(key)
+    first_task = asyncio.create_task(anext(first))  # type: ignore[arg-type]
+    second_task = asyncio.create_task(anext(second))  # type: ignore[arg-type]
+    await asyncio.sleep(0.1)
+    await store.publish(key, b'one')
+    assert await asyncio.wait_for(first_task, 2) == b'one'
+    assert await asyncio.wait_for(second_task, 2) == b'one'
+    await first.aclose()  # type: ignore[attr-defined]
+    await store.publish(key, b'two')
+    assert await asyncio.wait_for(anext(second), 2) == b'two'  # type: ignore[arg-type]
+    await second.aclose()  # type: ignore[attr-defined]
+
+
+# --- memory backend only -------------------------------------------------------------------------------------
+
+
+async def test_memory_store_is_bounded_and_evicts_least_recently_used() -> None:
+    store = MemoryStore(max_entries=3)
+    for name in 'abc':
+        await store.set(name, name.encode())
+    assert await store.get('a') == b'a'  # `a` is now the most recently used
+    await store.set('d', b'd')
+    assert len(store) == 3
+    assert await store.get('b') is None
+    assert {await store.get(name) for name in 'acd'} == {b'a', b'c', b'd'}
+
+
+async def test_memory_store_drops_expired_entries_before_live_ones() -> None:
+    store = MemoryStore(max_entries=3)
+    await store.set('live-1', b'1')
+    await store.set('short', b's', ttl=0.05)
+    await store.set('live-2', b'2')
+    await asyncio.sleep(0.1)
+    await store.set('new', b'n')
+    assert await store.get('live-1') == b'1'
+    assert await store.get('live-2') == b'2'
+    assert await store.get('new') == b'n'
+    assert len(store) == 3
+
+
+async def test_memory_store_expiry_heap_stays_bounded() -> None:
+    store = MemoryStore(max_entries=10)
+    for round_number in range(500):
+        await store.set(f'k{round_number % 5}', b'v', ttl=60)
+    assert len(store._expiries) <= 2 * 10 + 64
+
+
+async def test_memory_store_limit_follows_config() -> None:
+    store = MemoryStore()
+    config.STORE_MAX_ENTRIES = 2
+    for name in 'abc':
+        await store.set(name, b'x')
+    assert len(store) == 2
+    config.STORE_MAX_ENTRIES = None
+    assert store.max_entries == store_module.DEFAULT_MAX_ENTRIES
+
+
+def test_memory_store_rejects_a_zero_limit() -> None:
+    with pytest.raises(ValueError, match='at least 1'):
+        MemoryStore(max_entries=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    operations=st.lists(
+        st.tuples(
+            st.sampled_from(['set', 'incr', 'delete', 'get']),
+            st.integers(min_value=0, max_value=30),
+            st.sampled_from([None, 0.001, 60.0]),
+        ),
+        max_size=200,
+    )
+)
+def test_memory_store_never_grows_past_its_limit(operations: list[tuple[str, int, float | None]]) -> None:
+    store = MemoryStore(max_entries=8)
+
+    async def run() -> None:
+        for operation, number, ttl in operations:
+            key = f'k{number}'
+            if operation == 'set':
+                await store.set(key, b'v', ttl=ttl)
+            elif operation == 'incr':
+                await store.incr(f'counter{number}', ttl=ttl or 1.0)
+            elif operation == 'delete':
+                await store.delete(key)
+            else:
+                await store.get(key)
+            assert len(store) <= 8
+            assert len(store._expiries) <= 2 * 8 + 64
+
+    asyncio.run(run())
+
+
+async def test_memory_subscriber_that_stops_reading_does_not_grow(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    messages = store.subscribe('slow')
+    waiting = asyncio.create_task(anext(messages))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    for number in range(store_module.SUBSCRIBER_QUEUE_SIZE + 5):
+        await store.publish('slow', str(number).encode())
+    assert await waiting == b'0'
+    assert 'a message was dropped' in caplog.text
+    await messages.aclose()  # type: ignore[attr-defined]
+    assert store._subscribers == {}
+
+
+def test_get_store_is_memory_without_redis() -> None:
+    assert not redis.is_connected
+    assert isinstance(get_store(), MemoryStore)
+    assert get_store() is get_store()
+
+
+async def test_reset_memory_store() -> None:
+    await get_store().set('reset-me', b'1')
+    store_module.reset_memory_store()
+    assert await get_store().get('reset-me') is None
+
+
+# --- the Redis connection -------------------------------------------------------------------------------------
+
+
+def test_redis_proxy_before_configuration() -> None:
+    assert redis.is_connected is False
+    with pytest.raises(ValueError, match='`REDIS` is not found in `configs`'):
+        redis.get('x')
+    with pytest.raises(AttributeError):
+        redis.not_a_redis_method  # noqa: B018
+
+
+async def test_close_redis_without_connection_is_a_no_op() -> None:
+    await close_redis()
+    assert redis.is_connected is False
+
+
+def test_load_redis_unreachable_raises_panther_error_quickly() -> None:
+    port = free_port()
+    started = time.perf_counter()
+    with pytest.raises(PantherError, match=f'Redis is not reachable at 127.0.0.1:{port}'):
+        load_redis({'host': '127.0.0.1', 'port': port})
+    assert time.perf_counter() - started < 3.5
+    assert redis.is_connected is False
+    assert isinstance(get_store(), MemoryStore)
+
+
+def test_load_redis_bad_class_path() -> None:
+    with pytest.raises(PantherError, match=r'can not import `no\.such\.Class`'):
+        load_redis({'class': 'no.such.Class'})
+
+
+@pytest.mark.redis
+async def test_load_redis_connects_the_proxy_and_the_store(redis_address: tuple[str, int], key: str) -> None:
+    host, port = redis_address
+    load_redis({'class': 'panther.db.connections.RedisConnection', 'host': host, 'port': port, 'db': 0})
+    try:
+        assert redis.is_connected is True
+        assert isinstance(get_store(), RedisStore)
+        await redis.set(key, 'through the proxy', ex=10)
+        assert await get_store().get(key) == b'through the proxy'
+        websocket_client = redis.create_connection_for_websocket()
+        assert await websocket_client.ping() is True
+        await websocket_client.aclose()
+    finally:
+        await redis.delete(key)
+        await close_redis()
+    assert redis.is_connected is False
+    assert isinstance(get_store(), MemoryStore)
+
+
+@pytest.mark.redis
+async def test_load_redis_accepts_a_url(redis_address: tuple[str, int], key: str) -> None:
+    host, port = redis_address
+    load_redis({'url': f'redis://{host}:{port}/0'})
+    try:
+        await get_store().set(key, b'1', ttl=5)
+        assert await redis.get(key) == b'1'
+    finally:
+        await close_redis()
+
+
+@pytest.mark.redis
+async def test_load_redis_ignores_websocket_db_with_a_warning(
+    redis_address: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = redis_address
+    load_redis({'host': host, 'port': port, 'websocket_db': 2})
+    await close_redis()
+    assert '`REDIS.websocket_db` is not supported' in caplog.text
+
+
+@pytest.mark.redis
+async def test_redis_outage_mid_test_fails_fast_then_recovers(redis_address: tuple[str, int], key: str) -> None:
+    host, port = redis_address
+    load_redis({'host': host, 'port': port})
+    try:
+        store = get_store()
+        assert isinstance(store, RedisStore)
+        store.cooldown = 0.3
+        await store.set(key, b'before', ttl=10)
+
+        # The server "goes away": the pool now dials a closed port.
+        pool = redis.connection_pool
+        pool.connection_kwargs['port'] = free_port()
+        await pool.disconnect()
+        pool.reset()  # existing connection objects remember the old port
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailableError):
+            await store.get(key)
+        # Within the cool-down the store does not even try the network.
+        with pytest.raises(StoreUnavailableError, match='recent connection failure'):
+            await store.incr(key, ttl=1)
+        assert time.perf_counter() - started < 2
+
+        pool.connection_kwargs['port'] = port
+        pool.reset()
+        await asyncio.sleep(0.35)
+        assert await store.get(key) == b'before'
+        await store.delete(key)
+    finally:
+        await close_redis()
+
+
+async def test_redis_that_never_answers_times_out() -> None:
+    # A server that accepts connections and then stays silent (a hung Redis or a black-holed network).
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(silent, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    client = RedisConnection(host='127.0.0.1', port=port, socket_timeout=0.2)
+    client.is_connected = True
+    store = RedisStore(client)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailableError):
+            await store.get('anything')
+        assert time.perf_counter() - started < 2
+    finally:
+        await client.aclose()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()

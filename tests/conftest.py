@@ -58,3 +58,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.fixturenames.insert(0, 'redis_address')  # type: ignore[attr-defined]
         if item.get_closest_marker('mongodb'):
             item.fixturenames.insert(0, 'mongodb_address')  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory_store() -> Iterator[None]:
+    # Throttle counters, cached responses and revoked tokens must not leak from one test into the next.
+    from panther._internal.store import reset_memory_store
+
+    reset_memory_store()
+    yield
+    reset_memory_store()

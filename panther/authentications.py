@@ -1,0 +1,309 @@
+"""Authentication classes.
+
+An authenticator takes the request (or websocket connection) and returns the user, or `None` for an
+anonymous request, or raises `AuthenticationAPIError` (401).
+
+JWTs are signed and checked with PyJWT. Every token carries `token_type` (`access` or `refresh`),
+integer `iat`/`exp`, `user_id` and `sid` (a session id shared by the access/refresh pair that `login()`
+issued together). Revoking a session — `logout()` or the rotation done by `refresh()` — makes both tokens
+of the pair unusable; revocation lives in the Store, so it works in memory without Redis and across
+workers with Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import secrets
+import time
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import jwt
+
+from panther import status
+from panther._internal.store import StoreUnavailableError, get_store
+from panther.configs import JWTConfig, config
+from panther.exceptions import APIError, AuthenticationAPIError, PantherError
+
+if TYPE_CHECKING:
+    from panther.base_request import BaseRequest
+
+__all__ = [
+    'BaseAuthentication',
+    'CookieJWTAuthentication',
+    'JWTAuthentication',
+    'QueryParamJWTAuthentication',
+    'RefreshCookieJWTAuthentication',
+    'RefreshJWTAuthentication',
+]
+
+logger = logging.getLogger('panther')
+
+REVOKED_PREFIX = 'panther:revoked:'
+UNAVAILABLE_DETAIL = 'Authentication is temporarily unavailable'
+
+
+class BaseAuthentication(ABC):
+    """Base for authentication classes; the framework creates one instance per request."""
+
+    @abstractmethod
+    async def __call__(self, request: BaseRequest) -> Any:
+        """Return the user, `None` for anonymous, or raise `self.exception(...)`."""
+
+    @classmethod
+    def exception(cls, message: str | Exception) -> AuthenticationAPIError:
+        """Log ERROR `<ClassName> Error: "<message>"` and return the 401 error to raise.
+
+        The message is also the response `detail`, so clients can tell an expired token from a revoked one.
+        """
+        logger.error(f'{cls.__name__} Error: "{message}"')
+        return AuthenticationAPIError(detail=str(message))
+
+
+def _unavailable(cls: type, exc: Exception) -> APIError:
+    # Fail closed: without the revocation store we cannot tell a logged-out token from a valid one.
+    logger.error(f'{cls.__name__} Error: "Token revocation store is unavailable: {exc}"')
+    return APIError(detail=UNAVAILABLE_DETAIL, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+class JWTAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <access token>`."""
+
+    model: ClassVar[Any] = None
+    keyword: ClassVar[str] = 'Bearer'
+    algorithm: ClassVar[str] = 'HS256'
+    HTTP_HEADER_ENCODING: ClassVar[str] = 'iso-8859-1'
+    # The one token type this class accepts; a refresh token is never an access token.
+    token_type: ClassVar[str] = 'access'
+
+    async def __call__(self, request: BaseRequest) -> Any:
+        token = self.get_token_from_request(request)
+        if token is None:
+            return None
+        return await self.authenticate_token(token)
+
+    # --- reading the token -------------------------------------------------------------------------------
+
+    def get_authorization_header(self, request: BaseRequest) -> list[str] | None:
+        header = request.headers.authorization
+        if header is None:
+            return None
+        return header.split()
+
+    def get_token(self, auth_header: list[str]) -> str:
+        if len(auth_header) != 2:
+            raise self.exception('Authorization header must contain 2 parts')
+        keyword, token = auth_header
+        try:
+            token.encode(self.HTTP_HEADER_ENCODING)
+        except UnicodeEncodeError as exc:
+            raise self.exception(exc) from None
+        if keyword.lower() != self.keyword.lower():
+            raise self.exception('Authorization keyword is not valid')
+        return token
+
+    def get_token_from_request(self, request: BaseRequest) -> str | None:
+        auth_header = self.get_authorization_header(request)
+        if auth_header is None:
+            return None
+        return self.get_token(auth_header)
+
+    # --- checking it ---------------------------------------------------------------------------------------
+
+    async def authenticate_token(self, token: str) -> Any:
+        payload = self.decode_jwt(token)
+        if payload.get('token_type') != self.token_type:
+            raise self.exception(f'Invalid token type; expected `{self.token_type}` token.')
+        try:
+            revoked = await self.is_token_revoked(token, payload)
+        except StoreUnavailableError as exc:
+            raise _unavailable(type(self), exc) from None
+        if revoked:
+            raise self.exception('Token has been revoked')
+        user = await self.get_user(payload)
+        user._auth_token = token
+        return user
+
+    @classmethod
+    def jwt_config(cls) -> JWTConfig:
+        jwt_config = config.JWT_CONFIG
+        if jwt_config is None:
+            if not config.SECRET_KEY:
+                raise PantherError("Invalid 'JWTConfig': `JWTConfig.key` or `SECRET_KEY` is required.")
+            jwt_config = JWTConfig(key=config.SECRET_KEY)
+        return jwt_config
+
+    @classmethod
+    def decode_jwt(cls, token: str) -> dict[str, Any]:
+        """Verify signature, algorithm and expiry; return the claims or raise a 401 naming the problem."""
+        jwt_config = cls.jwt_config()
+        try:
+            return jwt.decode(
+                token,
+                key=jwt_config.key,
+                algorithms=[jwt_config.algorithm],
+                options={'require': ['exp', 'iat']},
+            )
+        except jwt.ExpiredSignatureError:
+            message = 'Token has expired'
+        except jwt.InvalidSignatureError:
+            message = 'Token signature is invalid'
+        except jwt.MissingRequiredClaimError as exc:
+            message = f'Token is missing the `{exc.claim}` claim'
+        except jwt.InvalidAlgorithmError:
+            message = 'Token algorithm is not allowed'
+        except jwt.DecodeError:
+            message = 'Token is malformed'
+        except jwt.InvalidTokenError as exc:
+            message = f'Token is invalid: {exc}'
+        raise cls.exception(message)
+
+    @classmethod
+    async def get_user(cls, payload: dict[str, Any]) -> Any:
+        user_id = payload.get('user_id')
+        if user_id is None:
+            raise cls.exception('Payload does not have `user_id`')
+        model = cls.model or config.USER_MODEL
+        if model is None:
+            raise PantherError('`USER_MODEL` is not configured')
+        user = await model.find_one(id=user_id)
+        if user is None:
+            raise cls.exception('User not found')
+        return user
+
+    # --- issuing tokens ------------------------------------------------------------------------------------
+
+    @classmethod
+    def encode_jwt(cls, user_id: Any, token_type: str = 'access', session_id: str | None = None) -> str:
+        jwt_config = cls.jwt_config()
+        life_time = jwt_config.life_time if token_type == 'access' else jwt_config.refresh_life_time
+        issued_at = int(time.time())
+        if not isinstance(user_id, (str, int)):
+            user_id = str(user_id)
+        payload: dict[str, Any] = {
+            'token_type': token_type,
+            'user_id': user_id,
+            'iat': issued_at,
+            'exp': issued_at + math.ceil(life_time),  # type: ignore[arg-type]
+        }
+        if session_id is not None:
+            payload['sid'] = session_id
+        return jwt.encode(payload, key=jwt_config.key, algorithm=jwt_config.algorithm)
+
+    @classmethod
+    async def login(cls, user: Any) -> dict[str, str]:
+        """A new access/refresh pair for `user` (one new session)."""
+        session_id = secrets.token_urlsafe(16)
+        return {
+            'access_token': cls.encode_jwt(user.id, 'access', session_id),
+            'refresh_token': cls.encode_jwt(user.id, 'refresh', session_id),
+        }
+
+    @classmethod
+    async def logout(cls, user: Any) -> None:
+        """Revoke the session of the token `user` was authenticated with (both tokens of the pair)."""
+        token = getattr(user, '_auth_token', None)
+        if not token:
+            raise cls.exception('User is not authenticated with a token')
+        payload = cls.decode_jwt(token)
+        try:
+            await cls.revoke_token_in_cache(token, cls._session_end(payload), payload)
+        except StoreUnavailableError as exc:
+            raise _unavailable(cls, exc) from None
+
+    @classmethod
+    async def refresh(cls, user: Any) -> dict[str, str]:
+        """Spend a refresh token once: revoke its session and return a new pair.
+
+        The refresh token is `user._auth_refresh_token` (cookie flow) or the token the request was
+        authenticated with (`RefreshJWTAuthentication`). A second use of the same refresh token is
+        rejected, also when two requests race, because revocation is an atomic increment.
+        """
+        token = getattr(user, '_auth_refresh_token', None) or getattr(user, '_auth_token', None)
+        if not token:
+            raise cls.exception('Refresh token is missing')
+        payload = cls.decode_jwt(token)
+        if payload.get('token_type') != 'refresh':
+            raise cls.exception('Invalid token type; expected `refresh` token.')
+        if str(payload.get('user_id')) != str(getattr(user, 'id', None)):
+            raise cls.exception('Refresh token does not belong to this user')
+        try:
+            first_use = await cls.revoke_token_in_cache(token, cls._session_end(payload), payload)
+        except StoreUnavailableError as exc:
+            raise _unavailable(cls, exc) from None
+        if not first_use:
+            raise cls.exception('Token has been revoked')
+        return await cls.login(user)
+
+    # --- revocation ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def revocation_key(token: str, payload: dict[str, Any] | None = None) -> str:
+        if payload is None:
+            payload = jwt.decode(token, options={'verify_signature': False})
+        session_id = payload.get('sid')
+        if session_id:
+            return f'{REVOKED_PREFIX}{session_id}'
+        # Tokens issued without a session (custom `encode_jwt` calls) are revoked one by one.
+        return f'{REVOKED_PREFIX}{hashlib.sha256(token.encode()).hexdigest()}'
+
+    @classmethod
+    def _session_end(cls, payload: dict[str, Any]) -> float:
+        # The refresh token of the pair outlives the access token; revoke until the later of the two.
+        refresh_life_time = cls.jwt_config().refresh_life_time or 0
+        return max(float(payload.get('exp', 0)), float(payload.get('iat', 0)) + float(refresh_life_time))
+
+    @classmethod
+    async def revoke_token_in_cache(cls, token: str, exp: float, payload: dict[str, Any] | None = None) -> bool:
+        """Revoke `token` (its whole session) until `exp`; True if this call was the first to revoke it.
+
+        Raises `StoreUnavailableError` when the Store cannot be reached.
+        """
+        ttl = exp - time.time()
+        if ttl <= 0:
+            return True
+        return await get_store().incr(cls.revocation_key(token, payload), ttl=ttl + 1) == 1
+
+    @classmethod
+    async def is_token_revoked(cls, token: str, payload: dict[str, Any] | None = None) -> bool:
+        """Raises `StoreUnavailableError` when the Store cannot be reached."""
+        return await get_store().exists(cls.revocation_key(token, payload))
+
+
+class RefreshJWTAuthentication(JWTAuthentication):
+    """`Authorization: Bearer <refresh token>`, for the endpoint that calls `user.refresh_tokens()`."""
+
+    token_type = 'refresh'
+
+
+class QueryParamJWTAuthentication(JWTAuthentication):
+    """The raw access token in the `authorization` query parameter (useful for websockets)."""
+
+    def get_token_from_request(self, request: BaseRequest) -> str | None:
+        return request.query_params.get('authorization') or None
+
+
+class CookieJWTAuthentication(JWTAuthentication):
+    """The raw access token in the `access_token` cookie; a `refresh_token` cookie is kept for `refresh()`."""
+
+    cookie_name: ClassVar[str] = 'access_token'
+
+    def get_token_from_request(self, request: BaseRequest) -> str | None:
+        return request.cookies.get(self.cookie_name) or None
+
+    async def __call__(self, request: BaseRequest) -> Any:
+        user = await super().__call__(request)
+        if user is not None:
+            refresh_token = request.cookies.get('refresh_token')
+            if refresh_token:
+                user._auth_refresh_token = refresh_token
+        return user
+
+
+class RefreshCookieJWTAuthentication(CookieJWTAuthentication):
+    """The refresh token in the `refresh_token` cookie, for the endpoint that refreshes the pair."""
+
+    token_type = 'refresh'
+    cookie_name = 'refresh_token'

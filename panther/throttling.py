@@ -1,0 +1,172 @@
+"""Rate limiting with fixed windows on the Store.
+
+Windows are floor-aligned on the Unix clock (`[k * duration, (k + 1) * duration)`), so every worker and
+every host agrees on when a window starts. Counters are atomic Store increments: with Redis the limit
+holds across worker processes. Each response carries `RateLimit-Limit`, `RateLimit-Remaining` and
+`RateLimit-Reset` (seconds until the window ends); a 429 adds `Retry-After`.
+
+If the Store is unreachable the request is let through (fail open) and one ERROR is logged: an outage
+of Redis should not take the whole API down with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from panther._internal.store import StoreUnavailableError, get_store
+from panther.configs import config
+from panther.exceptions import PantherError, ThrottlingAPIError
+
+if TYPE_CHECKING:
+    from panther.base_request import BaseRequest
+
+__all__ = ['Throttle', 'client_ip', 'default_identifier']
+
+logger = logging.getLogger('panther')
+
+KEY_PREFIX = 'panther:throttle:'
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_parsed_proxies: dict[tuple[str, ...], tuple[_Network, ...]] = {}
+
+
+def _trusted_networks() -> tuple[_Network, ...]:
+    proxies = config.TRUSTED_PROXIES
+    if not proxies:
+        return ()
+    if isinstance(proxies, str):
+        proxies = [proxies]
+    cache_key = tuple(str(proxy) for proxy in proxies)
+    networks = _parsed_proxies.get(cache_key)
+    if networks is None:
+        try:
+            networks = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in cache_key)
+        except ValueError as exc:
+            raise PantherError(f"Invalid 'TRUSTED_PROXIES': {exc}") from exc
+        if len(_parsed_proxies) > 16:
+            _parsed_proxies.clear()
+        _parsed_proxies[cache_key] = networks
+    return networks
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_trusted(address: str, networks: tuple[_Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_ip(request: BaseRequest) -> str:
+    """The client's address; `X-Forwarded-For` is believed only when the direct peer is in `TRUSTED_PROXIES`.
+
+    The forwarded chain is read right to left (each proxy appends the address it saw) and the first
+    address that is not a trusted proxy is the client. Anything a client writes into the header before
+    the first trusted hop is therefore ignored.
+    """
+    client = request.client
+    if client is None:
+        return 'unknown'
+    peer = client.ip
+    networks = _trusted_networks()
+    if not networks or not _is_trusted(peer, networks):
+        return peer
+    values = request.headers.getlist('X-Forwarded-For')
+    hops = [hop.strip() for value in values for hop in value.split(',') if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+def default_identifier(request: BaseRequest) -> str:
+    """`user:<id>` for an authenticated request, else `ip:<client address>`."""
+    user = request.user
+    if user is not None:
+        user_id = getattr(user, 'id', None)
+        if user_id is not None:
+            return f'user:{user_id}'
+    return f'ip:{client_ip(request)}'
+
+
+@dataclass(eq=False)
+class Throttle:
+    """At most `rate` requests per `duration` window for each client (per path, unless `key` says otherwise).
+
+    `key(request) -> str` replaces the default bucket `<user id or client IP>:<path>`; for example
+    `key=lambda request: default_identifier(request)` limits a client across all paths together.
+    """
+
+    rate: int
+    duration: timedelta
+    key: Callable[[Any], str] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rate, int) or self.rate < 1:
+            raise PantherError('`Throttle.rate` should be a positive integer.')
+        if not isinstance(self.duration, timedelta) or self.duration <= timedelta(0):
+            raise PantherError('`Throttle.duration` should be a positive `datetime.timedelta`.')
+        self._seconds = self.duration.total_seconds()
+
+    @property
+    def time_window(self) -> datetime:
+        """Start of the current window (naive local time)."""
+        return datetime.fromtimestamp(self._window(time.time()) * self._seconds)
+
+    def _window(self, now: float) -> int:
+        return int(now // self._seconds)
+
+    def build_cache_key(self, request: BaseRequest) -> str:
+        return self._cache_key(request, self._window(time.time()))
+
+    def _cache_key(self, request: BaseRequest, window: int) -> str:
+        bucket = self.key(request) if self.key is not None else f'{default_identifier(request)}:{request.path}'
+        return f'{KEY_PREFIX}{self._seconds:g}:{window}:{bucket}'
+
+    async def get_request_count(self, request: BaseRequest) -> int:
+        value = await get_store().get(self.build_cache_key(request))
+        return int(value) if value else 0
+
+    async def increment_request_count(self, request: BaseRequest) -> int:
+        now = time.time()
+        window = self._window(now)
+        return await get_store().incr(self._cache_key(request, window), ttl=(window + 1) * self._seconds - now + 1)
+
+    async def check_and_increment(self, request: BaseRequest) -> dict[str, str] | None:
+        """Count this request; raise `ThrottlingAPIError` (429) past the limit, else return the RateLimit headers.
+
+        Returns `None` (no headers, request allowed) when the Store is unreachable.
+        """
+        seconds = self._seconds
+        now = time.time()
+        window = self._window(now)
+        window_end = (window + 1) * seconds
+        key = self._cache_key(request, window)
+        try:
+            # The key lives one second past its window so a slightly slow clock on another worker still counts.
+            count = await get_store().incr(key, ttl=window_end - now + 1)
+        except StoreUnavailableError as exc:
+            logger.error(f'Throttling is not enforced for this request: {exc}')
+            return None
+        reset = str(max(1, math.ceil(window_end - now)))
+        remaining = self.rate - count
+        headers = {
+            'RateLimit-Limit': str(self.rate),
+            'RateLimit-Remaining': str(remaining if remaining > 0 else 0),
+            'RateLimit-Reset': reset,
+        }
+        if remaining < 0:
+            headers['Retry-After'] = reset
+            # Kept for clients written against Panther 5.x: the reset moment as a Unix timestamp.
+            headers['X-RateLimit-Reset'] = str(math.ceil(window_end))
+            raise ThrottlingAPIError(headers=headers)
+        return headers

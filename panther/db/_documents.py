@@ -1,0 +1,423 @@
+"""Turning model instances into stored documents and stored documents back into instances.
+
+Both engines share this: the write path validates with pydantic and encodes values to what the engine
+stores; the read path decodes, resolves foreign keys in one batched query per related model (never one
+query, let alone one thread, per document) and validates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import types
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from panther.exceptions import DatabaseError
+
+if TYPE_CHECKING:
+    from panther.db.models import Model
+
+try:
+    from bson import ObjectId
+except ImportError:  # pragma: no cover - pymongo is an optional extra
+
+    class ObjectId:  # type: ignore[no-redef]
+        """Placeholder so isinstance checks work without pymongo installed."""
+
+
+__all__ = [
+    'MAX_REFERENCE_DEPTH',
+    'ObjectId',
+    'Plan',
+    'collect_references',
+    'encode_instance',
+    'encode_value',
+    'format_validation_error',
+    'plan_for',
+    'prepare_insert',
+    'prepare_update',
+    'resolve_input_references',
+]
+
+_PRIMITIVES = frozenset({str, int, float, bool, type(None)})
+_NONE_TYPE = type(None)
+# Related documents are resolved this many levels deep; a reference cycle stops here instead of looping.
+MAX_REFERENCE_DEPTH = 8
+
+_model_class: Any = None
+_file_class: Any = None
+
+
+def _model_base() -> Any:
+    global _model_class
+    if _model_class is None:
+        from panther.db.models import Model
+
+        _model_class = Model
+    return _model_class
+
+
+def _file_base() -> Any:
+    global _file_class
+    if _file_class is None:
+        from panther.file_handler import File
+
+        _file_class = File
+    return _file_class
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Plans: which fields hold related models or files, computed once per model class.
+
+Node = tuple[Any, ...]
+
+
+class Plan:
+    """Per-model facts the hot paths need: fields holding references or files, and their shape."""
+
+    __slots__ = ('field_names', 'nodes')
+
+    def __init__(self, nodes: dict[str, Node], field_names: tuple[str, ...]) -> None:
+        self.nodes = nodes
+        self.field_names = field_names
+
+
+_plans: dict[type, Plan] = {}
+
+
+def _node(annotation: Any, seen: frozenset[type]) -> Node | None:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _node(get_args(annotation)[0], seen)
+    if origin is Union or origin is types.UnionType:
+        for member in get_args(annotation):
+            if member is not _NONE_TYPE:
+                node = _node(member, seen)
+                if node is not None:
+                    return node
+        return None
+    if origin in (list, set, frozenset, tuple) or (origin is not None and _is_sequence(origin)):
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        if args:
+            inner = _node(args[0], seen)
+            if inner is not None:
+                return ('list', inner)
+        return None
+    if origin is dict or (origin is not None and isinstance(origin, type) and issubclass(origin, Mapping)):
+        args = get_args(annotation)
+        if len(args) == 2:
+            inner = _node(args[1], seen)
+            if inner is not None:
+                return ('dict', inner)
+        return None
+    if isinstance(annotation, type):
+        if issubclass(annotation, _model_base()):
+            return ('model', annotation)
+        if issubclass(annotation, _file_base()):
+            return ('file', annotation)
+        if issubclass(annotation, BaseModel) and annotation not in seen:
+            inner_nodes = {}
+            for name, field in annotation.model_fields.items():
+                inner = _node(field.annotation, seen | {annotation})
+                if inner is not None:
+                    inner_nodes[name] = inner
+            if inner_nodes:
+                return ('object', inner_nodes)
+    return None
+
+
+def _is_sequence(origin: Any) -> bool:
+    from collections.abc import Sequence
+    from collections.abc import Set as AbstractSet
+
+    return isinstance(origin, type) and issubclass(origin, (Sequence, AbstractSet)) and origin is not str
+
+
+def plan_for(model: type[BaseModel]) -> Plan:
+    plan = _plans.get(model)
+    if plan is None:
+        nodes = {}
+        for name, field in model.model_fields.items():
+            if name == 'id':
+                continue
+            node = _node(field.annotation, frozenset())
+            if node is not None:
+                nodes[name] = node
+        plan = Plan(nodes, tuple(name for name in model.model_fields if name != 'id'))
+        _plans[model] = plan
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Encoding (write path and filter values)
+
+
+def encode_value(value: Any, mongo: bool) -> Any:
+    """Convert one Python value to what the engine stores: JSON types for SQLite, BSON types for MongoDB."""
+    kind = type(value)
+    if kind in _PRIMITIVES:
+        return value
+    if isinstance(value, BaseModel):
+        if isinstance(value, _model_base()):
+            if value.id is None:
+                raise DatabaseError(
+                    f'The related `{type(value).__name__}` has no id; save it before storing a reference to it.'
+                )
+            return value._id
+        if isinstance(value, _file_base()):
+            return value.save()
+        return {name: encode_value(getattr(value, name), mongo) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {(k.value if isinstance(k, enum.Enum) else str(k)): encode_value(v, mongo) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [encode_value(item, mongo) for item in value]
+    if isinstance(value, enum.Enum):
+        return encode_value(value.value, mongo)
+    if isinstance(value, dt.datetime):
+        return value if mongo else value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal, PurePath)):
+        return str(value)
+    if isinstance(value, ObjectId):
+        return value if mongo else str(value)
+    if isinstance(value, int):  # bool/int subclasses such as IntFlag values already handled via Enum
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes) and mongo:
+        return value
+    raise DatabaseError(f'Panther cannot store a value of type `{kind.__name__}`.')
+
+
+def encode_instance(instance: BaseModel, mongo: bool) -> dict[str, Any]:
+    """The stored document of a validated instance (without its id)."""
+    document = {}
+    for name, value in instance.__dict__.items():
+        if name != 'id':
+            document[name] = value if type(value) in _PRIMITIVES else encode_value(value, mongo)
+    return document
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def format_validation_error(model_name: str, error: ValidationError, *, ignore_missing: bool = False) -> str | None:
+    parts = []
+    for item in error.errors(include_url=False):
+        if ignore_missing and item['type'] == 'missing':
+            continue
+        location = '.'.join(str(part) for part in item['loc'])
+        parts.append(f'{location}="{item["msg"]}"')
+    if not parts:
+        return None
+    return f'{model_name}({", ".join(parts)})'
+
+
+Fetcher = Callable[[type, list[str]], Awaitable[dict[str, Any]]]
+
+
+async def resolve_input_references(model: type[BaseModel], data: dict[str, Any], fetch: Fetcher) -> dict[str, Any]:
+    """Replace related-model ids given as strings with the related instances (one query per related model).
+
+    Unknown ids become `None`, which then fails validation for a required field. `data` is not modified.
+    """
+    plan = plan_for(model)
+    if not plan.nodes:
+        return data
+    copied = None
+    references: list[tuple[Any, Any, type, str]] = []
+    for name, node in plan.nodes.items():
+        if name in data and _has_reference(node, data[name]):
+            if copied is None:
+                copied = dict(data)
+            copied[name] = _copy_containers(data[name])
+            collect_references(node, copied, name, references, files=False)
+    if copied is None:
+        return data
+    await _apply(references, fetch)
+    return copied
+
+
+def _has_reference(node: Node, value: Any) -> bool:
+    kind = node[0]
+    if kind == 'model':
+        return isinstance(value, (str, ObjectId))
+    if kind == 'list':
+        return isinstance(value, list) and any(_has_reference(node[1], item) for item in value)
+    if kind == 'dict':
+        return isinstance(value, dict) and any(_has_reference(node[1], item) for item in value.values())
+    if kind == 'object':
+        return isinstance(value, dict) and any(
+            name in value and _has_reference(inner, value[name]) for name, inner in node[1].items()
+        )
+    return False
+
+
+def _copy_containers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy_containers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_containers(item) for item in value]
+    return value
+
+
+def collect_references(
+    node: Node, container: Any, key: Any, references: list[tuple[Any, Any, type, str]], *, files: bool = True
+) -> None:
+    """Walk a stored value by its plan node; queue related-model ids and turn stored file paths into `File`s."""
+    value = container[key]
+    if value is None:
+        return
+    kind = node[0]
+    if kind == 'model':
+        if isinstance(value, (str, ObjectId)):
+            references.append((container, key, node[1], str(value)))
+    elif kind == 'file':
+        if files and isinstance(value, str):
+            from panther._utils import detect_mime_type
+
+            container[key] = node[1](file_name=value, content_type=detect_mime_type(value))
+    elif kind == 'list':
+        if isinstance(value, list):
+            for index in range(len(value)):
+                collect_references(node[1], value, index, references, files=files)
+    elif kind == 'dict':
+        if isinstance(value, dict):
+            for inner_key in list(value):
+                collect_references(node[1], value, inner_key, references, files=files)
+    elif kind == 'object' and isinstance(value, dict):
+        for name, inner in node[1].items():
+            if name in value:
+                collect_references(inner, value, name, references, files=files)
+
+
+async def _apply(references: list[tuple[Any, Any, type, str]], fetch: Fetcher) -> None:
+    wanted: dict[type, list[str]] = {}
+    for _, _, related, identifier in references:
+        wanted.setdefault(related, []).append(identifier)
+    found = {related: await fetch(related, list(dict.fromkeys(ids))) for related, ids in wanted.items()}
+    for container, key, related, identifier in references:
+        container[key] = found[related].get(identifier)
+
+
+def apply_found(references: list[tuple[Any, Any, type, str]], found: dict[type, dict[str, Any]]) -> None:
+    for container, key, related, identifier in references:
+        container[key] = found[related].get(identifier)
+
+
+async def _save_pending(value: Any) -> None:
+    """Insert unsaved related models and write files before the referencing document is stored."""
+    if isinstance(value, BaseModel):
+        if isinstance(value, _model_base()):
+            if value.id is None:
+                await value.save()
+            return
+        if isinstance(value, _file_base()):
+            from panther._internal.concurrency import to_thread
+
+            await to_thread(value.save)
+            return
+        for name in type(value).model_fields:
+            await _save_pending(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            await _save_pending(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            await _save_pending(item)
+
+
+async def prepare_insert(model: type[Model], document: Any, fetch: Fetcher) -> Model:
+    """Validate a document for insertion; returns the instance (without id) ready to be encoded."""
+    if isinstance(document, BaseModel):
+        data = {key: value for key, value in document.__dict__.items() if key not in ('id', '_id')}
+    elif isinstance(document, Mapping):
+        data = {key: value for key, value in document.items() if key not in ('id', '_id')}
+    else:
+        raise DatabaseError(f'A document must be a dict or a `{model.__name__}`, not `{type(document).__name__}`.')
+    plan = plan_for(model)
+    if plan.nodes:
+        data = await resolve_input_references(model, data, fetch)
+    try:
+        instance = model.model_validate(data)
+    except ValidationError as error:
+        raise DatabaseError(format_validation_error(model.__name__, error)) from None
+    if plan.nodes:
+        for name in plan.nodes:
+            await _save_pending(instance.__dict__.get(name))
+    return instance
+
+
+async def prepare_update(
+    model: type[Model], update: Mapping[str, Any], fetch: Fetcher, mongo: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate the fields an update sets; returns `(encoded values to set, other operators)`.
+
+    Missing required fields are not an error (it is a partial update). Keys starting with `$` other than
+    `$set` are passed through with their values encoded.
+    """
+    values: dict[str, Any] = {}
+    operators: dict[str, Any] = {}
+    for key, value in update.items():
+        if key in ('id', '_id'):
+            continue
+        if key == '$set':
+            if not isinstance(value, Mapping):
+                raise DatabaseError('`$set` needs a dict.')
+            values.update({k: v for k, v in value.items() if k not in ('id', '_id')})
+        elif key.startswith('$'):
+            operators[key] = encode_value(value, mongo)
+        else:
+            values[key] = value
+    if not values:
+        return {}, operators
+    plan = plan_for(model)
+    if plan.nodes:
+        values = await resolve_input_references(model, values, fetch)
+    fields = model.model_fields
+    holder = model.model_construct()
+    validator = model.__pydantic_validator__
+    errors: list[str] = []
+    validated: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            # Dotted paths into sub-documents and keys the model does not declare are stored as given.
+            validated[key] = value
+            continue
+        try:
+            validator.validate_assignment(holder, key, value)
+        except ValidationError as error:
+            message = format_validation_error(model.__name__, error, ignore_missing=True)
+            if message:
+                errors.append(message[len(model.__name__) + 1 : -1])
+            continue
+        validated[key] = holder.__dict__[key]
+    if errors:
+        raise DatabaseError(f'{model.__name__}({", ".join(errors)})')
+    if plan.nodes:
+        for name in plan.nodes:
+            if name in validated:
+                await _save_pending(validated[name])
+    return {key: encode_value(value, mongo) for key, value in validated.items()}, operators
+
+
+def materialise_documents(model: type[Model], documents: list[dict[str, Any]]) -> list[Model]:
+    """Validate decoded documents (references already resolved) into instances."""
+    validate = model.model_validate
+    try:
+        return [validate(document) for document in documents]
+    except ValidationError as error:
+        raise DatabaseError(
+            f'A stored `{model.__name__}` document does not match the model: '
+            f'{format_validation_error(model.__name__, error)}'
+        ) from None

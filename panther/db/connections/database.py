@@ -1,0 +1,215 @@
+"""Database connections (`config.DATABASE`) and `load_database`, which reads the `DATABASE` setting."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from panther.configs import config
+from panther.db._sqlite import SQLiteStore
+from panther.exceptions import PantherError
+
+__all__ = [
+    'BaseDatabaseConnection',
+    'DatabaseConnection',
+    'MongoDBConnection',
+    'PantherDBConnection',
+    'db',
+    'load_database',
+]
+
+logger = logging.getLogger('panther')
+
+DEFAULT_PATH = 'database.pdb'
+
+
+class BaseDatabaseConnection:
+    """A configured database; `config.DATABASE` holds one instance."""
+
+    @property
+    def session(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> Any:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release connections (called on application shutdown)."""
+
+
+class PantherDBConnection(BaseDatabaseConnection):
+    """The embedded database: an SQLite file (WAL mode, one table per model, JSON documents, ULID ids).
+
+    `path` defaults to `database.pdb` in the working directory and is used as given (no suffix is added).
+    `encryption=True` encrypts every document with Fernet using `config.SECRET_KEY`, read when first needed.
+    """
+
+    def __init__(self, path: str | Path | None = None, encryption: bool = False) -> None:
+        self.path = Path(path) if path else Path(DEFAULT_PATH)
+        self.encryption = bool(encryption)
+        self.store = SQLiteStore(self.path, encryption=self.encryption, key=self._secret_key)
+        if self.encryption and config.SECRET_KEY:
+            # Report a malformed key at start-up when it is already known.
+            self.store.fernet()
+
+    @staticmethod
+    def _secret_key() -> bytes:
+        key = config.SECRET_KEY
+        if not key:
+            raise PantherError('`PantherDBConnection(encryption=True)` needs `SECRET_KEY` in your configs.')
+        return key.encode() if isinstance(key, str) else key
+
+    @property
+    def session(self) -> SQLiteStore:
+        """The SQLite store (its `connection()` method gives the event-loop thread's `sqlite3.Connection`)."""
+        return self.store
+
+    @property
+    def client(self) -> SQLiteStore:
+        return self.store
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    def __repr__(self) -> str:
+        return f'PantherDBConnection(path={str(self.path)!r}, encryption={self.encryption})'
+
+
+class MongoDBConnection(BaseDatabaseConnection):
+    """MongoDB through pymongo's native asyncio client (`AsyncMongoClient`).
+
+    `host` may be a full `mongodb://…/dbname` URI; `database` wins over the URI's database name.
+    """
+
+    def __init__(
+        self,
+        host: str = 'localhost',
+        port: int = 27017,
+        document_class: type | None = None,
+        tz_aware: bool | None = None,
+        connect: bool | None = None,
+        type_registry: Any = None,
+        database: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            from pymongo import AsyncMongoClient
+            from pymongo.errors import ConfigurationError
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise PantherError('`MongoDBConnection` needs pymongo: `pip install "panther[mongo]"`.') from None
+        options = {
+            'document_class': document_class,
+            'tz_aware': tz_aware,
+            'connect': connect,
+            'type_registry': type_registry,
+        }
+        options = {key: value for key, value in options.items() if value is not None}
+        self._client: Any = AsyncMongoClient(host, port, **options, **kwargs)
+        if database:
+            self._database = self._client.get_database(database)
+        else:
+            try:
+                self._database = self._client.get_default_database()
+            except ConfigurationError:
+                raise PantherError(
+                    "Invalid 'DATABASE': MongoDB needs a database name, as `database` or in the URI."
+                ) from None
+        self._collections: dict[str, Any] = {}
+
+    def collection(self, name: str) -> Any:
+        found = self._collections.get(name)
+        if found is None:
+            found = self._collections[name] = self._database[name]
+        return found
+
+    @property
+    def session(self) -> Any:
+        """The `AsyncDatabase` (`db.session['Book']`, `await db.session.drop_collection('Book')`)."""
+        return self._database
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def __repr__(self) -> str:
+        return f'MongoDBConnection(database={self._database.name!r})'
+
+
+class DatabaseConnection:
+    """`db`: shortcuts to the configured connection."""
+
+    @property
+    def session(self) -> Any:
+        return config.DATABASE.session
+
+    @property
+    def client(self) -> Any:
+        return config.DATABASE.client
+
+    @property
+    def is_defined(self) -> bool:
+        return bool(config.DATABASE)
+
+
+db = DatabaseConnection()
+
+_ENGINES = {
+    'panther.db.connections.PantherDBConnection': 'panther.db.queries.pantherdb_queries.BasePantherDBQuery',
+    'panther.db.connections.MongoDBConnection': 'panther.db.queries.mongodb_queries.BaseMongoDBQuery',
+}
+
+
+def _import(dotted_path: str, what: str) -> Any:
+    from panther._utils import import_class
+
+    try:
+        return import_class(dotted_path)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise PantherError(f"Invalid 'DATABASE': `{what}` cannot be imported ({error}).") from None
+
+
+def load_database(database_config: dict[str, Any]) -> None:
+    """Create `config.DATABASE` from the `DATABASE` setting and choose `config.QUERY_ENGINE`."""
+    from panther.db.queries.base_queries import BaseQuery
+
+    if not isinstance(database_config, dict):
+        raise PantherError("Invalid 'DATABASE': it should be a dict.")
+    engine = database_config.get('engine')
+    if engine is not None:
+        if not isinstance(engine, dict):
+            raise PantherError("Invalid 'DATABASE': `engine` should be a dict.")
+        class_path = engine.get('class')
+        if not class_path:
+            raise PantherError('Invalid \'DATABASE\': `engine["class"]` not found.')
+        connection_class = _import(class_path, class_path) if isinstance(class_path, str) else class_path
+        if not isinstance(connection_class, type):
+            raise PantherError(f"Invalid 'DATABASE': `{class_path}` is not a class.")
+        options = {key: value for key, value in engine.items() if key != 'class'}
+        previous = config.DATABASE
+        if isinstance(previous, PantherDBConnection):
+            # The app is being configured again in this process: release the old file handles first.
+            previous.store.close_sync()
+        try:
+            config.DATABASE = connection_class(**options)
+        except TypeError as error:
+            raise PantherError(f"Invalid 'DATABASE': {error}") from None
+        query_path = _ENGINES.get(class_path) if isinstance(class_path, str) else None
+        if query_path is None and issubclass(connection_class, PantherDBConnection):
+            query_path = _ENGINES['panther.db.connections.PantherDBConnection']
+        if query_path is None and issubclass(connection_class, MongoDBConnection):
+            query_path = _ENGINES['panther.db.connections.MongoDBConnection']
+        if query_path is not None:
+            config.QUERY_ENGINE = _import(query_path, query_path)
+    query = database_config.get('query')
+    if query:
+        if config.QUERY_ENGINE:
+            logger.warning('`DATABASE.query` has already been filled.')
+        query_class = _import(query, query) if isinstance(query, str) else query
+        if not (isinstance(query_class, type) and issubclass(query_class, BaseQuery)):
+            raise PantherError(f"Invalid 'DATABASE': `{query}` should be a subclass of `BaseQuery`.")
+        config.QUERY_ENGINE = query_class

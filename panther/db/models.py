@@ -1,0 +1,120 @@
+"""`Model` (pydantic model + query methods), the `ID` type and `BaseUser`."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, Field, PlainSerializer, WrapValidator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+
+from panther._internal.concurrency import to_thread
+from panther.configs import config
+from panther.db._documents import ObjectId
+from panther.db.queries import Query
+
+__all__ = ['ID', 'BaseUser', 'Model']
+
+
+def _validate_id(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if value is None:
+        return None
+    engine = config.QUERY_ENGINE
+    if engine is not None and engine.object_ids:
+        if isinstance(value, ObjectId):
+            return value
+        try:
+            return ObjectId(value)
+        except Exception:
+            raise ValueError('Invalid ObjectId') from None
+    return str(value)
+
+
+def _serialize_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+ID = Annotated[str, WrapValidator(_validate_id), PlainSerializer(_serialize_id, return_type=str)] | None
+"""A document id: a string, validated into `bson.ObjectId` under MongoDB; always serialised as a string."""
+
+
+class Model(BaseModel, Query):
+    """Base class of stored documents. The table/collection is named after the class."""
+
+    id: ID = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__dict__.get('__panther_abstract__', False):
+            return
+        config.MODELS.append(cls)
+
+    @property
+    def _id(self) -> Any:
+        """The id as the engine stores it: `bson.ObjectId` under MongoDB, the string otherwise."""
+        value = self.id
+        if value is None:
+            return None
+        engine = config.QUERY_ENGINE
+        if engine is not None and engine.object_ids and not isinstance(value, ObjectId):
+            return ObjectId(value)
+        return value
+
+
+class BaseUser(Model):
+    """A user with a scrypt-hashed password and token helpers delegating to `config.AUTHENTICATION`."""
+
+    __panther_abstract__ = True
+
+    username: str
+    password: str = Field('', max_length=64)
+    last_login: datetime | None = None
+    date_created: datetime | None = None
+
+    USERNAME_FIELD: ClassVar[str] = 'username'
+
+    @classmethod
+    async def insert_one(cls, _document: Any = None, /, **kwargs: Any) -> Any:
+        from panther.utils import timezone_now
+
+        kwargs['date_created'] = timezone_now()
+        return await super().insert_one(_document, **kwargs)
+
+    async def login(self) -> dict[str, Any]:
+        """Record the login time and return the tokens of `config.AUTHENTICATION`."""
+        from panther.utils import timezone_now
+
+        await self.update(last_login=timezone_now())
+        return await config.AUTHENTICATION.login(user=self)
+
+    async def refresh_tokens(self) -> dict[str, Any]:
+        return await config.AUTHENTICATION.refresh(user=self)
+
+    async def logout(self) -> Any:
+        return await config.AUTHENTICATION.logout(user=self)
+
+    async def set_password(self, password: str) -> None:
+        """Store `salt.hex() + md5(scrypt(password, salt)).hexdigest()` (the Panther 5.x format)."""
+        from panther.utils import URANDOM_SIZE, scrypt
+
+        salt = os.urandom(URANDOM_SIZE)
+        digest = await to_thread(scrypt, password, salt, True)
+        await self.update(password=salt.hex() + digest)
+
+    async def check_password(self, password: str) -> bool:
+        """Whether `password` matches. A coroutine (Panther 5.x had it synchronous): scrypt runs in a thread."""
+        from panther.utils import URANDOM_SIZE, scrypt
+
+        stored = self.password or ''
+        salt_length = URANDOM_SIZE * 2
+        if len(stored) <= salt_length:
+            return False
+        try:
+            salt = bytes.fromhex(stored[:salt_length])
+        except ValueError:
+            return False
+        digest = await to_thread(scrypt, password, salt, True)
+        return hmac.compare_digest(digest, stored[salt_length:])

@@ -1,0 +1,139 @@
+"""`BaseQuery`: the interface every query engine implements.
+
+Engine methods are classmethods that receive the model class explicitly (`find_one(model, filter)`), so
+one engine serves every model and `config.QUERY_ENGINE` can be switched at any time. The public,
+user-facing methods live on `panther.db.queries.Query`, which `Model` inherits; they merge arguments, log
+and delegate here. Filters and updates arrive already merged and as fresh dicts the engine may modify.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from panther.db._documents import MAX_REFERENCE_DEPTH, collect_references, materialise_documents, plan_for
+
+if TYPE_CHECKING:
+    from panther.db.cursor import BaseCursor
+    from panther.db.models import Model
+
+__all__ = ['BaseQuery']
+
+
+class BaseQuery:
+    """Subclass this to write a custom engine; every method below must be implemented."""
+
+    # True when documents are identified by `bson.ObjectId` (the `ID` type validates into it).
+    object_ids = False
+
+    @classmethod
+    async def find_one(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        raise NotImplementedError
+
+    @classmethod
+    async def find(cls, model: type[Model], query: dict[str, Any]) -> BaseCursor:
+        raise NotImplementedError
+
+    @classmethod
+    async def first(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        raise NotImplementedError
+
+    @classmethod
+    async def last(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        raise NotImplementedError
+
+    @classmethod
+    async def aggregate(cls, model: type[Model], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    @classmethod
+    async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:
+        return await cls.count(model, query) > 0
+
+    @classmethod
+    async def insert_one(cls, model: type[Model], document: Any) -> Model:
+        raise NotImplementedError
+
+    @classmethod
+    async def insert_many(cls, model: type[Model], documents: list[Any]) -> list[Model]:
+        raise NotImplementedError
+
+    @classmethod
+    async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    async def update_many(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> int:
+        """Returns the number of *matched* documents on every engine."""
+        raise NotImplementedError
+
+    @classmethod
+    async def delete_one(cls, model: type[Model], query: dict[str, Any]) -> bool:
+        """An empty filter deletes nothing (on every engine) and returns `False`."""
+        raise NotImplementedError
+
+    @classmethod
+    async def delete_many(cls, model: type[Model], query: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    async def update_instance(cls, instance: Model, update: dict[str, Any]) -> None:
+        """Update the stored document of `instance` and reload every field into it."""
+        raise NotImplementedError
+
+    @classmethod
+    async def save_instance(cls, instance: Model) -> None:
+        """Insert `instance` (setting its id) or replace its stored document."""
+        raise NotImplementedError
+
+    @classmethod
+    async def delete_instance(cls, instance: Model) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    async def reload_instance(cls, instance: Model) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    async def fetch_by_ids(cls, model: type[Model], ids: list[str], depth: int = 0) -> dict[str, Model]:
+        """`{id: instance}` for the ids that exist, in one round trip (used to resolve foreign keys)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------- helpers
+
+    @classmethod
+    async def materialise(cls, model: type[Model], documents: list[dict[str, Any]], depth: int = 0) -> list[Model]:
+        """Decoded documents (with `id`) → instances, resolving foreign keys with one query per related model."""
+        plan = plan_for(model)
+        if plan.nodes and documents:
+            references: list[tuple[Any, Any, type, str]] = []
+            for document in documents:
+                for name, node in plan.nodes.items():
+                    if name in document:
+                        collect_references(node, document, name, references)
+            if references:
+                wanted: dict[type, list[str]] = {}
+                for _, _, related, identifier in references:
+                    wanted.setdefault(related, []).append(identifier)
+                found: dict[type, dict[str, Any]] = {}
+                for related, ids in wanted.items():
+                    if depth >= MAX_REFERENCE_DEPTH:
+                        found[related] = {}
+                    else:
+                        found[related] = await cls.fetch_by_ids(related, list(dict.fromkeys(ids)), depth + 1)
+                for container, key, related, identifier in references:
+                    container[key] = found[related].get(identifier)
+        return materialise_documents(model, documents)
+
+    @classmethod
+    async def fetch_related(cls, model: type[Model], ids: list[str]) -> dict[str, Model]:
+        """Fetcher used when validating input that names related documents by id."""
+        return await cls.fetch_by_ids(model, ids)
+
+    @staticmethod
+    def copy_into(instance: Model, fresh: Model) -> None:
+        """Make `instance` hold the (already validated) field values of `fresh`."""
+        instance.__dict__.update(fresh.__dict__)

@@ -1,0 +1,249 @@
+"""`BaseMongoDBQuery`: the query engine of `MongoDBConnection` (pymongo's asyncio API)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from panther.configs import config
+from panther.db._documents import ObjectId, encode_instance, encode_value, prepare_insert, prepare_update
+from panther.db.cursor import Cursor
+from panther.db.queries.base_queries import BaseQuery
+from panther.exceptions import DatabaseError
+
+if TYPE_CHECKING:
+    from panther.db.models import Model
+
+__all__ = ['BaseMongoDBQuery']
+
+query_logger = logging.getLogger('query')
+
+BATCH = 500
+
+
+def _collection(model: type[Model]) -> Any:
+    connection = config.DATABASE
+    collection = getattr(connection, 'collection', None)
+    if collection is None:
+        raise DatabaseError(
+            '`BaseMongoDBQuery` needs `config.DATABASE` to be a `MongoDBConnection`; check your DATABASE block.'
+        )
+    return collection(model.__name__)
+
+
+def _object_id(value: Any) -> Any:
+    if value is None or isinstance(value, ObjectId):
+        return value
+    if isinstance(value, Mapping):
+        return {key: _object_id(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_object_id(item) for item in value]
+    if isinstance(value, (str, bytes)):
+        try:
+            return ObjectId(value)
+        except Exception:
+            query_logger.warning(f'id={value} is not a valid bson.ObjectId')
+            return None
+    identifier = getattr(value, 'id', None)
+    if identifier is not None:
+        return _object_id(identifier)
+    query_logger.warning(f'id={value} is not a valid bson.ObjectId')
+    return None
+
+
+def _convert(query: Mapping[str, Any]) -> dict[str, Any]:
+    """`id` → `_id` as ObjectId, values encoded for BSON; operators (`$or`, `$in`, …) pass through."""
+    converted: dict[str, Any] = {}
+    for key, value in query.items():
+        if key in ('id', '_id'):
+            converted['_id'] = _object_id(value)
+        elif key in ('$and', '$or', '$nor') and isinstance(value, list):
+            converted[key] = [_convert(item) if isinstance(item, Mapping) else item for item in value]
+        else:
+            converted[key] = encode_value(value, True)
+    return converted
+
+
+def _decode(document: dict[str, Any]) -> dict[str, Any]:
+    document['id'] = document.pop('_id', None)
+    return document
+
+
+class BaseMongoDBQuery(BaseQuery):
+    """Query engine of `MongoDBConnection`. Filters accept every MongoDB query operator."""
+
+    object_ids = True
+
+    @classmethod
+    async def _one(cls, model: type[Model], document: dict[str, Any] | None) -> Model | None:
+        if document is None:
+            return None
+        return (await cls.materialise(model, [_decode(document)]))[0]
+
+    # ------------------------------------------------------------------------------------------- reading
+
+    @classmethod
+    async def find_one(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        return await cls._one(model, await _collection(model).find_one(_convert(query)))
+
+    @classmethod
+    async def first(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        document = await _collection(model).find_one(_convert(query), sort=[('_id', 1)])
+        return await cls._one(model, document)
+
+    @classmethod
+    async def last(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        document = await _collection(model).find_one(_convert(query), sort=[('_id', -1)])
+        return await cls._one(model, document)
+
+    @classmethod
+    async def find(cls, model: type[Model], query: dict[str, Any]) -> Cursor:
+        return Cursor(model, _convert(query), cls)
+
+    @classmethod
+    async def stream_batches(cls, cursor: Cursor) -> AsyncIterator[list[Model]]:
+        found = _collection(cursor.cls).find(cursor.filter)
+        if cursor._sort:
+            found = found.sort([('_id' if field == 'id' else field, order) for field, order in cursor._sort])
+        if cursor._skip:
+            found = found.skip(cursor._skip)
+        if cursor._limit:
+            found = found.limit(cursor._limit)
+        batch: list[dict[str, Any]] = []
+        try:
+            async for document in found:
+                batch.append(_decode(document))
+                if len(batch) >= BATCH:
+                    yield await cls.materialise(cursor.cls, batch)
+                    batch = []
+            if batch:
+                yield await cls.materialise(cursor.cls, batch)
+        finally:
+            await found.close()
+
+    @classmethod
+    async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
+        return await _collection(model).count_documents(_convert(query))
+
+    @classmethod
+    async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:
+        return await _collection(model).find_one(_convert(query), projection={'_id': 1}) is not None
+
+    @classmethod
+    async def aggregate(cls, model: type[Model], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cursor = await _collection(model).aggregate(pipeline)
+        return await cursor.to_list()
+
+    @classmethod
+    async def fetch_by_ids(cls, model: type[Model], ids: list[str], depth: int = 0) -> dict[str, Model]:
+        object_ids = [oid for oid in (_object_id(identifier) for identifier in ids) if oid is not None]
+        if not object_ids:
+            return {}
+        documents = [_decode(document) async for document in _collection(model).find({'_id': {'$in': object_ids}})]
+        instances = await cls.materialise(model, documents, depth)
+        return {str(instance.id): instance for instance in instances}
+
+    # ------------------------------------------------------------------------------------------- writing
+
+    @classmethod
+    async def insert_one(cls, model: type[Model], document: Any) -> Model:
+        instance = await prepare_insert(model, document, cls.fetch_related)
+        result = await _collection(model).insert_one(encode_instance(instance, True))
+        instance.id = result.inserted_id
+        return instance
+
+    @classmethod
+    async def insert_many(cls, model: type[Model], documents: list[Any]) -> list[Model]:
+        instances = [await prepare_insert(model, document, cls.fetch_related) for document in documents]
+        if not instances:
+            return []
+        result = await _collection(model).insert_many([encode_instance(instance, True) for instance in instances])
+        for instance, identifier in zip(instances, result.inserted_ids, strict=True):
+            instance.id = identifier
+        return instances
+
+    @classmethod
+    async def _update_document(cls, model: type[Model], update: dict[str, Any]) -> dict[str, Any]:
+        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=True)
+        document = dict(operators)
+        if values:
+            document['$set'] = values
+        return document
+
+    @classmethod
+    async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
+        document = await cls._update_document(model, update)
+        if not document:
+            return await cls.exists(model, query)
+        result = await _collection(model).update_one(_convert(query), document)
+        return result.matched_count > 0
+
+    @classmethod
+    async def update_many(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> int:
+        document = await cls._update_document(model, update)
+        if not document:
+            return await cls.count(model, query)
+        result = await _collection(model).update_many(_convert(query), document)
+        # Matched, not modified: the same number the embedded engine reports.
+        return result.matched_count
+
+    @classmethod
+    async def delete_one(cls, model: type[Model], query: dict[str, Any]) -> bool:
+        if not query:
+            return False
+        result = await _collection(model).delete_one(_convert(query))
+        return result.deleted_count > 0
+
+    @classmethod
+    async def delete_many(cls, model: type[Model], query: dict[str, Any]) -> int:
+        result = await _collection(model).delete_many(_convert(query))
+        return result.deleted_count
+
+    # ------------------------------------------------------------------------------------------ instance
+
+    @classmethod
+    async def update_instance(cls, instance: Model, update: dict[str, Any]) -> None:
+        from pymongo import ReturnDocument
+
+        model = type(instance)
+        if instance.id is None:
+            raise DatabaseError(f'This `{model.__name__}` has no id; save it first.')
+        document = await cls._update_document(model, update)
+        if not document:
+            await cls.reload_instance(instance)
+            return
+        stored = await _collection(model).find_one_and_update(
+            {'_id': instance._id}, document, return_document=ReturnDocument.AFTER
+        )
+        if stored is None:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
+        fresh = await cls._one(model, stored)
+        cls.copy_into(instance, fresh)  # type: ignore[arg-type]
+
+    @classmethod
+    async def save_instance(cls, instance: Model) -> None:
+        model = type(instance)
+        if instance.id is None:
+            inserted = await cls.insert_one(model, instance)
+            cls.copy_into(instance, inserted)
+            return
+        fresh = await prepare_insert(model, instance, cls.fetch_related)
+        await _collection(model).replace_one({'_id': instance._id}, encode_instance(fresh, True), upsert=True)
+        fresh.id = instance.id
+        cls.copy_into(instance, fresh)
+
+    @classmethod
+    async def delete_instance(cls, instance: Model) -> None:
+        if instance.id is not None:
+            await _collection(type(instance)).delete_one({'_id': instance._id})
+
+    @classmethod
+    async def reload_instance(cls, instance: Model) -> None:
+        model = type(instance)
+        fresh = None
+        if instance.id is not None:
+            fresh = await cls._one(model, await _collection(model).find_one({'_id': instance._id}))
+        if fresh is None:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
+        cls.copy_into(instance, fresh)

@@ -1,0 +1,595 @@
+"""`BasePantherDBQuery`: the query engine of the embedded database (SQLite, see `panther.db._sqlite`).
+
+Every model is one table `(_id TEXT UNIQUE, data TEXT)` holding the document as JSON (Fernet-encrypted with
+`encryption=True`). Filters, sorting, skip and limit are compiled to parameterised SQL over `json_extract`;
+field names are validated and never interpolated from values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from panther.configs import config
+from panther.db import _sqlite
+from panther.db._documents import (
+    MAX_REFERENCE_DEPTH,
+    ObjectId,
+    collect_references,
+    encode_instance,
+    encode_value,
+    materialise_documents,
+    plan_for,
+    prepare_insert,
+    prepare_update,
+)
+from panther.db.cursor import PantherDBCursor
+from panther.db.queries.base_queries import BaseQuery
+from panther.exceptions import DatabaseError
+
+if TYPE_CHECKING:
+    from panther.db._sqlite import SQLiteStore
+    from panther.db.models import Model
+
+__all__ = ['BasePantherDBQuery', 'new_ulid']
+
+# ---------------------------------------------------------------------------------------------------------------
+# ULIDs: 48-bit millisecond time + 80 random bits, Crockford base32. Monotonic inside a process (the random part
+# is incremented within one millisecond), so ids sort in creation order.
+
+_CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+# Two base32 characters per 10 bits: 13 lookups encode the 130-bit (2 zero bits + 128) value.
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_SHIFTS = tuple(range(120, -1, -10))
+_last_ms = 0
+_last_random = 0
+_RANDOM_MAX = (1 << 80) - 1
+
+
+def new_ulid() -> str:
+    global _last_ms, _last_random
+    now = time.time_ns() // 1_000_000
+    if now <= _last_ms:
+        now = _last_ms
+        random_part = _last_random + 1
+        if random_part > _RANDOM_MAX:
+            now += 1
+            random_part = int.from_bytes(os.urandom(10), 'big')
+    else:
+        random_part = int.from_bytes(os.urandom(10), 'big')
+    _last_ms, _last_random = now, random_part
+    value = (now << 80) | random_part
+    pairs = _PAIRS
+    return ''.join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SQL compilation
+
+_SEGMENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_paths: dict[str, str] = {}
+_RANGE_OPERATORS = {'$gt': '>', '$gte': '>=', '$lt': '<', '$lte': '<='}
+
+
+def _json_path(field: str) -> str:
+    path = _paths.get(field)
+    if path is None:
+        if not isinstance(field, str) or not field:
+            raise DatabaseError(f'`{field!r}` is not a valid field name.')
+        path = '$'
+        for segment in field.split('.'):
+            if _SEGMENT.match(segment):
+                path += '.' + segment
+            elif segment.isdigit():
+                path += f'[{int(segment)}]'
+            else:
+                raise DatabaseError(f'`{field}` is not a valid field name for the embedded database.')
+        _paths[field] = path
+    return path
+
+
+def _to_json(value: Any) -> str:
+    return orjson.dumps(encode_value(value, False)).decode()
+
+
+def _scalar(value: Any) -> Any:
+    encoded = encode_value(value, False)
+    if isinstance(encoded, (dict, list)):
+        raise DatabaseError(f'Cannot compare with {value!r} here.')
+    return encoded
+
+
+class _Compiler:
+    """Builds one WHERE clause; `indexable` collects equality-filtered fields worth an expression index."""
+
+    __slots__ = ('doc', 'indexable', 'params')
+
+    def __init__(self, doc: str) -> None:
+        self.doc = doc
+        self.params: list[Any] = []
+        self.indexable: list[tuple[str, str]] = []
+
+    def where(self, query: Mapping[str, Any]) -> str:
+        if not query:
+            return '1'
+        return ' AND '.join(self.clause(key, value) for key, value in query.items())
+
+    def clause(self, key: str, value: Any) -> str:
+        if key.startswith('$'):
+            if key not in ('$and', '$or', '$nor'):
+                raise DatabaseError(f'`{key}` is not supported by the embedded database.')
+            if not isinstance(value, list) or not value or not all(isinstance(item, Mapping) for item in value):
+                raise DatabaseError(f'`{key}` needs a non-empty list of filters.')
+            parts = [f'({self.where(item)})' for item in value]
+            joined = (' AND ' if key == '$and' else ' OR ').join(parts)
+            return f'NOT ({joined})' if key == '$nor' else f'({joined})'
+        if key in ('_id', 'id'):
+            column = '_id'
+            kind = None
+        else:
+            path = _json_path(key)
+            column = f"json_extract({self.doc}, '{path}')"
+            kind = f"json_type({self.doc}, '{path}')"
+        if isinstance(value, Mapping) and value and all(isinstance(k, str) and k.startswith('$') for k in value):
+            return ' AND '.join(self.operator(column, kind, op, operand, value) for op, operand in value.items())
+        if kind is not None and value is not None and not isinstance(value, (Mapping, list, tuple)):
+            self.indexable.append((key, column))
+        return self.equal(column, value, kind is None)
+
+    def _id_value(self, value: Any) -> Any:
+        return str(value) if isinstance(value, ObjectId) else _scalar(value)
+
+    def equal(self, column: str, value: Any, is_id: bool, negate: bool = False) -> str:
+        if value is None:
+            return f'{column} IS NOT NULL' if negate else f'{column} IS NULL'
+        operator = 'IS NOT' if negate else '='
+        if is_id:
+            self.params.append(self._id_value(value))
+            return f'{column} {operator} ?'
+        if isinstance(value, (Mapping, list, tuple, set)):
+            self.params.append(_to_json(value))
+            return f'{column} {operator} json(?)'
+        self.params.append(_scalar(value))
+        return f'{column} {operator} ?'
+
+    def operator(self, column: str, kind: str | None, op: str, operand: Any, spec: Mapping[str, Any]) -> str:
+        if op == '$eq':
+            return self.equal(column, operand, kind is None)
+        if op == '$ne':
+            return self.equal(column, operand, kind is None, negate=True)
+        if op in _RANGE_OPERATORS:
+            value = self._id_value(operand) if kind is None else _scalar(operand)
+            if value is None:
+                return '0'
+            self.params.append(value)
+            comparison = f'{column} {_RANGE_OPERATORS[op]} ?'
+            if kind is None:
+                return comparison
+            # Keep MongoDB's type brackets: a number never compares with a string.
+            types = "('integer', 'real')" if isinstance(value, (int, float)) else "('text')"
+            return f'({kind} IN {types} AND {comparison})'
+        if op in ('$in', '$nin'):
+            if not isinstance(operand, (list, tuple, set)):
+                raise DatabaseError(f'`{op}` needs a list.')
+            values = [item for item in operand if item is not None]
+            has_none = len(values) != len(operand)
+            encoded = [self._id_value(item) if kind is None else _scalar(item) for item in values]
+            self.params.extend(encoded)
+            marks = ', '.join('?' * len(encoded))
+            inside = f'{column} IN ({marks})' if encoded else '0'
+            if has_none:
+                inside = f'({inside} OR {column} IS NULL)'
+            if op == '$in':
+                return inside
+            return f'NOT {inside}' if has_none else f'({column} IS NULL OR NOT {inside})'
+        if op == '$exists':
+            if kind is None:
+                return '1' if operand else '0'
+            return f'{kind} IS NOT NULL' if operand else f'{kind} IS NULL'
+        if op == '$regex':
+            if isinstance(operand, re.Pattern):
+                pattern = operand.pattern
+                flags = ''.join(flag for flag, bit in (('i', re.I), ('m', re.M), ('s', re.S)) if operand.flags & bit)
+            elif isinstance(operand, str):
+                pattern, flags = operand, ''
+            else:
+                raise DatabaseError('`$regex` needs a string.')
+            options = spec.get('$options', '')
+            if not isinstance(options, str):
+                raise DatabaseError('`$options` needs a string.')
+            self.params.extend((pattern, flags + options))
+            return f'panther_regexp(?, ?, {column})'
+        if op == '$options':
+            return '1'
+        raise DatabaseError(f'`{op}` is not supported by the embedded database.')
+
+
+def _order_by(sort: list[tuple[str, int]], doc: str) -> str:
+    parts = []
+    for field, direction in sort:
+        column = '_id' if field in ('id', '_id') else f"json_extract({doc}, '{_json_path(field)}')"
+        parts.append(f'{column} {"DESC" if direction == -1 else "ASC"}')
+    parts.append('rowid ASC')
+    return ', '.join(parts)
+
+
+def _update_expression(values: dict[str, Any], operators: dict[str, Any], store: SQLiteStore) -> tuple[str, list[Any]]:
+    doc = 'panther_decrypt(data)' if store.encrypted else 'data'
+    expression = doc
+    params: list[Any] = []
+    unknown = set(operators) - {'$unset', '$inc'}
+    if unknown:
+        raise DatabaseError(
+            f'`{sorted(unknown)[0]}` is not supported by the embedded database (use `$set`, `$unset` or `$inc`).'
+        )
+    if values:
+        pairs = ', '.join(f"'{_json_path(key)}', json(?)" for key in values)
+        expression = f'json_set({expression}, {pairs})'
+        params.extend(orjson.dumps(value).decode() for value in values.values())
+    increments = operators.get('$inc')
+    if increments:
+        if not isinstance(increments, Mapping):
+            raise DatabaseError('`$inc` needs a dict.')
+        for key, amount in increments.items():
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+                raise DatabaseError(f'`$inc` of `{key}` needs a number.')
+            path = _json_path(key)
+            expression = f"json_set({expression}, '{path}', coalesce(json_extract({doc}, '{path}'), 0) + ?)"
+            params.append(amount)
+    removals = operators.get('$unset')
+    if removals:
+        keys = list(removals) if isinstance(removals, (Mapping, list)) else [removals]
+        paths = ', '.join(f"'{_json_path(key)}'" for key in keys)
+        expression = f'json_remove({expression}, {paths})'
+    if store.encrypted:
+        expression = f'panther_encrypt({expression})'
+    return expression, params
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The engine
+
+
+def _store() -> SQLiteStore:
+    connection = config.DATABASE
+    store = getattr(connection, 'store', None)
+    if store is None:
+        raise DatabaseError(
+            '`BasePantherDBQuery` needs `config.DATABASE` to be a `PantherDBConnection`; check your DATABASE block.'
+        )
+    return store
+
+
+def _table(model: type[Model]) -> str:
+    return _sqlite.quote_identifier(model.__name__)
+
+
+def _is_point(query: dict[str, Any]) -> bool:
+    return len(query) == 1 and '_id' in query and not isinstance(query['_id'], Mapping)
+
+
+def _normalise(query: dict[str, Any]) -> dict[str, Any]:
+    if 'id' in query:
+        value = query.pop('id')
+        query['_id'] = value
+    return query
+
+
+class BasePantherDBQuery(BaseQuery):
+    """Query engine of `PantherDBConnection` (the embedded SQLite database)."""
+
+    object_ids = False
+
+    # ------------------------------------------------------------------------------------------- helpers
+
+    @staticmethod
+    async def _ready(model: type[Model]) -> SQLiteStore:
+        store = _store()
+        if model.__name__ not in store._tables:
+            await store.ensure_table(model.__name__)
+        return store
+
+    @staticmethod
+    def _doc(store: SQLiteStore) -> str:
+        return 'panther_decrypt(data)' if store.encrypted else 'data'
+
+    @staticmethod
+    def _where(store: SQLiteStore, model: type[Model], query: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        compiler = _Compiler('panther_decrypt(data)' if store.encrypted else 'data')
+        where = compiler.where(query)
+        if compiler.indexable and not store.encrypted:
+            for field, column in compiler.indexable:
+                store.ensure_index(model.__name__, field, column)
+        return where, compiler.params
+
+    @staticmethod
+    def _decode(store: SQLiteStore, row: Any) -> dict[str, Any]:
+        identifier, data = row
+        document = orjson.loads(store.decrypt(data) if store.encrypted else data)
+        document['id'] = identifier
+        return document
+
+    @staticmethod
+    def _encode(store: SQLiteStore, document: dict[str, Any]) -> str:
+        raw = orjson.dumps(document)
+        return store.encrypt(raw) if store.encrypted else raw.decode()
+
+    @classmethod
+    async def _one(cls, model: type[Model], store: SQLiteStore, sql: str, params: list[Any]) -> Model | None:
+        row = await store.run(_sqlite.fetch_one, sql, params, key=sql)
+        if row is None:
+            return None
+        document = cls._decode(store, row)
+        if plan_for(model).nodes:
+            return (await cls.materialise(model, [document]))[0]
+        return materialise_documents(model, [document])[0]
+
+    # ------------------------------------------------------------------------------------------- reading
+
+    @classmethod
+    async def find_one(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        store = await cls._ready(model)
+        where, params = cls._where(store, model, _normalise(query))
+        return await cls._one(model, store, f'SELECT _id, data FROM {_table(model)} WHERE {where} LIMIT 1', params)
+
+    @classmethod
+    async def first(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        store = await cls._ready(model)
+        where, params = cls._where(store, model, _normalise(query))
+        sql = f'SELECT _id, data FROM {_table(model)} WHERE {where} ORDER BY rowid ASC LIMIT 1'
+        return await cls._one(model, store, sql, params)
+
+    @classmethod
+    async def last(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
+        store = await cls._ready(model)
+        where, params = cls._where(store, model, _normalise(query))
+        sql = f'SELECT _id, data FROM {_table(model)} WHERE {where} ORDER BY rowid DESC LIMIT 1'
+        return await cls._one(model, store, sql, params)
+
+    @classmethod
+    async def find(cls, model: type[Model], query: dict[str, Any]) -> PantherDBCursor:
+        query = _normalise(query)
+        # Compile now so a bad filter fails at `find()`, not later at iteration.
+        _Compiler('data').where(query)
+        return PantherDBCursor(model, query, cls)
+
+    @classmethod
+    async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
+        store = await cls._ready(model)
+        where, params = cls._where(store, model, _normalise(query))
+        sql = f'SELECT COUNT(*) FROM {_table(model)} WHERE {where}'
+        return (await store.run(_sqlite.fetch_one, sql, params, key=sql))[0]
+
+    @classmethod
+    async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:
+        store = await cls._ready(model)
+        where, params = cls._where(store, model, _normalise(query))
+        sql = f'SELECT 1 FROM {_table(model)} WHERE {where} LIMIT 1'
+        return await store.run(_sqlite.fetch_one, sql, params, key=sql) is not None
+
+    @classmethod
+    async def aggregate(cls, model: type[Model], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise DatabaseError('aggregate() does not supported in `PantherDB`.')
+
+    @classmethod
+    async def fetch_by_ids(cls, model: type[Model], ids: list[str], depth: int = 0) -> dict[str, Model]:
+        store = await cls._ready(model)
+        documents = []
+        for start in range(0, len(ids), 500):
+            chunk = [str(identifier) for identifier in ids[start : start + 500]]
+            sql = f'SELECT _id, data FROM {_table(model)} WHERE _id IN ({", ".join("?" * len(chunk))})'
+            rows = await store.run(_sqlite.execute_returning, sql, chunk, key=sql)
+            documents.extend(cls._decode(store, row) for row in rows)
+        instances = await cls.materialise(model, documents, depth)
+        return {instance.id: instance for instance in instances}  # type: ignore[misc]
+
+    # ------------------------------------------------------------------------------------------- cursors
+
+    @classmethod
+    def _cursor_sql(cls, store: SQLiteStore, cursor: PantherDBCursor) -> tuple[str, list[Any]]:
+        where, params = cls._where(store, cursor.cls, cursor.filter)
+        order = _order_by(cursor._sort, cls._doc(store))
+        sql = f'SELECT _id, data FROM {_table(cursor.cls)} WHERE {where} ORDER BY {order}'
+        if cursor._limit or cursor._skip:
+            sql += ' LIMIT ? OFFSET ?'
+            params = [*params, cursor._limit or -1, cursor._skip]
+        return sql, params
+
+    @classmethod
+    async def stream_batches(cls, cursor: PantherDBCursor) -> AsyncIterator[list[Model]]:
+        store = await cls._ready(cursor.cls)
+        sql, params = cls._cursor_sql(store, cursor)
+        async for rows in store.stream(sql, params, cursor):
+            yield await cls.materialise(cursor.cls, [cls._decode(store, row) for row in rows])
+
+    @classmethod
+    def fetch_sync(cls, cursor: PantherDBCursor) -> list[Model]:
+        store = _store()
+        store.ensure_table_sync(cursor.cls.__name__)
+        sql, params = cls._cursor_sql(store, cursor)
+        rows = store.fetch_all_sync(sql, params)
+        return cls._materialise_sync(store, cursor.cls, [cls._decode(store, row) for row in rows], 0)
+
+    @classmethod
+    def _materialise_sync(
+        cls, store: SQLiteStore, model: type[Model], documents: list[dict[str, Any]], depth: int
+    ) -> list[Model]:
+        plan = plan_for(model)
+        if plan.nodes and documents:
+            references: list[tuple[Any, Any, type, str]] = []
+            for document in documents:
+                for name, node in plan.nodes.items():
+                    if name in document:
+                        collect_references(node, document, name, references)
+            wanted: dict[type, list[str]] = {}
+            for _, _, related, identifier in references:
+                wanted.setdefault(related, []).append(identifier)
+            found: dict[type, dict[str, Any]] = {}
+            for related, ids in wanted.items():
+                found[related] = {}
+                if depth >= MAX_REFERENCE_DEPTH:
+                    continue
+                store.ensure_table_sync(related.__name__)
+                unique = list(dict.fromkeys(ids))
+                for start in range(0, len(unique), 500):
+                    chunk = unique[start : start + 500]
+                    sql = f'SELECT _id, data FROM {_table(related)} WHERE _id IN ({", ".join("?" * len(chunk))})'
+                    related_documents = [cls._decode(store, row) for row in store.fetch_all_sync(sql, chunk)]
+                    for instance in cls._materialise_sync(store, related, related_documents, depth + 1):
+                        found[related][instance.id] = instance
+            for container, key, related, identifier in references:
+                container[key] = found[related].get(identifier)
+        return materialise_documents(model, documents)
+
+    # ------------------------------------------------------------------------------------------- writing
+
+    @classmethod
+    async def insert_one(cls, model: type[Model], document: Any) -> Model:
+        instance = await prepare_insert(model, document, cls.fetch_related)
+        store = await cls._ready(model)
+        identifier = new_ulid()
+        sql = f'INSERT INTO {_table(model)} (_id, data) VALUES (?, ?)'
+        await store.run(
+            _sqlite.execute, sql, (identifier, cls._encode(store, encode_instance(instance, False))), write=True
+        )
+        instance.id = identifier
+        return instance
+
+    @classmethod
+    async def insert_many(cls, model: type[Model], documents: list[Any]) -> list[Model]:
+        # Everything is validated before anything is written; the rows then go in one transaction.
+        instances = [await prepare_insert(model, document, cls.fetch_related) for document in documents]
+        if not instances:
+            return []
+        store = await cls._ready(model)
+        rows = []
+        for instance in instances:
+            identifier = new_ulid()
+            rows.append((identifier, cls._encode(store, encode_instance(instance, False))))
+        sql = f'INSERT INTO {_table(model)} (_id, data) VALUES (?, ?)'
+        if len(rows) > _sqlite.INLINE_MAX_ROWS:
+            await store.run_in_worker(_sqlite.execute_many, sql, rows)
+        else:
+            await store.run(_sqlite.execute_many, sql, rows, write=True)
+        for instance, (identifier, _) in zip(instances, rows, strict=True):
+            instance.id = identifier
+        return instances
+
+    @classmethod
+    async def _write(
+        cls,
+        store: SQLiteStore,
+        model: type[Model],
+        query: dict[str, Any],
+        head: str,
+        head_params: list[Any],
+        many: bool,
+    ) -> int:
+        """Run `<head> WHERE …` for the filter: by id inline; one match found inline, then written by rowid;
+        bulk writes on the worker (writes cannot be interrupted safely, so a long one never starts inline)."""
+        where, params = cls._where(store, model, query)
+        if _is_point(query):
+            sql = f'{head} WHERE {where}'
+            return await store.run(_sqlite.execute, sql, [*head_params, *params], write=True)
+        if many:
+            return await store.run_in_worker(_sqlite.execute, f'{head} WHERE {where}', [*head_params, *params])
+        select = f'SELECT rowid FROM {_table(model)} WHERE {where} LIMIT 1'
+        sql = f'{head} WHERE rowid = ? AND ({where})'
+        # The row may change between finding it and writing it; the filter is re-checked in the write.
+        for _ in range(3):
+            row = await store.run(_sqlite.fetch_one, select, params, key=select)
+            if row is None:
+                return 0
+            if await store.run(_sqlite.execute, sql, [*head_params, row[0], *params], write=True):
+                return 1
+        return 0
+
+    @classmethod
+    async def _update(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any], many: bool) -> int:
+        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False)
+        store = await cls._ready(model)
+        query = _normalise(query)
+        if not values and not operators:
+            return await cls.count(model, query) if many else int(await cls.exists(model, query))
+        expression, update_params = _update_expression(values, operators, store)
+        return await cls._write(
+            store, model, query, f'UPDATE {_table(model)} SET data = {expression}', update_params, many
+        )
+
+    @classmethod
+    async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
+        return await cls._update(model, query, update, many=False) > 0
+
+    @classmethod
+    async def update_many(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> int:
+        return await cls._update(model, query, update, many=True)
+
+    @classmethod
+    async def delete_one(cls, model: type[Model], query: dict[str, Any]) -> bool:
+        if not query:
+            return False
+        store = await cls._ready(model)
+        return await cls._write(store, model, _normalise(query), f'DELETE FROM {_table(model)}', [], many=False) > 0
+
+    @classmethod
+    async def delete_many(cls, model: type[Model], query: dict[str, Any]) -> int:
+        store = await cls._ready(model)
+        return await cls._write(store, model, _normalise(query), f'DELETE FROM {_table(model)}', [], many=True)
+
+    # ------------------------------------------------------------------------------------------ instance
+
+    @classmethod
+    async def update_instance(cls, instance: Model, update: dict[str, Any]) -> None:
+        model = type(instance)
+        if instance.id is None:
+            raise DatabaseError(f'This `{model.__name__}` has no id; save it first.')
+        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False)
+        store = await cls._ready(model)
+        if not values and not operators:
+            await cls.reload_instance(instance)
+            return
+        expression, params = _update_expression(values, operators, store)
+        sql = f'UPDATE {_table(model)} SET data = {expression} WHERE _id = ? RETURNING _id, data'
+        rows = await store.run(_sqlite.execute_returning, sql, [*params, str(instance.id)], key=sql, write=True)
+        if not rows:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
+        fresh = (await cls.materialise(model, [cls._decode(store, rows[0])]))[0]
+        cls.copy_into(instance, fresh)
+
+    @classmethod
+    async def save_instance(cls, instance: Model) -> None:
+        model = type(instance)
+        if instance.id is None:
+            inserted = await cls.insert_one(model, instance)
+            cls.copy_into(instance, inserted)
+            return
+        fresh = await prepare_insert(model, instance, cls.fetch_related)
+        store = await cls._ready(model)
+        sql = (
+            f'INSERT INTO {_table(model)} (_id, data) VALUES (?, ?) ON CONFLICT(_id) DO UPDATE SET data = excluded.data'
+        )
+        data = cls._encode(store, encode_instance(fresh, False))
+        await store.run(_sqlite.execute, sql, (str(instance.id), data), write=True)
+        fresh.id = instance.id
+        cls.copy_into(instance, fresh)
+
+    @classmethod
+    async def delete_instance(cls, instance: Model) -> None:
+        if instance.id is None:
+            return
+        store = await cls._ready(type(instance))
+        sql = f'DELETE FROM {_table(type(instance))} WHERE _id = ?'
+        await store.run(_sqlite.execute, sql, (str(instance.id),), write=True)
+
+    @classmethod
+    async def reload_instance(cls, instance: Model) -> None:
+        model = type(instance)
+        fresh = await cls.find_one(model, {'_id': instance.id}) if instance.id is not None else None
+        if fresh is None:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
+        cls.copy_into(instance, fresh)

@@ -1,0 +1,133 @@
+"""Response caching for GET endpoints declared with `cache=timedelta(...)`.
+
+Entries live in the Store with the cache duration as their TTL (memory: per process and bounded; Redis:
+shared by all workers). The key is per user (or client IP for anonymous requests) + path + query string.
+Every cached 200 response carries an `ETag`; a request whose `If-None-Match` matches gets `304 Not
+Modified` without a body.
+
+If the Store is unreachable a read is a miss and a write is skipped, each with one ERROR log: caching
+fails open, the endpoint still answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from panther import status
+from panther._internal.store import StoreUnavailableError, get_store
+from panther.response import Response, StreamingResponse
+from panther.throttling import client_ip
+
+if TYPE_CHECKING:
+    from panther.request import Request
+
+__all__ = ['CachedResponse', 'NotModifiedResponse', 'api_cache_key', 'get_response_from_cache', 'set_response_in_cache']
+
+logger = logging.getLogger('panther')
+
+KEY_PREFIX = 'panther:cache:'
+
+
+@dataclass(slots=True)
+class CachedResponse:
+    data: bytes
+    headers: dict[str, Any]
+    status_code: int
+    etag: str | None = None
+
+    def dumps(self) -> bytes:
+        # A small JSON head line, then the body bytes untouched (bodies need not be UTF-8).
+        head = orjson.dumps({'s': self.status_code, 'h': self.headers, 'e': self.etag})
+        return head + b'\n' + self.data
+
+    @classmethod
+    def loads(cls, raw: bytes) -> CachedResponse:
+        head, _, body = raw.partition(b'\n')
+        meta = orjson.loads(head)
+        return cls(data=body, headers=meta['h'], status_code=meta['s'], etag=meta['e'])
+
+
+class NotModifiedResponse(Response):
+    """304 without a body and without `Content-Length`.
+
+    A 304 may only carry the length the 200 would have had (RFC 9110 §8.6), and servers such as
+    uvicorn's httptools protocol then wait for that many body bytes; leaving the header out is correct
+    and safe everywhere.
+    """
+
+    def __init__(self, headers: dict[str, Any] | None = None) -> None:
+        super().__init__(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+
+    def _header_list(self, body_length: int | None) -> list[tuple[bytes, bytes]]:
+        return super()._header_list(None)
+
+
+def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
+    """`panther:cache:<user id or client IP>:<path>:<sha256 of the query string>`.
+
+    `duration` is accepted for compatibility; expiry is the Store's TTL, not part of the key.
+    """
+    user = request.user
+    user_id = getattr(user, 'id', None) if user is not None else None
+    client = f'user:{user_id}' if user_id is not None else f'ip:{client_ip(request)}'
+    query = request.scope.get('query_string') or b''
+    query_hash = hashlib.sha256(query).hexdigest() if query else ''
+    return f'{KEY_PREFIX}{client}:{request.path}:{query_hash}'
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    if if_none_match.strip() == '*':
+        return True
+    # Weak comparison (RFC 9110 §13.1.2): `W/"x"` matches `"x"`.
+    opaque = etag.removeprefix('W/')
+    return any(candidate.strip().removeprefix('W/') == opaque for candidate in if_none_match.split(','))
+
+
+async def get_response_from_cache(*, request: Request, duration: timedelta | None = None) -> Response | None:
+    """The cached response (or a 304 for a matching `If-None-Match`), or `None` on a miss."""
+    try:
+        raw = await get_store().get(api_cache_key(request, duration))
+    except StoreUnavailableError as exc:
+        logger.error(f'Response cache is not used for this request: {exc}')
+        return None
+    if raw is None:
+        return None
+    cached = CachedResponse.loads(raw)
+    if cached.etag is not None:
+        if_none_match = request.headers.if_none_match
+        if if_none_match and _etag_matches(if_none_match, cached.etag):
+            response = NotModifiedResponse(headers={'ETag': cached.etag})
+            del response.headers['Content-Type']
+            return response
+    return Response(data=cached.data, headers=cached.headers, status_code=cached.status_code)
+
+
+async def set_response_in_cache(*, request: Request, response: Response, duration: timedelta) -> None:
+    """Store `response` for `duration`; adds an `ETag` header to a 200 response.
+
+    Not cached: streaming responses (no body to keep), responses that set cookies (they belong to one
+    exchange), and errors (4xx/5xx).
+    """
+    if isinstance(response, StreamingResponse) or response.cookies or response.status_code >= 400:
+        return
+    ttl = duration.total_seconds()
+    if ttl <= 0:
+        return
+    body = response.body
+    etag = None
+    if response.status_code == status.HTTP_200_OK:
+        etag = response.headers.get('ETag')
+        if etag is None:
+            etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+            response.headers['ETag'] = etag
+    cached = CachedResponse(data=body, headers=dict(response.headers), status_code=response.status_code, etag=etag)
+    try:
+        await get_store().set(api_cache_key(request, duration), cached.dumps(), ttl=ttl)
+    except StoreUnavailableError as exc:
+        logger.error(f'Response was not cached: {exc}')

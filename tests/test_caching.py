@@ -1,0 +1,345 @@
+"""Response caching: keys, round trips, ETag / 304, what is not cached, both Store backends, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from panther import Panther
+from panther._internal.store import RedisStore, set_redis_store
+from panther.app import API
+from panther.caching import CachedResponse, api_cache_key, get_response_from_cache, set_response_in_cache
+from panther.db.connections.redis import RedisConnection, close_redis, load_redis
+from panther.request import Request
+from panther.response import Cookie, HTMLResponse, Response, StreamingResponse
+from panther.test import APIClient
+
+
+@pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    if request.param == 'memory':
+        yield 'memory'
+        return
+    host, port = request.getfixturevalue('redis_address')
+    load_redis({'host': host, 'port': port})
+    try:
+        yield 'redis'
+    finally:
+        await close_redis()
+
+
+class U:
+    def __init__(self, id: Any) -> None:
+        self.id = id
+
+
+def make_request(
+    path: str = '/items', query: bytes = b'', headers: dict[str, str] | None = None, user: Any = None
+) -> Request:
+    async def receive() -> dict[str, Any]:
+        return {'type': 'http.request', 'body': b''}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    scope = {
+        'type': 'http',
+        'method': 'GET',
+        'path': path,
+        'query_string': query,
+        'headers': [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        'client': ('10.0.0.1', 5000),
+    }
+    request = Request(scope, receive, send)
+    request.user = user
+    return request
+
+
+def unique_path() -> str:
+    return f'/{uuid.uuid4().hex}'
+
+
+DURATION = timedelta(seconds=30)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cache_key_parts() -> None:
+    anonymous = api_cache_key(make_request('/a', b'x=1'))
+    assert anonymous.startswith('panther:cache:ip:10.0.0.1:/a:')
+    assert anonymous != api_cache_key(make_request('/a', b'x=2'))
+    assert api_cache_key(make_request('/a')) == 'panther:cache:ip:10.0.0.1:/a:'
+    assert api_cache_key(make_request('/a', user=U(5))).startswith('panther:cache:user:5:/a')
+    assert api_cache_key(make_request('/a', b'x=1'), DURATION) == anonymous
+
+
+def test_cached_response_round_trip_keeps_binary_bodies() -> None:
+    cached = CachedResponse(data=b'\x00\n\xffbody', headers={'Content-Type': 'x/y'}, status_code=201, etag='"e"')
+    assert CachedResponse.loads(cached.dumps()) == cached
+
+
+async def test_miss_then_hit(backend: str) -> None:
+    request = make_request(unique_path(), b'page=2')
+    assert await get_response_from_cache(request=request, duration=DURATION) is None
+    response = Response(data={'items': [1, 2]}, headers={'X-Custom': 'yes'})
+    await set_response_in_cache(request=request, response=response, duration=DURATION)
+    etag = response.headers['ETag']
+    assert etag.startswith('"') and etag.endswith('"')
+
+    hit = await get_response_from_cache(request=request, duration=DURATION)
+    assert hit is not None
+    assert hit.status_code == 200
+    assert hit.body == b'{"items":[1,2]}'
+    assert hit.headers == {'Content-Type': 'application/json', 'X-Custom': 'yes', 'ETag': etag}
+
+
+async def test_entries_are_per_user_and_query(backend: str) -> None:
+    path = unique_path()
+    await set_response_in_cache(request=make_request(path, user=U(1)), response=Response('one'), duration=DURATION)
+    assert await get_response_from_cache(request=make_request(path, user=U(2))) is None
+    assert await get_response_from_cache(request=make_request(path, b'q=1', user=U(1))) is None
+    hit = await get_response_from_cache(request=make_request(path, user=U(1)))
+    assert hit is not None
+    assert hit.body == b'"one"'
+
+
+async def test_entries_expire(backend: str) -> None:
+    request = make_request(unique_path())
+    await set_response_in_cache(request=request, response=Response('x'), duration=timedelta(milliseconds=200))
+    assert await get_response_from_cache(request=request) is not None
+    await asyncio.sleep(0.3)
+    assert await get_response_from_cache(request=request) is None
+
+
+@pytest.mark.parametrize(
+    ('if_none_match', 'matches'),
+    [
+        ('{etag}', True),
+        ('W/{etag}', True),
+        ('"other", {etag}', True),
+        ('*', True),
+        ('"other"', False),
+    ],
+)
+async def test_if_none_match(backend: str, if_none_match: str, matches: bool) -> None:
+    path = unique_path()
+    response = Response(data={'a': 1})
+    await set_response_in_cache(request=make_request(path), response=response, duration=DURATION)
+    etag = response.headers['ETag']
+    conditional = make_request(path, headers={'If-None-Match': if_none_match.format(etag=etag)})
+    hit = await get_response_from_cache(request=conditional)
+    assert hit is not None
+    if matches:
+        assert hit.status_code == 304
+        assert hit.body == b''
+        assert hit.headers == {'ETag': etag}
+        assert hit.bytes_headers == [(b'ETag', etag.encode())]
+    else:
+        assert hit.status_code == 200
+        assert hit.body == b'{"a":1}'
+
+
+async def test_html_keeps_its_content_type(backend: str) -> None:
+    request = make_request(unique_path())
+    await set_response_in_cache(request=request, response=HTMLResponse('<b>hi</b>'), duration=DURATION)
+    hit = await get_response_from_cache(request=request)
+    assert hit is not None
+    assert hit.headers['Content-Type'] == 'text/html; charset=utf-8'
+    assert hit.body == b'<b>hi</b>'
+
+
+async def test_redirects_are_cached_without_an_etag(backend: str) -> None:
+    request = make_request(unique_path())
+    response = Response(status_code=301, headers={'Location': '/new'})
+    await set_response_in_cache(request=request, response=response, duration=DURATION)
+    assert 'ETag' not in response.headers
+    hit = await get_response_from_cache(request=request)
+    assert hit is not None
+    assert (hit.status_code, hit.headers['Location']) == (301, '/new')
+
+
+async def stream() -> AsyncIterator[str]:
+    yield 'chunk'
+
+
+@pytest.mark.parametrize(
+    'response',
+    [
+        StreamingResponse(stream()),
+        Response('private', set_cookies=Cookie('session', 'abc')),
+        Response({'detail': 'nope'}, status_code=404),
+        Response({'detail': 'boom'}, status_code=500),
+    ],
+    ids=['streaming', 'sets-cookies', 'client-error', 'server-error'],
+)
+async def test_not_cached(response: Response) -> None:
+    request = make_request(unique_path())
+    await set_response_in_cache(request=request, response=response, duration=DURATION)
+    assert await get_response_from_cache(request=request) is None
+    assert 'ETag' not in response.headers
+    if isinstance(response, StreamingResponse):
+        await response.data.aclose()
+
+
+async def test_store_outage_fails_open(caplog: pytest.LogCaptureFixture) -> None:
+    client = RedisConnection(host='127.0.0.1', port=9, socket_connect_timeout=0.5)
+    client.is_connected = True
+    set_redis_store(RedisStore(client))
+    request = make_request()
+    try:
+        started = time.perf_counter()
+        with caplog.at_level(logging.ERROR):
+            assert await get_response_from_cache(request=request, duration=DURATION) is None
+            await set_response_in_cache(request=request, response=Response('x'), duration=DURATION)
+        assert time.perf_counter() - started < 2
+    finally:
+        set_redis_store(None)
+        await client.aclose()
+    assert len(caplog.records) == 2
+    assert caplog.messages[0].startswith('Response cache is not used for this request:')
+    assert caplog.messages[1].startswith('Response was not cached:')
+
+
+# --- through the app -------------------------------------------------------------------------------------------
+
+calls: list[str] = []
+
+
+async def header_user(request: Request) -> U | None:
+    name = request.headers.get('x-user')
+    return U(name) if name else None
+
+
+@API(cache=timedelta(seconds=30), auth=header_user)
+async def items(request: Request) -> dict[str, Any]:
+    calls.append(request.path)
+    return {'call': len(calls), 'query': request.query_params}
+
+
+@API(cache=timedelta(seconds=30))
+async def page() -> HTMLResponse:
+    calls.append('page')
+    return HTMLResponse('<h1>cached</h1>')
+
+
+@API(methods=['GET', 'POST'], cache=timedelta(seconds=30))
+async def mixed(request: Request) -> dict[str, int]:
+    calls.append(request.method)
+    return {'call': len(calls)}
+
+
+URLS = {'items': items, 'page': page, 'mixed': mixed}
+
+
+@pytest.fixture
+def client() -> APIClient:
+    calls.clear()
+    return APIClient(app=Panther(__name__, configs=__name__, urls=URLS))
+
+
+async def test_app_second_get_is_served_from_cache(client: APIClient) -> None:
+    first = await client.get('/items', query_params={'a': '1'})
+    second = await client.get('/items', query_params={'a': '1'})
+    assert first.data == second.data == {'call': 1, 'query': {'a': '1'}}
+    assert calls == ['/items']
+    assert second.headers['ETag'] == first.headers['ETag']
+    other_query = await client.get('/items', query_params={'a': '2'})
+    assert other_query.data['call'] == 2
+
+
+async def test_app_conditional_get_gets_304(client: APIClient) -> None:
+    first = await client.get('/items')
+    response = await client.get('/items', headers={'If-None-Match': first.headers['ETag']})
+    assert response.status_code == 304
+    assert response.data in (b'', None, '')
+    assert response.headers['ETag'] == first.headers['ETag']
+    assert 'Content-Type' not in response.headers
+
+
+async def test_app_users_do_not_share_entries(client: APIClient) -> None:
+    ali = await client.get('/items', headers={'X-User': 'ali'})
+    sara = await client.get('/items', headers={'X-User': 'sara'})
+    assert (ali.data['call'], sara.data['call']) == (1, 2)
+    assert (await client.get('/items', headers={'X-User': 'ali'})).data['call'] == 1
+
+
+async def test_app_html_content_type_survives(client: APIClient) -> None:
+    await client.get('/page')
+    hit = await client.get('/page')
+    assert hit.headers['Content-Type'] == 'text/html; charset=utf-8'
+    assert calls == ['page']
+
+
+async def test_app_only_get_is_cached(client: APIClient) -> None:
+    await client.post('/mixed')
+    await client.post('/mixed')
+    await client.get('/mixed')
+    await client.get('/mixed')
+    assert calls == ['POST', 'POST', 'GET']
+
+
+# --- a real server -----------------------------------------------------------------------------------------------
+
+SERVER_APP = """
+from datetime import timedelta
+
+from panther import Panther
+from panther.app import API
+
+
+@API(cache=timedelta(seconds=30))
+async def hello():
+    return {'hello': 'world'}
+
+
+app = Panther(__name__, configs=__name__, urls={'': hello})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('http', ['httptools', 'h11'])
+def test_304_over_uvicorn_keeps_the_connection_usable(tmp_path: Path, http: str) -> None:
+    (tmp_path / 'cache_app.py').write_text(SERVER_APP)
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    env = os.environ | {'PYTHONPATH': f'{ROOT}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'}
+    command = [sys.executable, '-m', 'uvicorn', 'cache_app:app', '--port', str(port), '--http', http]
+    command += ['--log-level', 'warning', '--app-dir', str(tmp_path)]
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert server.poll() is None, 'uvicorn exited during start-up'
+            try:
+                with socket.create_connection(('127.0.0.1', port), 0.2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, 'uvicorn did not start within 20 s'
+                time.sleep(0.1)
+        url = f'http://127.0.0.1:{port}/'
+        with httpx.Client(timeout=5) as http_client:  # one keep-alive connection for every request
+            etag = http_client.get(url).headers['etag']
+            not_modified = http_client.get(url, headers={'If-None-Match': etag})
+            assert (not_modified.status_code, not_modified.content) == (304, b'')
+            assert 'content-length' not in not_modified.headers
+            assert http_client.get(url).json() == {'hello': 'world'}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 import uuid
@@ -17,6 +18,7 @@ from panther._internal.store import MemoryStore, RedisStore, Store, StoreUnavail
 from panther.configs import config
 from panther.db.connections.redis import RedisConnection, close_redis, load_redis, redis
 from panther.exceptions import PantherError
+from panther.request import Request
 
 
 @pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
@@ -361,3 +363,77 @@ async def test_redis_that_never_answers_times_out() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+# --- the documented fallback, through the whole app ------------------------------------------------------------
+
+
+class OutageUser:
+    id = '1'
+    username = 'ali'
+
+    @classmethod
+    async def find_one(cls, id: str) -> OutageUser | None:
+        return cls() if id == '1' else None
+
+
+@pytest.mark.redis
+async def test_redis_outage_through_the_app(redis_address: tuple[str, int], caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import timedelta
+
+    from panther import Panther
+    from panther.app import API
+    from panther.authentications import JWTAuthentication
+    from panther.configs import JWTConfig
+    from panther.test import APIClient
+    from panther.throttling import Throttle
+
+    route = uuid.uuid4().hex
+
+    @API(throttling=Throttle(rate=100, duration=timedelta(minutes=1)), cache=timedelta(seconds=30))
+    async def public() -> dict[str, str]:
+        return {'public': 'yes'}
+
+    @API(auth=JWTAuthentication)
+    async def private(request: Request) -> dict[str, str]:
+        return {'user': request.user.username}
+
+    host, port = redis_address
+    urls = {f'public{route}': public, f'private{route}': private}
+    app = Panther(__name__, configs=__name__, urls=urls)
+    load_redis({'host': host, 'port': port})
+    config.USER_MODEL = OutageUser
+    config.JWT_CONFIG = JWTConfig(key='k' * 48)
+    token = JWTAuthentication.encode_jwt('1')
+    client = APIClient(app=app)
+    try:
+        assert (await client.get(f'/public{route}')).headers['RateLimit-Remaining'] == '99'
+        headers = {'Authorization': f'Bearer {token}'}
+        assert (await client.get(f'/private{route}', headers=headers)).data == {'user': 'ali'}
+
+        pool = redis.connection_pool
+        pool.connection_kwargs['port'] = free_port()
+        await pool.disconnect()
+        pool.reset()
+        caplog.clear()
+        started = time.perf_counter()
+        with caplog.at_level(logging.ERROR):
+            # Throttling and caching fail open: the endpoint answers, without rate-limit headers.
+            response = await client.get(f'/public{route}')
+            assert (response.status_code, response.data) == (200, {'public': 'yes'})
+            assert 'RateLimit-Remaining' not in response.headers
+            # Revocation cannot be checked: fail closed with 503, never accept a possibly revoked token.
+            response = await client.get(f'/private{route}', headers=headers)
+            assert (response.status_code, response.data) == (
+                503,
+                {'detail': 'Authentication is temporarily unavailable'},
+            )
+        assert time.perf_counter() - started < 3
+        messages = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+        assert messages[0].startswith('Throttling is not enforced for this request: Redis is unavailable')
+        assert messages[1].startswith('Response cache is not used for this request:')
+        assert messages[2].startswith('Response was not cached:')
+        assert messages[3].startswith('JWTAuthentication Error: "Token revocation store is unavailable:')
+        assert len(messages) == 4
+    finally:
+        await close_redis()

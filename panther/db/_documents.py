@@ -229,7 +229,8 @@ Fetcher = Callable[[type, list[str]], Awaitable[dict[str, Any]]]
 async def resolve_input_references(model: type[BaseModel], data: dict[str, Any], fetch: Fetcher) -> dict[str, Any]:
     """Replace related-model ids given as strings with the related instances (one query per related model).
 
-    Unknown ids become `None`, which then fails validation for a required field. `data` is not modified.
+    Unknown ids are left as they are, so validation rejects them (also for optional fields: naming a document
+    that does not exist is an error, not a silent `None`). `data` is not modified.
     """
     plan = plan_for(model)
     if not plan.nodes:
@@ -307,12 +308,9 @@ async def _apply(references: list[tuple[Any, Any, type, str]], fetch: Fetcher) -
         wanted.setdefault(related, []).append(identifier)
     found = {related: await fetch(related, list(dict.fromkeys(ids))) for related, ids in wanted.items()}
     for container, key, related, identifier in references:
-        container[key] = found[related].get(identifier)
-
-
-def apply_found(references: list[tuple[Any, Any, type, str]], found: dict[type, dict[str, Any]]) -> None:
-    for container, key, related, identifier in references:
-        container[key] = found[related].get(identifier)
+        instance = found[related].get(identifier)
+        if instance is not None:
+            container[key] = instance
 
 
 async def _save_pending(value: Any) -> None:

@@ -1,0 +1,565 @@
+"""The query API, run against both engines: the embedded SQLite database and MongoDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, Field
+
+from panther.configs import config
+from panther.db import Model
+from panther.db.connections import db, load_database
+from panther.db.cursor import BaseCursor
+from panther.db.models import BaseUser
+from panther.db.queries.base_queries import BaseQuery
+from panther.exceptions import DatabaseError, NotFoundAPIError, PantherError
+
+
+class Color(enum.Enum):
+    RED = 'red'
+    BLUE = 'blue'
+
+
+class Address(BaseModel):
+    city: str
+    zip_code: str = ''
+
+
+class Author(Model):
+    name: str
+    age: int = 0
+
+
+class Book(Model):
+    name: str
+    author: str = Field('default_author')
+    pages_count: int = Field(0)
+
+
+class Article(Model):
+    title: str
+    writer: Author | None = None
+    reviewers: list[Author] = []
+
+
+class Everything(Model):
+    when: dt.datetime
+    day: dt.date
+    color: Color
+    key: uuid.UUID
+    price: decimal.Decimal
+    scores: dict[str, int] = {}
+    address: Address | None = None
+    tags: list[str] = []
+    note: str | None = None
+    flag: bool = False
+
+
+class User(BaseUser):
+    pass
+
+
+@pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == 'sqlite':
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'db.sqlite3'}})
+    else:
+        name = f'panther_test_{uuid.uuid4().hex[:12]}'
+        load_database({'engine': {'class': 'panther.db.connections.MongoDBConnection', 'host': 'mongodb://127.0.0.1:27017', 'database': name}})
+    yield request.param
+    if request.param == 'mongodb':
+        await config.DATABASE.client.drop_database(config.DATABASE.session.name)
+    await config.DATABASE.close()
+
+
+async def _books(count: int = 4) -> list[Book]:
+    return await Book.insert_many([{'name': f'book{i}', 'author': f'author{i % 2}', 'pages_count': i} for i in range(count)])
+
+
+# ------------------------------------------------------------------------------------------------- inserting
+
+
+async def test_insert_one_returns_instance_with_id(engine: str) -> None:
+    book = await Book.insert_one(name='x', pages_count='12')
+    assert isinstance(book, Book)
+    assert book.name == 'x'
+    assert book.pages_count == 12
+    dumped = book.model_dump()
+    assert isinstance(dumped['id'], str)
+    if engine == 'sqlite':
+        assert len(dumped['id']) == 26
+        assert book._id == book.id
+    else:
+        assert re.fullmatch('[0-9a-f]{24}', dumped['id'])
+        assert str(book._id) == dumped['id']
+
+
+async def test_insert_ignores_given_ids(engine: str) -> None:
+    book = await Book.insert_one({'id': 'mine', '_id': 'also-mine', 'name': 'x'})
+    assert book.model_dump()['id'] not in ('mine', 'also-mine')
+
+
+async def test_insert_one_accepts_a_model_instance(engine: str) -> None:
+    book = await Book.insert_one(Book(name='from instance', pages_count=3))
+    assert book.id is not None
+    found = await Book.find_one(id=book.id)
+    assert found is not None
+    assert found.pages_count == 3
+
+
+async def test_insert_invalid_document_raises_and_writes_nothing(engine: str) -> None:
+    with pytest.raises(DatabaseError) as error:
+        await Book.insert_one()
+    assert str(error.value) == 'Book(name="Field required")'
+    with pytest.raises(DatabaseError, match='pages_count'):
+        await Book.insert_one(name='x', pages_count='many')
+    assert await Book.count() == 0
+
+
+async def test_insert_many_is_all_or_nothing(engine: str) -> None:
+    with pytest.raises(DatabaseError):
+        await Book.insert_many([{'name': 'ok'}, {'pages_count': 1}])
+    assert await Book.count() == 0
+    books = await _books(3)
+    assert [book.name for book in books] == ['book0', 'book1', 'book2']
+    assert len({book.id for book in books}) == 3
+    assert await Book.count() == 3
+
+
+# --------------------------------------------------------------------------------------------------- reading
+
+
+async def test_find_one(engine: str) -> None:
+    books = await _books()
+    found = await Book.find_one(id=books[2].id)
+    assert found == books[2]
+    assert (await Book.find_one(name='book1')) == books[1]
+    assert (await Book.find_one({'name': 'book1'}, pages_count=1)) == books[1]
+    assert await Book.find_one(name='missing') is None
+    assert await Book.find_one() is not None
+
+
+async def test_find_one_by_id_as_string(engine: str) -> None:
+    book = await Book.insert_one(name='x')
+    assert await Book.find_one(id=str(book.id)) == book
+    assert await Book.find_one({'_id': str(book.id)}) == book
+
+
+async def test_unknown_and_invalid_ids_find_nothing(engine: str, caplog: pytest.LogCaptureFixture) -> None:
+    await Book.insert_one(name='x')
+    with caplog.at_level(logging.WARNING, logger='query'):
+        assert await Book.find_one(id='not-an-id') is None
+    if engine == 'mongodb':
+        assert 'id=not-an-id is not a valid bson.ObjectId' in caplog.text
+        assert await Book.find_one(id='0' * 24) is None
+    else:
+        assert await Book.find_one(id='0' * 26) is None
+
+
+async def test_filters_are_not_mutated(engine: str) -> None:
+    book = await Book.insert_one(name='x')
+    query = {'id': book.id}
+    await Book.find_one(query)
+    await Book.find(query)
+    await Book.count(query)
+    await Book.update_one(query, name='y')
+    assert query == {'id': book.id}
+    update = {'name': 'z'}
+    await Book.update_one({'id': book.id}, update)
+    assert update == {'name': 'z'}
+
+
+async def test_find_returns_cursor_with_cls_and_filter(engine: str) -> None:
+    await _books()
+    cursor = await Book.find(author='author0')
+    assert isinstance(cursor, BaseCursor)
+    assert cursor.cls is Book
+    assert cursor.filter == {'author': 'author0'}
+    names = [book.name async for book in cursor]
+    assert sorted(names) == ['book0', 'book2']
+    with pytest.raises(DatabaseError, match='already been iterated'):
+        await cursor.to_list()
+    book = await Book.find_one(name='book0')
+    cursor = await Book.find(id=book.id)
+    assert '_id' in cursor.filter
+
+
+async def test_all_to_list(engine: str) -> None:
+    books = await _books()
+    found = await (await Book.all()).to_list()
+    assert found == books
+
+
+async def test_sort_skip_limit_in_any_order(engine: str) -> None:
+    await _books(6)
+    cursor = (await Book.find()).limit(2).skip(1).sort('pages_count', -1)
+    assert [book.pages_count for book in await cursor.to_list()] == [4, 3]
+    cursor = (await Book.find()).sort([('author', 1), ('pages_count', -1)])
+    assert [book.name for book in await cursor.to_list()] == ['book4', 'book2', 'book0', 'book5', 'book3', 'book1']
+    cursor = (await Book.find()).sort('pages_count').skip(4)
+    assert [book.pages_count for book in await cursor.to_list()] == [4, 5]
+    with pytest.raises(DatabaseError):
+        (await Book.find()).sort('name', 2)
+    with pytest.raises(DatabaseError):
+        (await Book.find()).limit(-1)
+
+
+async def test_first_and_last_follow_insertion_order(engine: str) -> None:
+    books = await _books(5)
+    assert await Book.first() == books[0]
+    assert await Book.last() == books[-1]
+    assert await Book.first(author='author1') == books[1]
+    assert await Book.last(author='author0') == books[4]
+    assert await Book.first(name='missing') is None
+
+
+async def test_count_and_exists(engine: str) -> None:
+    await _books(5)
+    assert await Book.count() == 5
+    assert await Book.count(author='author0') == 3
+    assert await Book.count({'author': 'author0'}, pages_count=2) == 1
+    assert await Book.exists(name='book3') is True
+    assert await Book.exists(name='missing') is False
+
+
+async def test_query_operators(engine: str) -> None:
+    await _books(6)
+    assert await Book.count(pages_count={'$gt': 3}) == 2
+    assert await Book.count(pages_count={'$gte': 3, '$lt': 5}) == 2
+    assert await Book.count(pages_count={'$ne': 0}) == 5
+    assert await Book.count(name={'$in': ['book1', 'book2', 'nope']}) == 2
+    assert await Book.count(name={'$nin': ['book1', 'book2']}) == 4
+    assert await Book.count({'$or': [{'name': 'book1'}, {'pages_count': 5}]}) == 2
+    assert await Book.count(name={'$regex': 'BOOK[12]', '$options': 'i'}) == 2
+    assert await Book.count(name={'$regex': 'BOOK[12]'}) == 0
+    assert await Book.count(missing={'$exists': False}) == 6
+    # Numbers never compare with strings (MongoDB's type brackets).
+    assert await Book.count(name={'$gt': 5}) == 0
+
+
+async def test_aggregate(engine: str) -> None:
+    await _books(4)
+    pipeline = [{'$match': {'author': 'author1'}}, {'$group': {'_id': '$author', 'total': {'$sum': '$pages_count'}}}]
+    if engine == 'sqlite':
+        with pytest.raises(DatabaseError) as error:
+            await Book.aggregate(pipeline)
+        assert str(error.value) == 'aggregate() does not supported in `PantherDB`.'
+    else:
+        assert await Book.aggregate(pipeline) == [{'_id': 'author1', 'total': 4}]
+
+
+# -------------------------------------------------------------------------------------------------- updating
+
+
+async def test_update_one(engine: str) -> None:
+    books = await _books()
+    assert await Book.update_one({'id': books[1].id}, name='renamed') is True
+    assert (await Book.find_one(id=books[1].id)).name == 'renamed'
+    assert await Book.update_one({'name': 'missing'}, name='y') is False
+    assert await Book.update_one({'author': 'author0'}, {'pages_count': 100}) is True
+    assert await Book.count(pages_count=100) == 1
+    # Partial update: other fields untouched.
+    found = await Book.find_one(id=books[1].id)
+    assert (found.author, found.pages_count) == ('author1', 1)
+
+
+async def test_update_validates_and_converts(engine: str) -> None:
+    book = await Book.insert_one(name='x')
+    assert await Book.update_one({'id': book.id}, pages_count='7') is True
+    assert (await Book.find_one(id=book.id)).pages_count == 7
+    with pytest.raises(DatabaseError, match=r'^Book\(pages_count='):
+        await Book.update_one({'id': book.id}, pages_count='many')
+    assert (await Book.find_one(id=book.id)).pages_count == 7
+
+
+async def test_update_many_returns_matched_count(engine: str) -> None:
+    await _books(4)
+    assert await Book.update_many({'author': 'author0'}, author='author0') == 2
+    assert await Book.update_many({'author': 'author0'}, {'pages_count': 9}) == 2
+    assert await Book.count(pages_count=9) == 2
+    assert await Book.update_many({'name': 'missing'}, pages_count=1) == 0
+
+
+async def test_update_operators(engine: str) -> None:
+    book = await Book.insert_one(name='x', pages_count=1)
+    await Book.update_one({'id': book.id}, {'$inc': {'pages_count': 2}})
+    assert (await Book.find_one(id=book.id)).pages_count == 3
+    await Book.update_one({'id': book.id}, {'$set': {'name': 'set'}})
+    assert (await Book.find_one(id=book.id)).name == 'set'
+    await Book.update_one({'id': book.id}, {'$unset': {'author': ''}})
+    assert (await Book.find_one(id=book.id)).author == 'default_author'
+
+
+async def test_instance_update_reloads_fields(engine: str) -> None:
+    book = await Book.insert_one(name='x', pages_count=1)
+    await Book.update_one({'id': book.id}, author='changed elsewhere')
+    await book.update(name='y')
+    assert (book.name, book.author, book.pages_count) == ('y', 'changed elsewhere', 1)
+    await book.update({'pages_count': 5})
+    assert book.pages_count == 5
+
+
+async def test_save_inserts_then_updates(engine: str) -> None:
+    book = Book(name='draft')
+    await book.save()
+    assert book.id is not None
+    book.pages_count = 42
+    await book.save()
+    found = await Book.find_one(id=book.id)
+    assert found.pages_count == 42
+    assert await Book.count() == 1
+
+
+async def test_reload_and_delete(engine: str) -> None:
+    book = await Book.insert_one(name='x')
+    await Book.update_one({'id': book.id}, name='fresh')
+    await book.reload()
+    assert book.name == 'fresh'
+    await book.delete()
+    assert await Book.count() == 0
+    with pytest.raises(DatabaseError, match='does not exist'):
+        await book.reload()
+
+
+async def test_find_one_or_insert(engine: str) -> None:
+    created, inserted = await Book.find_one_or_insert(name='x')
+    assert inserted is True
+    found, inserted = await Book.find_one_or_insert({'name': 'x'})
+    assert inserted is False
+    assert found == created
+    assert await Book.count() == 1
+
+
+async def test_find_one_or_raise(engine: str) -> None:
+    book = await Book.insert_one(name='x')
+    assert await Book.find_one_or_raise(name='x') == book
+    with pytest.raises(NotFoundAPIError) as error:
+        await Book.find_one_or_raise(name='missing')
+    assert error.value.status_code == 404
+    assert error.value.detail == 'Book Does Not Exist'
+
+
+# -------------------------------------------------------------------------------------------------- deleting
+
+
+async def test_delete_one(engine: str) -> None:
+    await _books(3)
+    assert await Book.delete_one() is False
+    assert await Book.delete_one({}) is False
+    assert await Book.count() == 3
+    assert await Book.delete_one(name='missing') is False
+    assert await Book.delete_one(author='author0') is True
+    assert await Book.count() == 2
+    assert await Book.count(author='author0') == 1
+
+
+async def test_delete_many(engine: str) -> None:
+    await _books(5)
+    assert await Book.delete_many(author='author0') == 3
+    assert await Book.delete_many(name='missing') == 0
+    assert await Book.delete_many() == 2
+    assert await Book.count() == 0
+
+
+# ------------------------------------------------------------------------------------------------ field types
+
+
+async def test_field_types_round_trip(engine: str) -> None:
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.timezone.utc)
+    key = uuid.uuid4()
+    item = await Everything.insert_one(
+        when=when,
+        day='2024-02-29',
+        color='blue',
+        key=str(key),
+        price='10.25',
+        scores={'a': 1, 'b': '2'},
+        address={'city': 'Tehran'},
+        tags=['x', 'y'],
+    )
+    found = await Everything.find_one(id=item.id)
+    assert found is not None
+    assert found.when.replace(tzinfo=dt.timezone.utc) == when
+    assert found.day == dt.date(2024, 2, 29)
+    assert found.color is Color.BLUE
+    assert found.key == key
+    assert found.price == decimal.Decimal('10.25')
+    assert found.scores == {'a': 1, 'b': 2}
+    assert found.address == Address(city='Tehran')
+    assert found.tags == ['x', 'y']
+    assert found.note is None
+    assert await Everything.count(color=Color.BLUE) == 1
+    assert await Everything.count(key=key) == 1
+    assert await Everything.count(day=dt.date(2024, 2, 29)) == 1
+    assert await Everything.count(**{'address.city': 'Tehran'}) == 1
+    assert await Everything.count(flag=False) == 1
+    await found.update(address={'city': 'Shiraz', 'zip_code': '7'}, note='n')
+    assert found.address == Address(city='Shiraz', zip_code='7')
+    assert found.note == 'n'
+
+
+# ---------------------------------------------------------------------------------------------- foreign keys
+
+
+async def test_foreign_keys_are_stored_as_ids_and_resolved(engine: str) -> None:
+    author = await Author.insert_one(name='ali', age=30)
+    other = await Author.insert_one(name='reza')
+    article = await Article.insert_one(title='t', writer=author, reviewers=[other, author.id])
+    assert article.writer == author
+    assert article.reviewers == [other, author]
+    found = await Article.find_one(id=article.id)
+    assert found.writer == author
+    assert found.reviewers == [other, author]
+    assert found.model_dump()['writer'] == {'id': str(author.id), 'name': 'ali', 'age': 30}
+    raw = await Article.count(writer=author)
+    assert raw == 1
+
+
+async def test_unsaved_related_model_is_inserted_first(engine: str) -> None:
+    article = await Article.insert_one(title='t', writer=Author(name='new'))
+    assert article.writer.id is not None
+    assert await Author.count(name='new') == 1
+
+
+async def test_unknown_related_id_fails_validation(engine: str) -> None:
+    missing = '0' * (24 if engine == 'mongodb' else 26)
+    with pytest.raises(DatabaseError, match='writer'):
+        await Article.insert_one(title='t', writer=missing)
+    assert await Article.count() == 0
+
+
+async def test_deleted_related_document_reads_as_none(engine: str) -> None:
+    author = await Author.insert_one(name='gone')
+    article = await Article.insert_one(title='t', writer=author)
+    await author.delete()
+    assert (await Article.find_one(id=article.id)).writer is None
+
+
+async def test_foreign_keys_are_fetched_in_one_query_per_related_model(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authors = await Author.insert_many([{'name': f'a{i}'} for i in range(5)])
+    await Article.insert_many([{'title': f't{i}', 'writer': authors[i % 5], 'reviewers': authors[:2]} for i in range(40)])
+    engine_class = config.QUERY_ENGINE
+    original = engine_class.fetch_by_ids.__func__
+    calls = []
+
+    async def counting(cls: type[BaseQuery], model: type[Model], ids: list[str], depth: int = 0) -> dict:
+        calls.append(len(ids))
+        return await original(cls, model, ids, depth)
+
+    monkeypatch.setattr(engine_class, 'fetch_by_ids', classmethod(counting))
+    articles = await (await Article.find()).to_list()
+    assert len(articles) == 40
+    assert all(article.writer is not None for article in articles)
+    assert calls == [5]
+
+
+# ------------------------------------------------------------------------------------------------ BaseUser
+
+
+async def test_base_user_passwords(engine: str) -> None:
+    user = await User.insert_one(username='ali')
+    assert user.date_created is not None
+    await user.set_password('secret')
+    assert len(user.password) == 64
+    stored = await User.find_one(id=user.id)
+    assert stored.password == user.password
+    assert await stored.check_password('secret') is True
+    assert await stored.check_password('wrong') is False
+    assert User.USERNAME_FIELD == 'username'
+
+
+async def test_base_user_delegates_tokens_to_authentication(engine: str) -> None:
+    class FakeAuth:
+        @classmethod
+        async def login(cls, user: BaseUser) -> dict:
+            return {'access_token': f'a-{user.username}', 'refresh_token': 'r'}
+
+        @classmethod
+        async def refresh(cls, user: BaseUser) -> dict:
+            return {'access_token': 'new'}
+
+        @classmethod
+        async def logout(cls, user: BaseUser) -> str:
+            return 'bye'
+
+    config.AUTHENTICATION = FakeAuth
+    user = await User.insert_one(username='ali')
+    assert await user.login() == {'access_token': 'a-ali', 'refresh_token': 'r'}
+    assert user.last_login is not None
+    assert (await User.find_one(id=user.id)).last_login is not None
+    assert await user.refresh_tokens() == {'access_token': 'new'}
+    assert await user.logout() == 'bye'
+
+
+# ----------------------------------------------------------------------------------------- logging and config
+
+
+async def test_query_logging(engine: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger='query'):
+        await Book.insert_one(name='quiet')
+    assert not [r for r in caplog.records if r.name == 'query']
+    config.LOG_QUERIES = True
+    with caplog.at_level(logging.INFO, logger='query'):
+        await Book.insert_one(name='loud')
+        await Book.find_one(name='loud')
+    messages = [r.getMessage() for r in caplog.records if r.name == 'query']
+    assert len(messages) == 2
+    assert re.fullmatch(r'\[Query\] Book\.insert_one\(\) takes [0-9.e+]+ ms', messages[0])
+    assert messages[1].startswith('[Query] Book.find_one() takes ')
+
+
+async def test_db_shortcuts(engine: str) -> None:
+    assert db.is_defined is True
+    assert db.session is config.DATABASE.session
+    assert db.client is config.DATABASE.client
+
+
+def test_models_are_registered() -> None:
+    class Registered(Model):
+        name: str
+
+    assert Registered in config.MODELS
+    assert BaseUser not in config.MODELS
+
+
+async def test_queries_need_a_database() -> None:
+    with pytest.raises(NotImplementedError, match="^You don't have active database connection, Check your DATABASE"):
+        await Book.find_one()
+
+
+def test_load_database_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(PantherError) as error:
+        load_database({'engine': {'path': 'x'}})
+    assert str(error.value) == 'Invalid \'DATABASE\': `engine["class"]` not found.'
+    with pytest.raises(PantherError, match='cannot be imported'):
+        load_database({'engine': {'class': 'panther.db.connections.Nope'}})
+    with pytest.raises(PantherError, match='unexpected keyword'):
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'colour': 1}})
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'a.sqlite3'}})
+    assert config.QUERY_ENGINE.__name__ == 'BasePantherDBQuery'
+
+    class CustomQuery(BaseQuery):
+        pass
+
+    with caplog.at_level(logging.WARNING, logger='panther'):
+        load_database(
+            {
+                'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'b.sqlite3'},
+                'query': CustomQuery,
+            }
+        )
+    assert '`DATABASE.query` has already been filled.' in caplog.text
+    assert config.QUERY_ENGINE is CustomQuery
+    with pytest.raises(PantherError, match='subclass of `BaseQuery`'):
+        load_database({'query': 'panther.db.models.Model'})
+    config.DATABASE.store.close_sync()

@@ -1,0 +1,530 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from panther.app import API
+from panther.base_request import Address, BaseRequest, Headers
+from panther.exceptions import APIError, BadRequestAPIError, PayloadTooLargeAPIError, UnprocessableEntityError
+from panther.request import Request
+from panther.test import APIClient
+from tests._core_helpers import RawCall, make_app
+
+
+def scope(**overrides: Any) -> dict[str, Any]:
+    base = {
+        'type': 'http',
+        'method': 'POST',
+        'path': '/items/5/',
+        'query_string': b'',
+        'headers': [],
+        'client': ('10.0.0.1', 4321),
+        'server': ('127.0.0.1', 8000),
+        'http_version': '1.1',
+        'scheme': 'https',
+    }
+    base.update(overrides)
+    return base
+
+
+def receiver(*chunks: bytes):
+    messages = [{'type': 'http.request', 'body': c, 'more_body': i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    calls = []
+
+    async def receive() -> dict:
+        calls.append(1)
+        return messages.pop(0) if messages else {'type': 'http.disconnect'}
+
+    receive.calls = calls  # type: ignore[attr-defined]
+    return receive
+
+
+async def no_send(message: dict) -> None:
+    raise AssertionError('nothing should be sent')
+
+
+def make_request(body: bytes = b'', content_type: str | None = None, **overrides: Any) -> Request:
+    headers = list(overrides.pop('headers', []))
+    if content_type is not None:
+        headers.append((b'content-type', content_type.encode()))
+    return Request(scope(headers=headers, **overrides), receiver(body), no_send)
+
+
+# Headers (SPEC §6.2)
+
+
+RAW_HEADERS = [
+    (b'Content-Type', b'application/json'),
+    (b'User-Agent', b'tests/1.0'),
+    (b'authorization', b'Bearer abc'),
+    (b'X-Repeated', b'first'),
+    (b'X-Repeated', b'second'),
+]
+
+
+def test_headers_pythonic_attribute_access() -> None:
+    headers = Headers(RAW_HEADERS)
+    assert headers.content_type == 'application/json'
+    assert headers.user_agent == 'tests/1.0'
+    assert headers.authorization == 'Bearer abc'
+    assert headers.missing_header is None
+
+
+def test_headers_item_access_raw_then_pythonic() -> None:
+    headers = Headers(RAW_HEADERS)
+    assert headers['Content-Type'] == 'application/json'
+    assert headers['content-type'] == 'application/json'
+    assert headers['Authorization'] == 'Bearer abc'
+    assert headers['authorization'] == 'Bearer abc'
+    assert headers['nope'] is None
+
+
+def test_headers_contains() -> None:
+    headers = Headers(RAW_HEADERS)
+    assert 'Content-Type' in headers
+    assert 'content_type' in headers
+    assert 'CONTENT-TYPE' in headers
+    assert 'Cookie' not in headers
+    assert 5 not in headers
+
+
+def test_repeated_header_keeps_last_value_and_getlist_keeps_all() -> None:
+    headers = Headers(RAW_HEADERS)
+    assert headers['X-Repeated'] == 'second'
+    assert headers.getlist('x-repeated') == ['first', 'second']
+
+
+def test_headers_str_repr_and_dict() -> None:
+    headers = Headers([(b'Host', b'example.com'), (b'Accept', b'*/*')])
+    assert str(headers) == 'Headers(Host=example.com, Accept=*/*)'
+    assert repr(headers) == 'Headers(Host=example.com, Accept=*/*)'
+    assert headers.__dict__ == {'Host': 'example.com', 'Accept': '*/*'}
+
+
+def test_non_utf8_header_value_is_a_bad_request() -> None:
+    with pytest.raises(BadRequestAPIError) as info:
+        Headers([(b'X-Name', b'caf\xe9')])
+    assert info.value.detail == 'Header `X-Name` is not valid UTF-8'
+
+
+def test_utf8_header_value_is_decoded() -> None:
+    assert Headers([(b'X-Name', 'café'.encode())])['X-Name'] == 'café'
+
+
+@pytest.mark.parametrize(
+    ('cookie', 'expected'),
+    [
+        ('a=1; b=2', {'a': '1', 'b': '2'}),
+        (' token = abc ;theme=dark', {'token': 'abc', 'theme': 'dark'}),
+        ('k=v=w', {'k': 'v=w'}),
+        ('quoted="hello world"', {'quoted': 'hello world'}),
+        ('', {}),
+    ],
+)
+def test_get_cookies(cookie: str, expected: dict) -> None:
+    assert Headers([(b'Cookie', cookie.encode())]).get_cookies() == expected
+
+
+def test_no_cookie_header() -> None:
+    assert Headers([]).get_cookies() == {}
+
+
+# BaseRequest attributes (SPEC §6.1)
+
+
+def test_scope_attributes() -> None:
+    request = make_request()
+    assert request.path == '/items/5/'
+    assert request.method == 'POST'
+    assert request.http_version == '1.1'
+    assert request.scheme == 'https'
+    assert str(request.client) == '10.0.0.1:4321'
+    assert request.client.__dict__ == {'ip': '10.0.0.1', 'port': 4321}
+    assert str(request.server) == '127.0.0.1:8000'
+    assert request.user is None
+    assert request.path_variables is None
+    assert request.validated_data is None
+    assert request.scope['type'] == 'http'
+
+
+def test_address() -> None:
+    address = Address('1.2.3.4', 80)
+    assert str(address) == '1.2.3.4:80'
+    assert address.__dict__ == {'ip': '1.2.3.4', 'port': 80}
+
+
+def test_request_accepts_new_attributes_and_has_no_middlewares_attribute() -> None:
+    request = make_request()
+    request.custom = 'value'
+    assert request.custom == 'value'
+    assert not hasattr(request, 'middlewares')
+    assert isinstance(request, BaseRequest)
+
+
+def test_collect_path_variables() -> None:
+    request = make_request(path='/user/7/profile/x/')
+    request.collect_path_variables('user/<user_id>/profile/< id >')
+    assert request.path_variables == {'user_id': '7', 'id': 'x'}
+
+
+@pytest.mark.parametrize(
+    ('query', 'params'),
+    [
+        (b'a=1&b=2', {'a': '1', 'b': '2'}),
+        (b'a=1&a=2&a=3', {'a': '3'}),
+        (b'a=&b=2', {'b': '2'}),
+        (b'q=hello+world&x=%2Fpath%3F', {'q': 'hello world', 'x': '/path?'}),
+        (b'name=caf%C3%A9', {'name': 'café'}),
+        (b'', {}),
+    ],
+)
+def test_query_params(query: bytes, params: dict) -> None:
+    assert make_request(query_string=query).query_params == params
+
+
+def test_get_query_list_keeps_every_value_in_order() -> None:
+    request = make_request(query_string=b'tag=a&x=1&tag=b&tag=c')
+    assert request.get_query_list('tag') == ['a', 'b', 'c']
+    assert request.get_query_list('x') == ['1']
+    assert request.get_query_list('missing') == []
+
+
+@pytest.mark.parametrize('query', [b'a=%ff', b'\xff', b'a=\xc3'])
+def test_non_utf8_query_string_is_a_bad_request(query: bytes) -> None:
+    with pytest.raises(BadRequestAPIError) as info:
+        make_request(query_string=query).query_params  # noqa: B018
+    assert info.value.detail == 'Query string is not valid UTF-8'
+
+
+def test_cookies_property() -> None:
+    assert make_request(headers=[(b'cookie', b'a=1; b=2')]).cookies == {'a': '1', 'b': '2'}
+
+
+# Body reading and parsing (SPEC §6.3, §6.4, DESIGN §1)
+
+
+async def test_read_body_concatenates_chunks_once() -> None:
+    receive = receiver(b'{"a":', b' 1', b'}')
+    request = Request(scope(), receive, no_send)
+    assert await request.read_body() == b'{"a": 1}'
+    assert await request.read_body() == b'{"a": 1}'
+    assert len(receive.calls) == 3
+    assert request.body == b'{"a": 1}'
+    assert request.data == {'a': 1}
+
+
+async def test_read_body_refuses_declared_oversize_without_receiving() -> None:
+    receive = receiver(b'x' * 100)
+    request = Request(scope(headers=[(b'content-length', b'100')]), receive, no_send)
+    request.max_body_size = 10
+    with pytest.raises(PayloadTooLargeAPIError) as info:
+        await request.read_body()
+    assert info.value.status_code == 413
+    assert receive.calls == []
+
+
+async def test_read_body_stops_at_the_chunk_crossing_the_limit() -> None:
+    receive = receiver(b'12345', b'67890', b'abcde', b'fghij')
+    request = Request(scope(), receive, no_send)
+    request.max_body_size = 12
+    with pytest.raises(PayloadTooLargeAPIError):
+        await request.read_body()
+    assert len(receive.calls) == 3
+
+
+async def test_body_exactly_at_the_limit_is_accepted() -> None:
+    request = Request(scope(headers=[(b'content-length', b'10')]), receiver(b'12345', b'67890'), no_send)
+    request.max_body_size = 10
+    assert await request.read_body() == b'1234567890'
+
+
+@pytest.mark.parametrize(
+    ('content_type', 'body', 'data'),
+    [
+        (None, b'{"a": 1}', {'a': 1}),
+        ('application/json', b'[1, 2]', [1, 2]),
+        ('application/json; charset=utf-8', '{"name": "café"}'.encode(), {'name': 'café'}),
+        ('Application/JSON;charset=UTF-8', b'{"a": true}', {'a': True}),
+        ('application/json', b'', {}),
+        ('application/json', b'null', None),
+        ('application/x-www-form-urlencoded', b'a=1&b=two+words&a=3', {'a': '3', 'b': 'two words'}),
+    ],
+)
+async def test_body_parsing(content_type: str | None, body: bytes, data: Any) -> None:
+    request = make_request(body, content_type)
+    await request.read_body()
+    assert request.data == data
+
+
+@pytest.mark.parametrize('body', [b'{"a": ', b'{a: 1}', b'\xff\xfe', b'[1, 2'])
+async def test_malformed_json_is_a_bad_request(body: bytes) -> None:
+    request = make_request(body, 'application/json')
+    await request.read_body()
+    with pytest.raises(BadRequestAPIError) as info:
+        request.data  # noqa: B018
+    assert info.value.detail.startswith('Invalid JSON body')
+
+
+async def test_non_utf8_form_body_is_a_bad_request() -> None:
+    request = make_request(b'a=%ff\xff', 'application/x-www-form-urlencoded')
+    await request.read_body()
+    with pytest.raises(BadRequestAPIError):
+        request.data  # noqa: B018
+
+
+@pytest.mark.parametrize('content_type', ['text/plain', 'multipart/form-data', 'application/xml'])
+async def test_unsupported_content_type_gives_raw_bytes_and_a_warning(
+    content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = make_request(b'raw text', content_type)
+    await request.read_body()
+    with caplog.at_level(logging.WARNING):
+        assert request.data == b'raw text'
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"'{content_type}' Content-Type is not supported"
+    ]
+
+
+BOUNDARY = 'PantherBoundary7MA4YWxkTrZu0gW'
+
+
+def multipart_body() -> bytes:
+    return (
+        f'--{BOUNDARY}\r\n'
+        'Content-Disposition: form-data; name="title"\r\n'
+        '\r\n'
+        'My Document\r\n'
+        f'--{BOUNDARY}\r\n'
+        'Content-Disposition: form-data; name="upload"; filename="../../notes.txt"\r\n'
+        'Content-Type: text/plain\r\n'
+        '\r\n'
+        'line one\r\nline two\r\n'
+        f'--{BOUNDARY}--\r\n'
+    ).encode()
+
+
+async def test_multipart_with_a_file_part() -> None:
+    request = make_request(multipart_body(), f'multipart/form-data; boundary={BOUNDARY}')
+    await request.read_body()
+    data = request.data
+    assert set(data) == {'title', 'upload'}
+    assert data['title'] == 'My Document'
+    upload = data['upload']
+    assert upload.file == b'line one\r\nline two'
+    assert upload.content_type == 'text/plain'
+    assert '/' not in upload.file_name
+    assert upload.file_name.endswith('notes.txt')
+
+
+# validate_data (SPEC §6.5)
+
+
+class Inner(BaseModel):
+    x: int
+
+
+class Order(BaseModel):
+    name: str
+    inner: Inner
+    items: list[int] = []
+
+
+async def test_validate_data_success() -> None:
+    request = make_request(b'{"name": "n", "inner": {"x": "3"}, "items": [1]}', 'application/json')
+    await request.read_body()
+    result = request.validate_data(Order)
+    assert result == Order(name='n', inner=Inner(x=3), items=[1])
+    assert request.validated_data is result
+
+
+async def test_validate_data_error_shape() -> None:
+    request = make_request(b'{"inner": {"x": "a"}, "items": [1, "b", 3]}', 'application/json')
+    await request.read_body()
+    with pytest.raises(APIError) as info:
+        request.validate_data(Order)
+    assert info.value.status_code == 400
+    assert info.value.detail == {
+        'name': 'Field required',
+        'inner.x': 'Input should be a valid integer, unable to parse string as an integer',
+        'items.1': 'Input should be a valid integer, unable to parse string as an integer',
+    }
+    assert request.validated_data is None
+
+
+async def test_validate_data_bytes_is_422(caplog: pytest.LogCaptureFixture) -> None:
+    request = make_request(b'x', 'text/plain')
+    await request.read_body()
+    with caplog.at_level(logging.ERROR), pytest.raises(UnprocessableEntityError) as info:
+        request.validate_data(Order)
+    assert (info.value.status_code, info.value.detail) == (422, 'Content-Type is not valid')
+
+
+async def test_validate_data_null_is_400() -> None:
+    request = make_request(b'null', 'application/json')
+    await request.read_body()
+    with pytest.raises(BadRequestAPIError) as info:
+        request.validate_data(Order)
+    assert info.value.detail == 'Request body is required'
+
+
+@pytest.mark.parametrize('body', [b'[1, 2]', b'"text"', b'3'])
+async def test_validate_data_non_object_is_400(body: bytes) -> None:
+    request = make_request(body, 'application/json')
+    await request.read_body()
+    with pytest.raises(BadRequestAPIError):
+        request.validate_data(Order)
+
+
+# Through the application
+
+
+@API()
+async def echo(request: Request):
+    return {
+        'method': request.method,
+        'data': request.data if not isinstance(request.data, bytes) else request.data.decode(),
+        'query': request.query_params,
+        'tags': request.get_query_list('tag'),
+        'cookies': request.cookies,
+        'agent': request.headers.user_agent,
+        'client': str(request.client),
+    }
+
+
+@API(input_model=Order)
+async def create(request: Request):
+    return request.validated_data
+
+
+@API()
+async def upload(request: Request):
+    file = request.data['upload']
+    return {'title': request.data['title'], 'size': len(file.file), 'type': file.content_type}
+
+
+@pytest.fixture
+def app():
+    return make_app({'echo': echo, 'create': create, 'upload': upload}, MAX_BODY_SIZE=64)
+
+
+async def test_full_request_through_the_app(app) -> None:
+    res = await APIClient(app).post(
+        '/echo',
+        payload={'a': [1, 2]},
+        headers={'User-Agent': 'pytest', 'Cookie': 'session=s1; theme=dark'},
+        query_params={'tag': ['x', 'y'], 'q': 'a b&c'},
+    )
+    assert res.status_code == 200
+    assert res.data == {
+        'method': 'POST',
+        'data': {'a': [1, 2]},
+        'query': {'tag': 'y', 'q': 'a b&c'},
+        'tags': ['x', 'y'],
+        'cookies': {'session': 's1', 'theme': 'dark'},
+        'agent': 'pytest',
+        'client': '127.0.0.1:8585',
+    }
+
+
+async def test_json_with_charset_through_the_app(app) -> None:
+    res = await APIClient(app).post(
+        '/create', payload={'name': 'n', 'inner': {'x': 1}}, content_type='application/json; charset=utf-8'
+    )
+    assert (res.status_code, res.data) == (200, {'name': 'n', 'inner': {'x': 1}, 'items': []})
+
+
+async def test_form_body_through_the_app(app) -> None:
+    res = await APIClient(app).post('/echo', payload={'a': 'b c'}, content_type='application/x-www-form-urlencoded')
+    assert res.data['data'] == {'a': 'b c'}
+
+
+async def test_multipart_through_the_app() -> None:
+    app = make_app({'upload': upload})
+    res = await APIClient(app).post(
+        '/upload', payload=multipart_body(), content_type=f'multipart/form-data; boundary={BOUNDARY}'
+    )
+    assert (res.status_code, res.data) == (200, {'title': 'My Document', 'size': 18, 'type': 'text/plain'})
+
+
+async def test_malformed_json_through_the_app_is_400(app) -> None:
+    res = await APIClient(app).post('/echo', payload=b'{"broken"')
+    assert res.status_code == 400
+    assert res.data['detail'].startswith('Invalid JSON body')
+
+
+async def test_json_array_to_an_input_model_is_400(app) -> None:
+    res = await APIClient(app).post('/create', payload=[{'name': 'n', 'inner': {'x': 1}}])
+    assert res.status_code == 400
+    assert list(res.data) == ['detail']
+
+
+async def test_validation_errors_through_the_app(app) -> None:
+    res = await APIClient(app).post('/create', payload={'inner': {}})
+    assert res.status_code == 400
+    assert res.data == {'name': 'Field required', 'inner.x': 'Field required'}
+
+
+async def test_text_body_to_an_input_model_is_422(app) -> None:
+    res = await APIClient(app).post('/create', payload=b'name=n', content_type='text/plain')
+    assert (res.status_code, res.data) == (422, {'detail': 'Content-Type is not valid'})
+
+
+def counting(app):
+    calls: list[dict] = []
+
+    async def wrapped(scope, receive, send):
+        async def counted_receive():
+            message = await receive()
+            calls.append(message)
+            return message
+
+        await app(scope, counted_receive, send)
+
+    wrapped.calls = calls  # type: ignore[attr-defined]
+    return wrapped
+
+
+async def test_oversized_chunked_body_is_413_without_reading_it_all(app) -> None:
+    wrapped = counting(app)
+    chunks = [b'{"name": "' + b'x' * 20, b'y' * 30, b'z' * 30, b'w' * 30, b'"}']
+    res = await APIClient(wrapped).request('POST', '/echo', body_chunks=chunks)
+    assert res.status_code == 413
+    assert res.data == {'detail': 'Request body is larger than 64 bytes'}
+    assert len(wrapped.calls) == 3
+    assert all(m['more_body'] for m in wrapped.calls)
+
+
+async def test_oversized_declared_body_is_413_without_any_read(app) -> None:
+    wrapped = counting(app)
+    res = await APIClient(wrapped).post('/echo', payload={'data': 'x' * 100})
+    assert res.status_code == 413
+    assert wrapped.calls == []
+
+
+async def test_body_under_the_limit_in_chunks_is_accepted(app) -> None:
+    res = await APIClient(app).request('POST', '/echo', body_chunks=[b'{"a"', b': 1}'])
+    assert (res.status_code, res.data['data']) == (200, {'a': 1})
+
+
+@pytest.mark.parametrize('query', [b'a=%ff', b'\xff'])
+async def test_non_utf8_query_through_the_app_is_400(app, query: bytes) -> None:
+    call = await RawCall()(app, 'GET', '/echo', query_string=query)
+    assert call.status == 400
+    assert call.body == b'{"detail":"Query string is not valid UTF-8"}'
+
+
+@pytest.mark.parametrize(
+    ('name', 'value'), [(b'user-agent', b'caf\xe9'), (b'cookie', b'session=\xff'), (b'x-any', b'\xc3\x28')]
+)
+async def test_non_utf8_header_through_the_app_is_400(app, name: bytes, value: bytes) -> None:
+    call = await RawCall()(app, 'GET', '/echo', headers=[(name, value)])
+    assert call.status == 400
+    assert call.body == b'{"detail":"Header `' + name + b'` is not valid UTF-8"}'
+
+
+async def test_non_utf8_header_on_a_body_request_is_400(app) -> None:
+    call = await RawCall([b'{}'])(app, 'POST', '/create', headers=[(b'content-type', b'application/json\xff')])
+    assert call.status == 400

@@ -133,37 +133,53 @@ class BaseRequest:
         'asgi_send',
         'path_variables',
         'scope',
-        'user',
     )
 
+    # A class-level default: set on the instance only when authentication assigns it.
+    user: Any = None
+
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Only what every request needs is set here; the lazy slots stay empty until first use.
         self.scope = scope
         self.asgi_receive = receive
         self.asgi_send = send
-        self._headers: Headers | None = None
-        self._query_params: dict[str, str] | None = None
-        self._query_list: list[tuple[str, str]] | None = None
-        self._cookies: dict[str, str] | None = None
-        self.user: Any = None
         self.path_variables: dict[str, str] | None = None
+
+    def raw_header(self, name: bytes) -> bytes | None:
+        """One header's raw value by lower-case name, without building `Headers` (used on the hot path)."""
+        headers = self.scope.get('headers') or ()
+        for key, value in headers:
+            if key == name:
+                return value
+        # ASGI servers send lower-case names; hand-built scopes may not.
+        for key, value in headers:
+            if key.lower() == name:
+                return value
+        return None
 
     @property
     def headers(self) -> Headers:
-        if self._headers is None:
+        try:
+            return self._headers
+        except AttributeError:
             self._headers = Headers(self.scope.get('headers') or [])
-        return self._headers
+            return self._headers
 
     def _query(self) -> list[tuple[str, str]]:
-        if self._query_list is None:
+        try:
+            return self._query_list
+        except AttributeError:
             self._query_list = _decode_query(self.scope.get('query_string') or b'')
-        return self._query_list
+            return self._query_list
 
     @property
     def query_params(self) -> dict[str, str]:
         """Query parameters; for a repeated key the last value wins (see `get_query_list`)."""
-        if self._query_params is None:
+        try:
+            return self._query_params
+        except AttributeError:
             self._query_params = dict(self._query())
-        return self._query_params
+            return self._query_params
 
     def get_query_list(self, key: str) -> list[str]:
         """Every value of a repeated query parameter, in order (`?tag=a&tag=b` → `['a', 'b']`)."""
@@ -171,9 +187,11 @@ class BaseRequest:
 
     @property
     def cookies(self) -> dict[str, str]:
-        if self._cookies is None:
+        try:
+            return self._cookies
+        except AttributeError:
             self._cookies = self.headers.get_cookies()
-        return self._cookies
+            return self._cookies
 
     @property
     def path(self) -> str:

@@ -10,18 +10,30 @@ from typing import Any
 
 from panther._internal import state
 from panther._internal.errors import error_to_response
+from panther._internal.routing import Router
 from panther._internal.types import Receive, Scope, Send
 from panther.configs import config
 from panther.exceptions import NotFoundAPIError, PantherError, UpgradeRequiredError
 from panther.request import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
-from panther.response import Response
-from panther.routings import get_router
+from panther.response import Response, render_json
 
 __all__ = ['Panther']
 
 logger = logging.getLogger('panther')
 
 _NO_BODY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
+_JSON_CONTENT_TYPE = (b'Content-Type', b'application/json')
+
+
+class _Route:
+    """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
+
+    __slots__ = ('endpoint', 'handler')
+
+    def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
+        compiled = getattr(endpoint, '__panther_endpoint__', None)
+        self.handler = compiled.handler() if compiled is not None and compiled.kind != 'websocket' else None
 
 
 class Panther:
@@ -39,6 +51,8 @@ class Panther:
         self._version = -1
         self._max_body_size = DEFAULT_MAX_BODY_SIZE
         self._middlewares: list[Any] = []
+        self._router: Router | None = None
+        self._urls: Any = None
         config.BASE_DIR = Path(name).resolve().parent
         try:
             from panther._internal import config_loader
@@ -56,39 +70,62 @@ class Panther:
         """Pick up configuration that the hot path reads (re-run only when such keys change)."""
         self._max_body_size = config.MAX_BODY_SIZE or DEFAULT_MAX_BODY_SIZE
         self._middlewares = list(config.HTTP_MIDDLEWARES)
+        self._router = Router(config.URLS, wrap=_Route)
+        self._urls = config.URLS
         self._version = state.config_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope_type = scope['type']
-        if scope_type == 'http':
-            await self.handle_http(scope, receive, send)
-        elif scope_type == 'websocket':
+        if scope['type'] == 'http':
+            # The HTTP path is written out here (not delegated) because it runs for every request.
+            if self._version != state.config_version or self._urls is not config.URLS:
+                self._refresh()
+            request = Request(scope, receive, send, self._max_body_size)
+            try:
+                if self._middlewares:
+                    response = await self._run_middlewares(request)
+                else:
+                    route, variables = self._router.resolve(scope['path'])  # type: ignore[union-attr]
+                    if route is None or route.handler is None:
+                        response = await self.dispatch(request=request)
+                    else:
+                        request.path_variables = variables or {}
+                        try:
+                            response = await route.handler(request)
+                        except ClientDisconnected:
+                            raise
+                        except Exception as exc:
+                            response = error_to_response(exc)
+            except ClientDisconnected:
+                return
+            except Exception as exc:
+                response = error_to_response(exc)
+            if response is None:
+                logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
+                response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
+            head = scope['method'] == 'HEAD'
+            try:
+                if type(response) is Response and response._headers is None and response.cookies is None:
+                    # Plain JSON response with default headers: sent here to skip a coroutine per request.
+                    data = response.data
+                    body = data if type(data) is bytes else (b'' if data is None else render_json(data))
+                    await send(
+                        {
+                            'type': 'http.response.start',
+                            'status': response.status_code,
+                            'headers': [(b'Content-Length', str(len(body)).encode()), _JSON_CONTENT_TYPE],
+                        }
+                    )
+                    await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
+                else:
+                    await response.send(send, receive, head=head)
+            except Exception as exc:
+                await self._send_failed(response, exc, send, receive, head)
+        elif scope['type'] == 'websocket':
             from panther._internal.websocket_flow import handle_websocket
 
             await handle_websocket(scope, receive, send)
-        elif scope_type == 'lifespan':
+        elif scope['type'] == 'lifespan':
             await self.handle_lifespan(receive, send)
-
-    # HTTP
-
-    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._version != state.config_version:
-            self._refresh()
-        request = Request(scope, receive, send)
-        request.max_body_size = self._max_body_size
-        try:
-            if self._middlewares:
-                response = await self._run_middlewares(request)
-            else:
-                response = await self.dispatch(request=request)
-        except ClientDisconnected:
-            return
-        except Exception as exc:
-            response = error_to_response(exc)
-        if response is None:
-            logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
-            response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
-        await self._send(response, scope, send, receive)
 
     async def _run_middlewares(self, request: Request) -> Response:
         if request.method not in _NO_BODY_METHODS:
@@ -107,33 +144,25 @@ class Panther:
     async def dispatch(self, request: Request) -> Response:
         """Route the request and run its endpoint; errors become responses here, inside the middlewares."""
         try:
-            endpoint, found_path = get_router().match(request.path)
-            if endpoint is None:
+            route, variables = self._router.resolve(request.scope['path'])  # type: ignore[union-attr]
+            if route is None:
                 raise NotFoundAPIError
-            compiled = endpoint.__panther_endpoint__
-            if '<' in found_path:
-                request.collect_path_variables(found_path)
-            else:
-                request.path_variables = {}
-            if compiled.kind == 'websocket':
+            request.path_variables = variables or {}
+            if route.handler is None:
                 raise UpgradeRequiredError
-            return await compiled.handler()(request)
+            return await route.handler(request)
         except ClientDisconnected:
             raise
         except Exception as exc:
             return error_to_response(exc)
 
     @staticmethod
-    async def _send(response: Response, scope: Scope, send: Send, receive: Receive) -> None:
-        head = scope['method'] == 'HEAD'
-        try:
-            await response.send(send, receive, head=head)
-        except Exception as exc:
-            if getattr(response, '_started', False):
-                logger.error(f'Error while streaming the response: {exc}', exc_info=exc)
-                return
-            fallback = error_to_response(exc)
-            await fallback.send(send, receive, head=head)
+    async def _send_failed(response: Response, exc: Exception, send: Send, receive: Receive, head: bool) -> None:
+        """Sending failed (e.g. data that cannot be serialised): answer 500 unless the response already started."""
+        if getattr(response, '_started', False):
+            logger.error(f'Error while streaming the response: {exc}', exc_info=exc)
+            return
+        await error_to_response(exc).send(send, receive, head=head)
 
     # Lifespan
 

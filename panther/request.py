@@ -50,14 +50,21 @@ def validation_errors_to_detail(error: ValidationError) -> dict[str, str]:
 
 
 class Request(BaseRequest):
-    __slots__ = ('_body', '_data', 'max_body_size', 'validated_data')
+    __slots__ = ()
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        super().__init__(scope, receive, send)
-        self._body: bytes | None = None
-        self._data: Any = _UNSET
-        self.validated_data: Any = None
-        self.max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    # Class-level defaults keep construction cheap: a request that never reads its body never sets them.
+    validated_data: Any = None
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    _body: bytes | None = None
+    _data: Any = _UNSET
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        self.scope = scope
+        self.asgi_receive = receive
+        self.asgi_send = send
+        self.path_variables: dict[str, str] | None = None
+        if max_body_size != DEFAULT_MAX_BODY_SIZE:
+            self.max_body_size = max_body_size
 
     @property
     def method(self) -> str:
@@ -73,7 +80,7 @@ class Request(BaseRequest):
         if self._body is not None:
             return self._body
         limit = self.max_body_size
-        declared = self.headers.content_length
+        declared = self.raw_header(b'content-length')
         if declared is not None:
             try:
                 declared_size = int(declared)
@@ -109,13 +116,20 @@ class Request(BaseRequest):
     def data(self, value: Any) -> None:
         self._data = value
 
+    def is_json(self) -> bool:
+        raw = self.raw_header(b'content-type')
+        if not raw:
+            return True
+        media = raw.partition(b';')[0].strip().lower()
+        return media == b'application/json' or media.endswith(b'+json')
+
     def _parse_body(self, body: bytes) -> Any:
-        media_type, params = _media_type(self.headers.content_type)
-        if not media_type or media_type == 'application/json' or media_type.endswith('+json'):
+        if self.is_json():
             try:
                 return orjson.loads(body or b'{}')
             except orjson.JSONDecodeError as exc:
                 raise BadRequestAPIError(detail=f'Invalid JSON body: {exc}') from None
+        media_type, params = _media_type(self.headers.content_type)
         if media_type == 'application/x-www-form-urlencoded':
             try:
                 return dict(parse_qsl(body.decode('utf-8'), keep_blank_values=True, errors='strict'))
@@ -130,6 +144,18 @@ class Request(BaseRequest):
 
     def validate_data(self, model: type[BaseModel]) -> BaseModel:
         """Validate `request.data` with `model`, store it on `validated_data` and return it (400 on errors)."""
+        if self._data is _UNSET and self._body and self.is_json():
+            # The body has not been parsed yet: let pydantic parse and validate the JSON in one pass.
+            try:
+                self.validated_data = model.model_validate_json(self._body)
+                return self.validated_data
+            except ValidationError as error:
+                if not any(
+                    e['type'] in ('json_invalid', 'model_type', 'model_attributes_type') or not e['loc']
+                    for e in error.errors(include_url=False)
+                ):
+                    raise APIError(detail=validation_errors_to_detail(error), status_code=400) from None
+                # Not a JSON object (or not JSON at all): report it the same way as the slow path.
         data = self.data
         if isinstance(data, bytes):
             raise UnprocessableEntityError(detail='Content-Type is not valid')

@@ -83,8 +83,22 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f'Type is not JSON serializable: {type(obj).__name__}')
 
 
+PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, type(None), bytes, tuple})
+
+_ENCODED_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
+
+
 def render_json(data: Any) -> bytes:
     return orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _encoded_content_type(content_type: str) -> tuple[bytes, bytes]:
+    encoded = _ENCODED_CONTENT_TYPES.get(content_type)
+    if encoded is None:
+        encoded = (b'Content-Type', content_type.encode('latin-1'))
+        if len(_ENCODED_CONTENT_TYPES) < 64:
+            _ENCODED_CONTENT_TYPES[content_type] = encoded
+    return encoded
 
 
 class Response:
@@ -100,15 +114,24 @@ class Response:
     ) -> None:
         self.data = data
         self.status_code = status_code
-        self.headers: dict[str, Any] = (
-            {'Content-Type': self.content_type} if not headers else {'Content-Type': self.content_type, **headers}
-        )
+        # The headers dict is only built when someone reads it; untouched responses send pre-encoded headers.
+        self._headers: dict[str, Any] | None = {'Content-Type': self.content_type, **headers} if headers else None
         self.pagination = pagination
         if set_cookies is None:
             self.cookies: list[tuple[bytes, bytes]] | None = None
         else:
             cookies = set_cookies if isinstance(set_cookies, list) else [set_cookies]
             self.cookies = [cookie.to_header() for cookie in cookies]
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        if self._headers is None:
+            self._headers = {'Content-Type': self.content_type}
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, Any]) -> None:
+        self._headers = value
 
     def __str__(self) -> str:
         text = str(self.data)
@@ -128,6 +151,12 @@ class Response:
         return render_json(data)
 
     def _header_list(self, body_length: int | None) -> list[tuple[bytes, bytes]]:
+        if self._headers is None and self.cookies is None:
+            content_type = self.content_type
+            encoded = _ENCODED_CONTENT_TYPES.get(content_type) or _encoded_content_type(content_type)
+            if body_length is None:
+                return [encoded]
+            return [(b'Content-Length', str(body_length).encode()), encoded]
         headers: list[tuple[bytes, bytes]] = []
         if body_length is not None and 'Content-Length' not in self.headers:
             headers.append((b'Content-Length', str(body_length).encode()))
@@ -143,13 +172,25 @@ class Response:
 
     async def prepare(self) -> None:
         """Finish async work before sending: materialise database cursors returned as data."""
+        if type(self.data) in PLAIN_TYPES or isinstance(self.data, BaseModel):
+            return
         to_list = getattr(self.data, 'to_list', None)
         if to_list is not None and hasattr(self.data, 'cls') and inspect.iscoroutinefunction(to_list):
             self.data = await to_list()
 
     async def send(self, send: Send, receive: Receive, *, head: bool = False) -> None:
-        body = self.body
-        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': self._header_list(len(body))})
+        data = self.data
+        if type(self) is Response and type(data) is not bytes:
+            body = b'' if data is None else orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+        else:
+            body = self.body
+        if self._headers is None and self.cookies is None:
+            content_type = self.content_type
+            encoded = _ENCODED_CONTENT_TYPES.get(content_type) or _encoded_content_type(content_type)
+            header_list = [(b'Content-Length', str(len(body)).encode()), encoded]
+        else:
+            header_list = self._header_list(len(body))
+        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': header_list})
         await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
 
     async def serialize_output(self, output_model: type[BaseModel]) -> Any:

@@ -18,12 +18,13 @@ from panther._internal.concurrency import to_thread
 from panther._internal.injection import InjectionPlan
 from panther.exceptions import AuthorizationAPIError, MethodNotAllowedAPIError, PantherError
 from panther.request import Request
-from panther.response import Response
+from panther.response import PLAIN_TYPES, Response
 
 logger = logging.getLogger('panther')
 
 ALL_METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
 BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
+READ_BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH', 'DELETE'})
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -172,7 +173,33 @@ def compile_pipeline(
     if throttle is not None and not hasattr(throttle, 'check_and_increment'):
         raise _fail(f'Invalid throttling {throttle!r}: it should be an instance of `panther.throttling.Throttle`')
 
-    async def pipeline(request: Request) -> Response:
+    prepare_input = getattr(input_model, 'prepare_input', None) if input_model is not None else None
+    needs_steps = bool(auth_call or permissions or throttle is not None or input_model is not None or cache)
+    needs_finish = output_model is not None or cache
+
+    async def call_handler(request: Request) -> Response:
+        kwargs = plan.build(request)
+        if instance_factory is not None:
+            instance = instance_factory()
+            result = await func(instance, **kwargs) if is_async else await to_thread(func, instance, **kwargs)
+        else:
+            result = await func(**kwargs) if is_async else await to_thread(func, **kwargs)
+        if isinstance(result, Response):
+            await result.prepare()
+            if result.pagination is not None:
+                if output_model is not None and result.data:
+                    await result.serialize_output(output_model)
+                result.data = await result.pagination.template(result.data)
+                return result
+        else:
+            result = Response(data=result)
+            if type(result.data) not in PLAIN_TYPES:
+                await result.prepare()
+        if output_model is not None and result.data:
+            await result.serialize_output(output_model)
+        return result
+
+    async def full_pipeline(request: Request) -> Response:
         method = request.method
         if method not in methods:
             if method == 'HEAD' and 'GET' in methods:
@@ -193,12 +220,11 @@ def compile_pipeline(
         extra_headers = None
         if throttle is not None:
             extra_headers = await throttle.check_and_increment(request)
-        if method in BODY_METHODS or method == 'DELETE':
+        if method in READ_BODY_METHODS:
             await request.read_body()
         if input_model is not None and method in BODY_METHODS:
-            prepare = getattr(input_model, 'prepare_input', None)
-            if prepare is not None:
-                request.data = await prepare(request.data)
+            if prepare_input is not None:
+                request.data = await prepare_input(request.data)
             request.validate_data(input_model)
         if cache and method == 'GET':
             cached = await caching.get_response_from_cache(request=request, duration=cache)
@@ -206,25 +232,42 @@ def compile_pipeline(
                 if extra_headers:
                     cached.headers.update(extra_headers)
                 return cached
-
-        kwargs = plan.build(request)
-        if instance_factory is not None:
-            instance = instance_factory()
-            result = await func(instance, **kwargs) if is_async else await to_thread(func, instance, **kwargs)
-        else:
-            result = await func(**kwargs) if is_async else await to_thread(func, **kwargs)
-
-        response = result if isinstance(result, Response) else Response(data=result)
-        await response.prepare()
-        if output_model is not None and response.data:
-            await response.serialize_output(output_model)
-        if response.pagination is not None:
-            response.data = await response.pagination.template(response.data)
+        response = await call_handler(request)
         if cache and method == 'GET':
             await caching.set_response_in_cache(request=request, response=response, duration=cache)
         if extra_headers:
             response.headers.update(extra_headers)
         return response
+
+    build = plan.build
+    direct = instance_factory is None and is_async
+    no_arguments = direct and plan.simple and not plan.request_params
+
+    async def fast_pipeline(request: Request) -> Response:
+        # No auth, permissions, throttling, validation or caching configured: only what every request needs.
+        method = request.scope['method']
+        if method not in methods:
+            return await full_pipeline(request)
+        if method in READ_BODY_METHODS:
+            await request.read_body()
+        if no_arguments:
+            result = await func()
+        elif direct:
+            result = await func(**build(request))
+        else:
+            return await call_handler(request)
+        if type(result) in PLAIN_TYPES:
+            return Response(data=result)
+        if isinstance(result, Response):
+            await result.prepare()
+            if result.pagination is not None:
+                result.data = await result.pagination.template(result.data)
+            return result
+        response = Response(data=result)
+        await response.prepare()
+        return response
+
+    pipeline = full_pipeline if needs_steps or needs_finish else fast_pipeline
 
     handler: Handler = pipeline
     if options.middlewares:

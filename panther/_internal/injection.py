@@ -51,14 +51,30 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
+_BUILTIN_NAMES = {'int': int, 'float': float, 'bool': bool, 'str': str, 'UUID': UUID, 'Decimal': Decimal}
+
+
+def _resolve(annotation: Any, func: Callable[..., Any]) -> Any:
+    """Resolve one string annotation (PEP 563) as far as the function's module allows."""
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, getattr(func, '__globals__', {}), dict(_BUILTIN_NAMES))
+    except Exception:
+        return annotation
+
+
 def _is_request_type(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        # Imported under TYPE_CHECKING or inside a function: recognise the framework's own names.
+        return annotation.rsplit('.', 1)[-1] in ('Request', 'BaseRequest', 'Websocket', 'GenericWebsocket')
     return inspect.isclass(annotation) and issubclass(annotation, BaseRequest)
 
 
 class InjectionPlan:
     """How to call one handler. `skip_first` drops `self` for class handlers."""
 
-    __slots__ = ('accepts_kwargs', 'converters', 'params', 'request_params', 'simple')
+    __slots__ = ('accepts_kwargs', 'build', 'converters', 'params', 'request_params', 'simple')
 
     def __init__(self, func: Callable[..., Any], *, skip_first: bool = False) -> None:
         try:
@@ -78,7 +94,7 @@ class InjectionPlan:
                 continue
             if param.kind is param.VAR_POSITIONAL:
                 continue
-            annotation = _unwrap_optional(hints.get(param.name, param.annotation))
+            annotation = _unwrap_optional(_resolve(hints.get(param.name, param.annotation), func))
             if _is_request_type(annotation) or (param.name == 'request' and annotation is inspect.Parameter.empty):
                 request_params.append(param.name)
                 continue
@@ -92,9 +108,57 @@ class InjectionPlan:
         self.accepts_kwargs = accepts_kwargs
         # The common cases (no path variables accepted, no conversions) skip the per-variable loop.
         self.simple = not params and not accepts_kwargs
+        self.build = self._specialise()
 
-    def build(self, request: BaseRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {name: request for name in self.request_params}
+    def _specialise(self) -> Callable[[BaseRequest], dict[str, Any]]:
+        """A builder for this handler's shape: the common shapes avoid the general loop."""
+        request_names = self.request_params
+        if self.simple:
+            if not request_names:
+                return lambda request: {}
+            if len(request_names) == 1:
+                only = request_names[0]
+                return lambda request: {only: request}
+        if not self.accepts_kwargs and len(self.params) == 1 and len(request_names) <= 1:
+            (name,) = self.params
+            request_name = request_names[0] if request_names else None
+            converter = self.converters.get(name)
+
+            if request_name is None and converter is not None:
+                convert, annotation = converter
+
+                def one_converted_variable(request: BaseRequest) -> dict[str, Any]:
+                    variables = request.path_variables
+                    raw = variables.get(name) if variables else None
+                    if raw is None:
+                        return {}
+                    try:
+                        return {name: convert(raw)}
+                    except (ValueError, TypeError):
+                        raise InvalidPathVariableAPIError(value=raw, variable_type=annotation) from None
+
+                return one_converted_variable
+
+            def one_variable(request: BaseRequest) -> dict[str, Any]:
+                kwargs: dict[str, Any] = {request_name: request} if request_name is not None else {}
+                variables = request.path_variables
+                if variables:
+                    raw = variables.get(name)
+                    if raw is not None:
+                        if converter is None:
+                            kwargs[name] = raw
+                        else:
+                            try:
+                                kwargs[name] = converter[0](raw)
+                            except (ValueError, TypeError):
+                                raise InvalidPathVariableAPIError(value=raw, variable_type=converter[1]) from None
+                return kwargs
+
+            return one_variable
+        return self._build_general
+
+    def _build_general(self, request: BaseRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict.fromkeys(self.request_params, request)
         path_variables = request.path_variables
         if self.simple or not path_variables:
             return kwargs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -11,74 +12,131 @@ class _Node:
     def __init__(self, endpoint: Any = None) -> None:
         self.endpoint = endpoint
         self.literals: dict[str, _Node] = {}
-        self.variables: list[tuple[str, _Node]] = []
+        self.variables: list[tuple[str, str, _Node]] = []
 
 
 def _is_endpoint(value: Any) -> bool:
     return value is not None and not isinstance(value, dict)
 
 
-def _build(tree: dict[str, Any]) -> _Node:
-    node = _Node()
-    for key, value in tree.items():
-        if key == '':
-            if _is_endpoint(value):
-                node.endpoint = value
-            continue
-        child = _build(value) if isinstance(value, dict) else _Node(value)
-        if key.startswith('<'):
-            node.variables.append((key, child))
-        else:
-            node.literals[key] = child
-    return node
-
-
 class Router:
-    """Matches request paths against a finalized routing tree (`config.URLS`)."""
+    """Matches request paths against a finalized routing tree (`config.URLS`).
 
-    def __init__(self, tree: dict[str, Any]) -> None:
-        self.root = _build(tree)
+    `wrap` turns each endpoint into the value the router returns (the app stores compiled handlers).
+    """
+
+    def __init__(self, tree: dict[str, Any], wrap: Callable[[Any], Any] | None = None) -> None:
+        self._wrap = wrap or (lambda endpoint: endpoint)
+        self.root = self._build(tree)
         self.static: dict[str, tuple[Any, str]] = {}
+        self.raw_static: dict[str, Any] = {}
         self._collect_static(self.root, [])
+        # `literal/<variable>` is the most common dynamic shape (`/items/42`). For two-segment paths the
+        # literal-first search result is fully determined by the first segment, so it is precomputed.
+        self.pairs: dict[str, tuple[Any, str]] = {}
+        for literal, child in self.root.literals.items():
+            for _, name, grandchild in child.variables:
+                if grandchild.endpoint is not None:
+                    self.pairs[literal] = (grandchild.endpoint, name)
+                    break
+
+    def _build(self, tree: dict[str, Any]) -> _Node:
+        node = _Node()
+        for key, value in tree.items():
+            if key == '':
+                if _is_endpoint(value):
+                    node.endpoint = self._wrap(value)
+                continue
+            child = self._build(value) if isinstance(value, dict) else _Node(self._wrap(value))
+            if key.startswith('<'):
+                node.variables.append((key, key.strip('<> '), child))
+            else:
+                node.literals[key] = child
+        return node
 
     def _collect_static(self, node: _Node, parts: list[str]) -> None:
         if node.endpoint is not None:
             path = '/'.join(parts)
             self.static[path] = (node.endpoint, path)
+            # Also keyed by the usual raw spellings so most requests skip `strip()`.
+            self.raw_static[f'/{path}'] = node.endpoint
+            self.raw_static[f'/{path}/'] = node.endpoint
         for key, child in node.literals.items():
             self._collect_static(child, [*parts, key])
 
+    def resolve(self, path: str) -> tuple[Any, dict[str, str] | None]:
+        """`(value, path_variables)`; value is None when nothing matches.
+
+        Literal segments are tried before variables. The first candidate path is walked without recursion;
+        only when it dead-ends does the backtracking search run.
+        """
+        endpoint = self.raw_static.get(path)
+        if endpoint is not None:
+            return endpoint, None
+        path = path.strip('/')
+        hit = self.static.get(path)
+        if hit is not None:
+            return hit[0], None
+        if not path:
+            return None, None
+        parts = path.split('/')
+        if len(parts) == 2 and parts[1]:
+            pair = self.pairs.get(parts[0])
+            if pair is not None:
+                return pair[0], {pair[1]: parts[1]}
+        node = self.root
+        variables: dict[str, str] = {}
+        for part in parts:
+            child = node.literals.get(part)
+            if child is None:
+                if not node.variables or not part:
+                    break
+                _, name, child = node.variables[0]
+                variables[name] = part
+            node = child
+        else:
+            if node.endpoint is not None:
+                return node.endpoint, variables
+        value, variables, _ = self.match_with_variables(parts)
+        return value, variables
+
+    def match_with_variables(self, parts: list[str]) -> tuple[Any, dict[str, str] | None, str]:
+        found: list[str] = []
+        variables: dict[str, str] = {}
+        value = self._search(self.root, parts, 0, found, variables)
+        if value is None:
+            return None, None, ''
+        return value, variables, '/'.join(found)
+
     def match(self, path: str) -> tuple[Any, str]:
-        """Return `(endpoint, found_path)` or `(None, '')`. Literal segments are tried before variables."""
+        """`(value, found_path)` where found_path names the route's segments (`'user/<id>'`)."""
         path = path.strip('/')
         hit = self.static.get(path)
         if hit is not None:
             return hit
         if not path:
             return None, ''
-        parts = path.split('/')
-        found: list[str] = []
-        endpoint = self._search(self.root, parts, 0, found)
-        if endpoint is None:
-            return None, ''
-        return endpoint, '/'.join(found)
+        value, _, found_path = self.match_with_variables(path.split('/'))
+        return value, found_path
 
-    def _search(self, node: _Node, parts: list[str], index: int, found: list[str]) -> Any:
+    def _search(self, node: _Node, parts: list[str], index: int, found: list[str], variables: dict[str, str]) -> Any:
         if index == len(parts):
             return node.endpoint
         part = parts[index]
         child = node.literals.get(part)
         if child is not None:
             found.append(part)
-            result = self._search(child, parts, index + 1, found)
+            result = self._search(child, parts, index + 1, found, variables)
             if result is not None:
                 return result
             found.pop()
         if part:
-            for key, child in node.variables:
+            for key, name, child in node.variables:
                 found.append(key)
-                result = self._search(child, parts, index + 1, found)
+                variables[name] = part
+                result = self._search(child, parts, index + 1, found, variables)
                 if result is not None:
                     return result
+                del variables[name]
                 found.pop()
         return None

@@ -42,7 +42,7 @@ async def _safe_close(connection: Websocket, code: int, reason: str = '') -> Non
 
 
 async def _dispatch(connection: Websocket) -> Websocket:
-    endpoint, found_path = get_router().match(connection.path)
+    endpoint, variables = get_router().resolve(connection.path)
     if endpoint is None:
         await connection.close(code=status.WS_1000_NORMAL_CLOSURE, reason='Not Found')
         return connection
@@ -57,7 +57,7 @@ async def _dispatch(connection: Websocket) -> Websocket:
     # Attributes that WebSocket middlewares set on the temporary connection stay visible to the endpoint.
     for key, value in connection.__dict__.items():
         setattr(socket, key, value)
-    socket.collect_path_variables(found_path)
+    socket.path_variables = variables or {}
     try:
         kwargs = await _prepare(socket, compiled)
     except _Rejected as rejected:

@@ -70,10 +70,20 @@ class User(BaseUser):
 @pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == 'sqlite':
-        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'db.sqlite3'}})
+        load_database(
+            {'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'db.sqlite3'}}
+        )
     else:
         name = f'panther_test_{uuid.uuid4().hex[:12]}'
-        load_database({'engine': {'class': 'panther.db.connections.MongoDBConnection', 'host': 'mongodb://127.0.0.1:27017', 'database': name}})
+        load_database(
+            {
+                'engine': {
+                    'class': 'panther.db.connections.MongoDBConnection',
+                    'host': 'mongodb://127.0.0.1:27017',
+                    'database': name,
+                }
+            }
+        )
     yield request.param
     if request.param == 'mongodb':
         await config.DATABASE.client.drop_database(config.DATABASE.session.name)
@@ -81,7 +91,9 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 async def _books(count: int = 4) -> list[Book]:
-    return await Book.insert_many([{'name': f'book{i}', 'author': f'author{i % 2}', 'pages_count': i} for i in range(count)])
+    return await Book.insert_many(
+        [{'name': f'book{i}', 'author': f'author{i % 2}', 'pages_count': i} for i in range(count)]
+    )
 
 
 # ------------------------------------------------------------------------------------------------- inserting
@@ -447,7 +459,9 @@ async def test_foreign_keys_are_fetched_in_one_query_per_related_model(
     engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     authors = await Author.insert_many([{'name': f'a{i}'} for i in range(5)])
-    await Article.insert_many([{'title': f't{i}', 'writer': authors[i % 5], 'reviewers': authors[:2]} for i in range(40)])
+    await Article.insert_many(
+        [{'title': f't{i}', 'writer': authors[i % 5], 'reviewers': authors[:2]} for i in range(40)]
+    )
     engine_class = config.QUERY_ENGINE
     original = engine_class.fetch_by_ids.__func__
     calls = []
@@ -533,7 +547,7 @@ def test_models_are_registered() -> None:
 
 
 async def test_queries_need_a_database() -> None:
-    with pytest.raises(NotImplementedError, match="^You don't have active database connection, Check your DATABASE"):
+    with pytest.raises(NotImplementedError, match=r"^You don't have active database connection, Check your DATABASE"):
         await Book.find_one()
 
 

@@ -74,6 +74,16 @@ def check_database_file(path: str) -> None:
         )
 
 
+_UNDECRYPTABLE = 'Cannot decrypt the database: `SECRET_KEY` is not the key it was encrypted with.'
+
+
+def _database_error(error: sqlite3.Error) -> DatabaseError:
+    # Exceptions inside SQL functions (decryption) reach us only as this generic message.
+    if 'user-defined function raised exception' in str(error):
+        return DatabaseError(_UNDECRYPTABLE)
+    return DatabaseError(str(error))
+
+
 def _error_code(error: sqlite3.Error) -> int:
     code = getattr(error, 'sqlite_errorcode', None)
     if code is not None:
@@ -165,7 +175,12 @@ class SQLiteStore:
         return self.fernet().encrypt(raw).decode('ascii')
 
     def decrypt(self, token: str) -> bytes:
-        return self.fernet().decrypt(token.encode('ascii'))
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self.fernet().decrypt(token.encode('ascii'))
+        except InvalidToken:
+            raise DatabaseError(_UNDECRYPTABLE) from None
 
     def _sql_decrypt(self, token: str | None) -> str | None:
         return None if token is None else self.decrypt(token).decode()
@@ -259,7 +274,7 @@ class SQLiteStore:
                     if key is not None:
                         self._slow.add(key)
                 elif code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
-                    raise DatabaseError(str(error)) from error
+                    raise _database_error(error) from error
             else:
                 if write:
                     self._count_write()
@@ -271,7 +286,7 @@ class SQLiteStore:
         try:
             return await loop.run_in_executor(self._executor_instance(), self._call_worker, func, args)
         except sqlite3.OperationalError as error:
-            raise DatabaseError(str(error)) from error
+            raise _database_error(error) from error
 
     def run_sync(self, func: Callable[..., T], *args: Any) -> T:
         """Blocking variant for synchronous callers (sync cursor iteration, the CLI)."""
@@ -279,11 +294,11 @@ class SQLiteStore:
             return self._call_inline(func, args)
         except sqlite3.OperationalError as error:
             if _error_code(error) not in (_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_INTERRUPT):
-                raise DatabaseError(str(error)) from error
+                raise _database_error(error) from error
         try:
             return self._executor_instance().submit(self._call_worker, func, args).result()
         except sqlite3.OperationalError as error:
-            raise DatabaseError(str(error)) from error
+            raise _database_error(error) from error
 
     def _count_write(self) -> None:
         self._writes += 1
@@ -385,7 +400,7 @@ class SQLiteStore:
                 if code == _SQLITE_INTERRUPT:
                     self._slow.add(key)
                 elif code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
-                    raise DatabaseError(str(error)) from error
+                    raise _database_error(error) from error
                 rows = None
             if rows is not None:
                 yield rows
@@ -395,7 +410,7 @@ class SQLiteStore:
         try:
             rows, stream = await loop.run_in_executor(executor, self.open_stream, sql, params, STREAM_BATCH)
         except sqlite3.OperationalError as error:
-            raise DatabaseError(str(error)) from error
+            raise _database_error(error) from error
         if stream is None:
             yield rows
             return

@@ -1,0 +1,351 @@
+"""The embedded engine specifically: SQLite file format, ids, encryption, import, crash and multi-process safety."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from cryptography.fernet import Fernet
+
+from panther.cli.db_command import main as db_command
+from panther.configs import config
+from panther.db import Model, _sqlite
+from panther.db.connections import PantherDBConnection, load_database
+from panther.db.cursor import PantherDBCursor
+from panther.db.queries.pantherdb_queries import new_ulid
+from panther.exceptions import DatabaseError, PantherError
+
+REPO = Path(__file__).resolve().parent.parent
+CROCKFORD = set('0123456789ABCDEFGHJKMNPQRSTVWXYZ')
+
+
+class Note(Model):
+    title: str
+    rank: int = 0
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Path]:
+    path = tmp_path / 'notes.sqlite3'
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
+    yield path
+    await config.DATABASE.close()
+
+
+def _file_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _files(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
+def _raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+async def test_file_is_sqlite_in_wal_mode(database: Path) -> None:
+    await Note.insert_one(title='x')
+    assert _file_bytes(database)[:16] == _sqlite.SQLITE_HEADER
+    connection = config.DATABASE.session.connection()
+    assert connection.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
+    assert connection.execute('PRAGMA synchronous').fetchone()[0] == 1  # NORMAL
+    raw = _raw(database)
+    rows = raw.execute('SELECT _id, data FROM "Note"').fetchall()
+    raw.close()
+    assert len(rows) == 1
+    assert orjson.loads(rows[0][1]) == {'title': 'x', 'rank': 0}
+
+
+async def test_ids_are_sortable_ulids(database: Path) -> None:
+    notes = [await Note.insert_one(title=str(i)) for i in range(50)]
+    ids = [note.id for note in notes]
+    assert all(len(i) == 26 and set(i) <= CROCKFORD for i in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 50
+    assert len({new_ulid() for _ in range(10_000)}) == 10_000
+
+
+async def test_default_path_is_database_pdb_in_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    connection = PantherDBConnection()
+    assert connection.path == Path('database.pdb')
+    await connection.close()
+
+
+async def test_sql_injection_is_not_possible(database: Path) -> None:
+    await Note.insert_one(title='secret')
+    assert await Note.find_one(title="x' OR '1'='1") is None
+    assert await Note.count(title={'$in': ["') OR 1=1 --"]}) == 0
+    with pytest.raises(DatabaseError, match='not a valid field name'):
+        await Note.find_one(**{"title') OR 1=1 --": 'x'})
+    with pytest.raises(DatabaseError, match='not a valid field name'):
+        await (await Note.find()).sort("title'; DROP TABLE Note; --").to_list()
+    with pytest.raises(DatabaseError, match='not a valid field name'):
+        await Note.update_one({'title': 'secret'}, {'$inc': {"rank', 1) --": 1}})
+    with pytest.raises(DatabaseError, match='not supported'):
+        await Note.find_one({'$where': 'sleep(100)'})
+    assert await Note.count() == 1
+
+
+async def test_cursor_sync_iteration_and_indexing(database: Path) -> None:
+    await Note.insert_many([{'title': f't{i}', 'rank': i} for i in range(5)])
+    cursor = await Note.find()
+    assert isinstance(cursor, PantherDBCursor)
+    assert [note.rank for note in cursor] == [0, 1, 2, 3, 4]
+    assert sum(1 for _ in await Note.find(rank={'$gte': 3})) == 2
+    assert (await Note.find()).sort('rank', -1)[1].rank == 3
+    assert [n.rank for n in (await Note.find())[1:3]] == [1, 2]
+    with pytest.raises(IndexError):
+        (await Note.find())[10]
+
+
+async def test_large_results_stream_from_the_worker(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    count = _sqlite.INLINE_MAX_ROWS * 3 + 5
+    await Note.insert_many([{'title': f't{i}', 'rank': i} for i in range(count)])
+    store = config.DATABASE.store
+    threads = []
+    original = store.open_stream
+
+    def spy(*args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return original(*args)
+
+    monkeypatch.setattr(store, 'open_stream', spy)
+    monkeypatch.setattr(_sqlite, 'STREAM_BATCH', 100)
+    ranks = [note.rank async for note in (await Note.find()).sort('rank')]
+    assert ranks == list(range(count))
+    assert len(threads) == 1
+    assert threads[0].startswith('panther-sqlite')
+    # Small, quick results stay inline.
+    first = await Note.first()
+    assert len(await (await Note.find(id=first.id)).to_list()) == 1
+    assert len(threads) == 1
+
+
+async def test_locked_file_moves_writes_to_the_worker(database: Path) -> None:
+    await Note.insert_one(title='first')
+    blocker = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    blocker.execute('BEGIN IMMEDIATE')
+    blocker.execute('INSERT INTO "Note" (_id, data) VALUES (?, ?)', ('blocker', '{"title": "blocker", "rank": 0}'))
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    insert = asyncio.create_task(Note.insert_one(title='waiting'))
+    await asyncio.sleep(0.3)
+    assert not insert.done()
+    # The event loop kept running while the insert waited for the lock on the worker thread.
+    assert ticks >= 10
+    blocker.execute('COMMIT')
+    blocker.close()
+    note = await asyncio.wait_for(insert, 5)
+    ticking.cancel()
+    assert note.id is not None
+    assert await Note.count() == 3
+    # Reads are not blocked by a writer at all (WAL).
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute('BEGIN IMMEDIATE')
+    assert await Note.count() == 3
+    blocker.execute('ROLLBACK')
+    blocker.close()
+
+
+async def test_encryption(tmp_path: Path) -> None:
+    config.SECRET_KEY = Fernet.generate_key().decode()
+    path = tmp_path / 'secret.sqlite3'
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path, 'encryption': True}})
+    try:
+        await Note.insert_many([{'title': 'classified', 'rank': 2}, {'title': 'public', 'rank': 1}])
+        assert b'classified' not in b''.join(_file_bytes(p) for p in _files(tmp_path))
+        assert (await Note.find_one(title='classified')).rank == 2
+        assert [n.title for n in await (await Note.find()).sort('rank').to_list()] == ['public', 'classified']
+        assert await Note.update_many({'rank': {'$gt': 0}}, {'$inc': {'rank': 10}}) == 2
+        assert await Note.count(rank={'$gte': 11}) == 2
+        note = await Note.find_one(title='public')
+        await note.update(title='changed')
+        assert (await Note.find_one(id=note.id)).title == 'changed'
+    finally:
+        await config.DATABASE.close()
+    config.SECRET_KEY = Fernet.generate_key().decode()
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path, 'encryption': True}})
+    try:
+        with pytest.raises(DatabaseError, match='`SECRET_KEY` is not the key'):
+            await Note.find_one(title='classified')
+    finally:
+        await config.DATABASE.close()
+
+
+def test_encryption_needs_a_valid_key(tmp_path: Path) -> None:
+    config.SECRET_KEY = 'not a fernet key'
+    with pytest.raises(PantherError, match='Fernet key'):
+        PantherDBConnection(path=tmp_path / 'x.sqlite3', encryption=True)
+
+
+async def test_encryption_key_is_read_lazily(tmp_path: Path) -> None:
+    # DATABASE may be loaded before SECRET_KEY.
+    connection = PantherDBConnection(path=tmp_path / 'late.sqlite3', encryption=True)
+    config.DATABASE = connection
+    config.QUERY_ENGINE = __import__('panther.db.queries.pantherdb_queries', fromlist=['x']).BasePantherDBQuery
+    config.SECRET_KEY = Fernet.generate_key().decode()
+    try:
+        assert (await Note.insert_one(title='late')).title == 'late'
+    finally:
+        await connection.close()
+
+
+def _write_old_pdb(path: Path, secret_key: str | None = None) -> None:
+    content = orjson.dumps(
+        {
+            'Note': [{'_id': '01OLDNOTE0000000000000000A', 'title': 'old', 'rank': 3}, {'_id': 'b', 'title': 'two'}],
+            'Other': [{'_id': 'c', 'x': 1}],
+        }
+    )
+    if secret_key:
+        content = Fernet(secret_key.encode()).encrypt(content)
+    path.write_bytes(content)
+
+
+async def test_old_json_file_gives_a_clear_error_and_imports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / 'database.pdb'
+    _write_old_pdb(path)
+    with pytest.raises(PantherError) as error:
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
+    assert f'panther db import {path}' in str(error.value)
+
+    assert db_command(['import', str(path)]) == 0
+    assert 'Imported 3 documents from 2 collections' in capsys.readouterr().out
+    assert path.with_name('database.pdb.bak').exists()
+    assert db_command(['import', str(path)]) == 1  # now SQLite: nothing to import
+
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
+    try:
+        note = await Note.find_one(id='01OLDNOTE0000000000000000A')
+        assert (note.title, note.rank) == ('old', 3)
+        assert await Note.count() == 2
+        await Note.insert_one(title='new')
+        assert await Note.count() == 3
+    finally:
+        await config.DATABASE.close()
+
+
+def test_import_encrypted_old_file_into_new_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    key = Fernet.generate_key().decode()
+    old, new = tmp_path / 'old.pdb', tmp_path / 'new.sqlite3'
+    _write_old_pdb(old, key)
+    assert db_command(['import', str(old), '--into', str(new)]) == 1
+    assert '--secret-key' in capsys.readouterr().err
+    assert not new.exists()
+    assert db_command(['import', str(old), '--into', str(new), '--secret-key', key, '--encrypt']) == 0
+    assert old.exists()
+    raw = _raw(new)
+    assert raw.execute('SELECT COUNT(*) FROM "Note"').fetchone()[0] == 2
+    token = raw.execute('SELECT data FROM "Other"').fetchone()[0]
+    raw.close()
+    assert orjson.loads(Fernet(key.encode()).decrypt(token.encode())) == {'x': 1}
+
+
+def test_import_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert db_command(['import', str(tmp_path / 'missing.pdb')]) == 1
+    bad = tmp_path / 'bad.pdb'
+    bad.write_bytes(b'{"Note": [{"title": "no id"}]}')
+    assert db_command(['import', str(bad)]) == 1
+    assert 'has no `_id`' in capsys.readouterr().err
+    assert bad.exists()
+    assert not bad.with_name('bad.pdb.bak').exists()
+    assert db_command([]) == 2
+
+
+# ------------------------------------------------------------------------------------------ several processes
+
+_WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from panther.db import Model
+    from panther.db.connections import load_database
+
+    class Note(Model):
+        title: str
+        rank: int = 0
+
+    async def main(path, count, tag):
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
+        for i in range(count):
+            note = await Note.insert_one(title=f'{tag}-{i}', rank=i)
+            # Printed only after insert_one returned, i.e. after the commit.
+            sys.stdout.write(note.id + '\\n')
+            sys.stdout.flush()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+    """
+)
+
+
+def _writer(tmp_path: Path, path: Path, count: int, tag: str) -> subprocess.Popen[str]:
+    script = tmp_path / 'writer.py'
+    script.write_text(_WRITER)
+    env = {**os.environ, 'PYTHONPATH': str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, str(script), str(path), str(count), tag], stdout=subprocess.PIPE, text=True, env=env
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('trial', range(5))
+def test_kill_9_during_inserts_keeps_every_committed_document(tmp_path: Path, trial: int) -> None:
+    path = tmp_path / f'crash{trial}.sqlite3'
+    process = _writer(tmp_path, path, 1_000_000, 'crash')
+    committed = []
+    assert process.stdout is not None
+    target = 200 + trial * 137
+    while len(committed) < target:
+        line = process.stdout.readline()
+        assert line, 'the writer stopped early'
+        committed.append(line.strip())
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    committed.extend(line.strip() for line in process.stdout.read().splitlines() if len(line.strip()) == 26)
+    process.stdout.close()
+    raw = _raw(path)
+    assert raw.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    stored = {row[0] for row in raw.execute('SELECT _id FROM "Note"')}
+    raw.close()
+    assert set(committed) <= stored
+    # At most the one insert in flight may be in the file without having been reported.
+    assert len(stored) - len(set(committed)) <= 1
+
+
+@pytest.mark.slow
+def test_two_processes_inserting_into_one_file_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / 'shared.sqlite3'
+    count = 300
+    started = time.perf_counter()
+    writers = [_writer(tmp_path, path, count, tag) for tag in ('a', 'b')]
+    outputs = [writer.communicate(timeout=120)[0] for writer in writers]
+    assert all(writer.returncode == 0 for writer in writers)
+    reported = {line for output in outputs for line in output.split()}
+    assert len(reported) == 2 * count
+    raw = _raw(path)
+    stored = {row[0]: orjson.loads(row[1])['title'] for row in raw.execute('SELECT _id, data FROM "Note"')}
+    raw.close()
+    assert set(stored) == reported
+    assert sorted(title for title in stored.values() if title.startswith('a-')) == sorted(
+        f'a-{i}' for i in range(count)
+    )
+    assert time.perf_counter() - started < 120

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sys
 import types
@@ -27,21 +28,27 @@ def make_app(urls: dict[str, Any] | None, **settings: Any) -> Panther:
 class RawCall:
     """Calls an ASGI app with a hand-made HTTP scope and records every `receive()` call and sent message."""
 
-    def __init__(self, chunks: list[bytes] | None = None, *, disconnect_after: bool = True) -> None:
+    def __init__(self, chunks: list[bytes] | None = None, *, disconnect_early: bool = False) -> None:
         self.chunks = list(chunks if chunks is not None else [b''])
         self.receive_calls = 0
         self.sent: list[dict[str, Any]] = []
-        self.disconnect_after = disconnect_after
+        # After the body: disconnect at once, or (like a well-behaved client) only once the response is complete.
+        self.disconnect_early = disconnect_early
+        self._complete = asyncio.Event()
 
     async def receive(self) -> dict[str, Any]:
         self.receive_calls += 1
         if self.chunks:
             chunk = self.chunks.pop(0)
             return {'type': 'http.request', 'body': chunk, 'more_body': bool(self.chunks)}
+        if not self.disconnect_early:
+            await self._complete.wait()
         return {'type': 'http.disconnect'}
 
     async def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
+        if message['type'] == 'http.response.body' and not message.get('more_body', False):
+            self._complete.set()
 
     async def __call__(
         self,
@@ -66,7 +73,10 @@ class RawCall:
             'client': ('127.0.0.1', 50000),
             'server': ('127.0.0.1', 8000),
         }
-        await app(scope, self.receive, self.send)
+        try:
+            await app(scope, self.receive, self.send)
+        finally:
+            self._complete.set()
         return self
 
     @property

@@ -442,7 +442,7 @@ async def test_invalid_content_length_is_400() -> None:
 
 
 async def test_client_disconnect_while_reading_sends_nothing() -> None:
-    call = RawCall([])
+    call = RawCall([], disconnect_early=True)
     await call(make_app({'hello': hello}), 'POST', '/hello')
     assert call.sent == []
 

@@ -142,39 +142,46 @@ async def _load(port: int, request: bytes, total: int, connections: int) -> floa
     return per * connections / (time.perf_counter() - start)
 
 
-def http_rps(which: str, total: int, connections: int) -> dict[str, float]:
+def _serve(which: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, '-c', SERVE.format(root=str(ROOT), which=which, port=port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=str(ROOT),
-    )
+    proc = subprocess.Popen([sys.executable, '-c', SERVE.format(root=str(ROOT), which=which, port=port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(ROOT))
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f'uvicorn ({which}) did not start: {proc.stderr.read().decode() if proc.stderr else ""}')
+
+
+def http_rps(total: int, connections: int, rounds: int = 5) -> dict[str, tuple[float, float]]:
+    """Median requests/s of both apps per scenario; rounds alternate between the two servers."""
+    servers = [_serve('raw'), _serve('panther')]
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit(f'uvicorn ({which}) did not start: {proc.stderr.read().decode() if proc.stderr else ""}')
         results = {}
         for name, method, path, body, _, _ in SCENARIOS:
             head = f'{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
             if body:
                 head += f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n'
             request = head.encode() + b'\r\n' + body
-            asyncio.run(_load(port, request, total // 5, connections))  # warm-up
-            results[name] = statistics.median(asyncio.run(_load(port, request, total, connections)) for _ in range(3))
+            samples: list[list[float]] = [[], []]
+            for _, port in servers:
+                asyncio.run(_load(port, request, total // 5, connections))  # warm-up
+            for _ in range(rounds):
+                for index, (_, port) in enumerate(servers):
+                    samples[index].append(asyncio.run(_load(port, request, total, connections)))
+            results[name] = (statistics.median(samples[0]), statistics.median(samples[1]))
         return results
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc, _ in servers:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def main() -> int:
@@ -182,7 +189,7 @@ def main() -> int:
     parser.add_argument('--quick', action='store_true', help='in-process only')
     parser.add_argument('--batch', type=int, default=2000)
     parser.add_argument('--batches', type=int, default=25)
-    parser.add_argument('--requests', type=int, default=6000, help='requests per HTTP scenario')
+    parser.add_argument('--requests', type=int, default=3000, help='requests per HTTP scenario and round')
     parser.add_argument('--connections', type=int, default=8)
     args = parser.parse_args()
 
@@ -212,12 +219,13 @@ def main() -> int:
         print(f'{name:28} {raw:8.2f} {pan:11.2f} {ratio:6.2f} {"≤" + str(target):>7} {"ok" if ok else "MISS"}')
 
     if not args.quick:
-        raw_rps = http_rps('raw', args.requests, args.connections)
-        pan_rps = http_rps('panther', args.requests, args.connections)
-        print(f'\nuvicorn on 127.0.0.1, {args.connections} keep-alive connections, {args.requests} requests/scenario')
+        rps = http_rps(args.requests, args.connections)
+        print(f'\nuvicorn on 127.0.0.1, {args.connections} keep-alive connections, {args.requests} requests/scenario, '
+              'median of 5 alternating rounds')
         print(f'{"scenario":28} {"raw req/s":>10} {"panther req/s":>14} {"panther/raw":>12}')
         for name, *_ in SCENARIOS:
-            print(f'{name:28} {raw_rps[name]:10.0f} {pan_rps[name]:14.0f} {pan_rps[name] / raw_rps[name]:12.2f}')
+            raw, pan = rps[name]
+            print(f'{name:28} {raw:10.0f} {pan:14.0f} {pan / raw:12.2f}')
     return 1 if failed else 0
 
 

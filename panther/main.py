@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from panther._internal import state
-from panther._internal.errors import error_to_response
+from panther._internal.errors import catch_errors, error_to_response
 from panther._internal.routing import Router
 from panther._internal.types import Receive, Scope, Send
 from panther.configs import config
@@ -128,8 +128,10 @@ class Panther:
             await self.handle_lifespan(receive, send)
 
     async def _run_middlewares(self, request: Request) -> Response:
-        if request.method not in _NO_BODY_METHODS:
+        route, _ = self._router.resolve(request.scope['path'])  # type: ignore[union-attr]
+        if route is not None and request.method not in _NO_BODY_METHODS:
             # Middlewares may read `request.data`, so the (size-limited) body is read before them.
+            # Unknown paths skip this: their 404 never waits for a body.
             try:
                 await request.read_body()
             except ClientDisconnected:
@@ -138,7 +140,7 @@ class Panther:
                 return error_to_response(exc)
         handler: Any = self.dispatch
         for middleware in self._middlewares:
-            handler = middleware(dispatch=handler)
+            handler = catch_errors(middleware(dispatch=handler))
         return await handler(request=request)
 
     async def dispatch(self, request: Request) -> Response:

@@ -169,11 +169,6 @@ async def test_error_responses_pass_through_middlewares(path: str, code: int) ->
     assert res.headers['X-Marker'] == 'after'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='core bug: an exception raised by an inner global middleware skips the outer middlewares '
-    '(CORS headers are lost on its error response)',
-)
 async def test_error_raised_by_an_inner_middleware_still_gets_cors_headers() -> None:
     client = APIClient(make_app({'plain': plain}, MIDDLEWARES=[CORSMiddleware, RaisesAuth]))
     res = await client.get('/plain', headers={'Origin': 'https://site.example'})

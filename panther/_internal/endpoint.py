@@ -276,7 +276,7 @@ def compile_pipeline(
 
 
 def _wrap_endpoint_middlewares(inner: Handler, middlewares: tuple[Any, ...]) -> Handler:
-    from panther._internal.errors import error_to_response
+    from panther._internal.errors import catch_errors, error_to_response
 
     async def innermost(request: Request) -> Response:
         # Errors become responses here so the endpoint's middlewares can post-process them too.
@@ -288,7 +288,7 @@ def _wrap_endpoint_middlewares(inner: Handler, middlewares: tuple[Any, ...]) -> 
     async def run(request: Request) -> Response:
         handler: Any = innermost
         for middleware in reversed(middlewares):
-            handler = middleware(handler)
+            handler = catch_errors(middleware(handler))
         return await handler(request=request)
 
     return run

@@ -201,7 +201,7 @@ async def test_failing_startup_raises_on_enter() -> None:
     def broken():
         raise ValueError('nope')
 
-    with pytest.raises(RuntimeError, match='Application start-up failed: .*broken\\(\\) startup event got error: nope'):
+    with pytest.raises(RuntimeError, match=r'Application start-up failed: .*broken\(\) startup event got error: nope'):
         async with APIClient(make_app({})):
             pass
 

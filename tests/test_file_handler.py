@@ -1,0 +1,124 @@
+"""File and Image: reading, writing, saving (names, collisions, directory escapes) and files in models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from panther.configs import config
+from panther.db import Model
+from panther.db.connections import load_database
+from panther.exceptions import APIError
+from panther.file_handler import File, Image
+
+
+def test_in_memory_file() -> None:
+    file = File(file_name='a.txt', content_type='text/plain', file=b'Hello')
+    assert file.size == 5
+    assert file.read(2) == b'He'
+    assert file.tell() == 2
+    file.seek(0)
+    assert file.read() == b'Hello'
+    file.write(b' World')
+    assert file.file == b'Hello World'
+    assert file.size == 11
+    with file:
+        file.seek(0)
+        assert file.read() == b'Hello World'
+    assert str(file) == repr(file) == 'File(file_name=a.txt, content_type=text/plain)'
+
+
+def test_disk_file(tmp_path: Path) -> None:
+    path = tmp_path / 'disk.bin'
+    path.write_bytes(b'12345')
+    file = File(file_name=str(path), content_type='application/octet-stream')
+    assert file.size == 5
+    with file:
+        assert file.read() == b'12345'
+    with pytest.raises(OSError, match=r'Write is only supported for in-memory files\.'):
+        file.write(b'x')
+    with pytest.raises(ValueError, match=r'No file source to read from\.'):
+        File(file_name='', content_type='text/plain').read()
+
+
+def test_save_default_directory_and_explicit_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    file = File(file_name='note.txt', content_type='text/plain', file=b'one')
+    saved = file.save()
+    assert Path(saved).resolve() == (tmp_path / 'note.txt').resolve()
+    assert file.save('elsewhere/') == saved  # idempotent
+    other = File(file_name='note.txt', content_type='text/plain', file=b'two')
+    saved_in_dir = other.save('uploads/nested/')
+    assert Path(saved_in_dir) == Path('uploads/nested/note.txt')
+    assert Path(saved_in_dir).read_bytes() == b'two'
+    exact = File(file_name='ignored.txt', content_type='text/plain', file=b'three').save(tmp_path / 'exact.bin')
+    assert Path(exact).read_bytes() == b'three'
+
+
+def test_save_does_not_overwrite(tmp_path: Path) -> None:
+    first = File(file_name='same.txt', content_type='text/plain', file=b'1').save(f'{tmp_path}/')
+    second = File(file_name='same.txt', content_type='text/plain', file=b'2').save(f'{tmp_path}/')
+    third = File(file_name='same.txt', content_type='text/plain', file=b'3').save(f'{tmp_path}/')
+    assert len({first, second, third}) == 3
+    assert Path(second).name.startswith('same_') and Path(second).suffix == '.txt'
+    assert Path(third).stem.endswith('_1')
+    assert [Path(p).read_bytes() for p in (first, second, third)] == [b'1', b'2', b'3']
+    replaced = File(file_name='same.txt', content_type='text/plain', file=b'4').save(f'{tmp_path}/', overwrite=True)
+    assert replaced == first
+    assert Path(first).read_bytes() == b'4'
+
+
+@pytest.mark.parametrize('name', ['../../evil.txt', '/etc/passwd', '..\\..\\evil.txt', '....//x.txt', '.hidden', ''])
+def test_uploaded_names_never_escape_the_directory(tmp_path: Path, name: str) -> None:
+    target = tmp_path / 'uploads'
+    saved = Path(File(file_name=name, content_type='text/plain', file=b'x').save(f'{target}/'))
+    assert saved.resolve().parent == target.resolve()
+    assert not saved.name.startswith('.')
+
+
+def test_image_content_type() -> None:
+    assert Image(file_name='a.png', content_type='image/png', file=b'x').content_type == 'image/png'
+    with pytest.raises(APIError) as error:
+        Image(file_name='a.txt', content_type='text/plain', file=b'x')
+    assert error.value.status_code == 415
+    assert error.value.detail == "text/plain is not a valid image 'content_type'"
+    with pytest.raises(ValidationError):
+        File(file_name='a.txt')  # type: ignore[call-arg]
+
+
+def _parent(path: Path) -> Path:
+    return path.resolve().parent
+
+
+def _is_file(path: Path) -> bool:
+    return os.path.isfile(path)
+
+
+class Document(Model):
+    title: str
+    attachment: File | None = None
+
+
+@pytest.fixture
+async def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'f.sqlite3'}})
+    yield tmp_path
+    await config.DATABASE.close()
+
+
+async def test_file_fields_are_saved_and_stored_as_paths(database: Path) -> None:
+    upload = File(file_name='../report.txt', content_type='text/plain', file=b'report body')
+    document = await Document.insert_one(title='t', attachment=upload)
+    saved = Path(document.attachment.save())
+    assert _parent(saved) == _parent(database / 'x')
+    found = await Document.find_one(id=document.id)
+    assert found.attachment.file_name == str(saved)
+    assert found.attachment.content_type == 'text/plain'
+    assert found.attachment.read() == b'report body'
+    found.attachment.close()
+    assert _is_file(saved)

@@ -4,6 +4,7 @@ import asyncio
 import datetime
 import logging
 import threading
+from decimal import Decimal
 from typing import Optional
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from panther.response import Response
 from panther.test import APIClient
 from tests._core_helpers import RawCall, make_app
 from tests._string_annotations import TypedClass, typed_function
+from tests._type_checking_annotations import type_checking_only
 
 ALL_ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS'
 
@@ -223,6 +225,11 @@ async def typed(request: Request, number: int, flag: bool, uid: UUID, ratio: flo
 
 
 @API()
+async def decimal_value(amount: Decimal):
+    return {'amount': str(amount), 'type': type(amount).__name__}
+
+
+@API()
 async def optional_int(number: Optional[int]):
     return {'number': number, 'type': type(number).__name__}
 
@@ -287,6 +294,8 @@ def client() -> APIClient:
         'class/<number>/<flag>': ClassTyped,
         'future/<number>/<flag>/<uid>/<ratio>': typed_function,
         'future-class/<number>': TypedClass,
+        'hint-only/<number>': type_checking_only,
+        'decimal/<amount>': decimal_value,
     }
     return APIClient(make_app(urls))
 
@@ -319,6 +328,8 @@ async def test_bool_values(client: APIClient, raw: str, expected: bool) -> None:
         ('/class/x/true', 'Path variable `x` is not `int`'),
         ('/class/1/yes', 'Path variable `yes` is not `bool`'),
         ('/optional/x', 'Path variable `x` is not `int`'),
+        ('/decimal/1.2.3', 'Path variable `1.2.3` is not `Decimal`'),
+        ('/hint-only/x', 'Path variable `x` is not `int`'),
         ('/future/x/true/' + UID + '/1', 'Path variable `x` is not `int`'),
     ],
 )
@@ -370,6 +381,14 @@ async def test_string_annotations_function(client: APIClient) -> None:
         'ratio': 0.5,
         'types': ['int', 'bool', 'UUID', 'float'],
     }
+
+
+async def test_decimal_path_variable(client: APIClient) -> None:
+    assert (await client.get('/decimal/10.50')).data == {'amount': '10.50', 'type': 'Decimal'}
+
+
+async def test_type_checking_only_request_annotation(client: APIClient) -> None:
+    assert (await client.get('/hint-only/4')).data == {'path': '/hint-only/4', 'number': 4, 'type': 'int'}
 
 
 async def test_string_annotations_class(client: APIClient) -> None:

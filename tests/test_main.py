@@ -450,6 +450,14 @@ async def test_config_change_is_picked_up_by_a_running_app() -> None:
     assert call.status == 413
 
 
+async def test_head_with_middlewares_sends_no_body() -> None:
+    call = await RawCall()(make_app({'hello': hello}, MIDDLEWARES=[Recorder]), 'HEAD', '/hello')
+    assert call.status == 200
+    assert (b'X-Recorded', b'yes') in call.headers
+    assert (b'Content-Length', b'18') in call.headers
+    assert call.body == b''
+
+
 # Lifespan (full ASGI protocol)
 
 
@@ -537,6 +545,29 @@ async def test_startup_hooks_run_once_even_if_startup_is_repeated() -> None:
     await app.startup()
     assert calls == [1]
     await app.shutdown()
+
+
+@pytest.mark.parametrize('is_async', [True, False])
+async def test_shutdown_closes_the_database(is_async: bool) -> None:
+    closed: list[str] = []
+
+    class FakeDatabase:
+        if is_async:
+
+            async def close(self) -> None:
+                closed.append('async')
+        else:
+
+            def close(self) -> None:
+                closed.append('sync')
+
+    app = make_app({})
+    config.DATABASE = FakeDatabase()
+    async with Lifespan(app) as lifespan:
+        assert await lifespan.send('lifespan.startup') == {'type': 'lifespan.startup.complete'}
+        assert closed == []
+        assert await lifespan.send('lifespan.shutdown') == {'type': 'lifespan.shutdown.complete'}
+    assert closed == ['async' if is_async else 'sync']
 
 
 async def test_shutdown_without_startup_runs_nothing() -> None:

@@ -6,10 +6,11 @@ from typing import Any
 import pytest
 
 from panther import status
+from panther._internal.websocket_flow import remote_store
 from panther.app import API
 from panther.base_websocket import WebsocketConnections
 from panther.configs import config
-from panther.exceptions import AuthenticationAPIError
+from panther.exceptions import APIError, AuthenticationAPIError, AuthorizationAPIError
 from panther.middlewares import WebsocketMiddleware
 from panther.test import APIClient, WebsocketClient
 from panther.websocket import (
@@ -71,6 +72,30 @@ class AcceptWithExtras(GenericWebsocket):
     async def connect(self):
         await self.accept(subprotocol='chat', headers={'X-Server': 'panther'})
         await self.close()
+
+
+class CrashesOnReceive(GenericWebsocket):
+    async def connect(self):
+        await self.accept()
+
+    async def receive(self, data):
+        raise APIError(detail='not here', status_code=400)
+
+
+async def raises_forbidden(connection: Websocket):
+    raise AuthorizationAPIError(detail='banned')
+
+
+class Forbidden(GenericWebsocket):
+    permissions = [raises_forbidden]
+
+    async def connect(self):
+        await self.accept()
+
+
+class BrokenMiddleware(WebsocketMiddleware):
+    async def __call__(self, connection):
+        raise RuntimeError('middleware broke')
 
 
 class Crashes(GenericWebsocket):
@@ -141,6 +166,8 @@ URLS = {
     'never': NeverAccepts,
     'extras': AcceptWithExtras,
     'crash': Crashes,
+    'crash-receive': CrashesOnReceive,
+    'forbidden': Forbidden,
     'auth': Authenticated,
     'none-permission': NonePermission,
     'default-auth': DefaultAuth,
@@ -264,7 +291,34 @@ async def test_unexpected_error_is_logged_and_closed_with_1011(client, caplog: p
     assert 'connect blew up' in records[0].getMessage()
 
 
+async def test_error_in_receive_is_logged_and_closed_with_1011(client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        async with client.session('/crash-receive') as ws:
+            await ws.send_text('anything')
+            assert await ws.receive() == close(status.WS_1011_INTERNAL_ERROR)
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
+
+
+async def test_error_in_a_websocket_middleware_closes_with_1011(caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app({'echo': Echo}, WS_MIDDLEWARES=[BrokenMiddleware])
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        async with WebsocketClient(app).session('/echo') as ws:
+            assert not ws.accepted
+    assert ws.messages == [close(status.WS_1011_INTERNAL_ERROR)]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert 'middleware broke' in errors[0].getMessage()
+
+
 # Authentication and permissions (rejections close with 1008, DESIGN §1)
+
+
+async def test_permission_raising_an_api_error_rejects_with_its_detail(client: WebsocketClient) -> None:
+    async with client.session('/forbidden') as ws:
+        assert not ws.accepted
+    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'banned')]
 
 
 async def test_authenticated_user(client: WebsocketClient) -> None:
@@ -409,3 +463,23 @@ async def test_connection_object_before_accept() -> None:
     assert connection.is_rejected
     await connection.close()  # a second close sends nothing
     assert sent == [close()]
+
+
+@pytest.mark.redis
+async def test_send_message_through_redis_pub_sub(redis_address) -> None:
+    host, port = redis_address
+    app = make_app({'echo': Echo}, REDIS={'host': host, 'port': port})
+    async with APIClient(app), WebsocketClient(app).session('/echo') as ws:
+        # The lifespan started the pub/sub listener; delivery now goes through Redis.
+        assert remote_store() is not None
+        await ws.send_text('id')
+        connection_id = await ws.receive_text()
+        received = None
+        for _ in range(20):  # the subscription may need a moment to be established
+            await send_message_to_websocket(connection_id, {'via': 'redis'})
+            try:
+                received = await ws.receive_json(timeout=0.25)
+                break
+            except TimeoutError:
+                continue
+        assert received == {'via': 'redis'}

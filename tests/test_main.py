@@ -320,6 +320,24 @@ def test_invalid_middlewares(caplog: pytest.LogCaptureFixture, key: str, entries
     assert start_fails(caplog, {}, **{key: entries}) == message
 
 
+def test_loading_order_decides_which_error_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    # Middlewares (step 11) are loaded before URLs (step 15)...
+    assert start_fails(caplog, None, MIDDLEWARES=['fake.module']) == (
+        "Invalid 'MIDDLEWARES': fake.module is not a valid middleware path or type"
+    )
+    # ...URLs before authentication (step 16)...
+    assert start_fails(caplog, None, AUTHENTICATION='fake.Auth') == "Invalid 'URLs': required."
+    # ...and authentication before the endpoint checks (step 18).
+    assert start_fails(caplog, {'plain': plain_function}, AUTHENTICATION='fake.Auth') == (
+        "Invalid 'AUTHENTICATION': No module named 'fake'"
+    )
+
+
+def test_custom_keys_are_set_before_urls_are_checked(caplog: pytest.LogCaptureFixture) -> None:
+    start_fails(caplog, {'user/?/': hello}, CUSTOM_KEY='loaded')
+    assert config.CUSTOM_KEY == 'loaded'
+
+
 def test_unexpected_error_logs_the_traceback(caplog: pytest.LogCaptureFixture) -> None:
     message = start_fails(caplog, {}, MIDDLEWARES=5)
     assert message.startswith('Traceback (most recent call last):')

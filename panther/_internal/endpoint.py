@@ -16,7 +16,12 @@ from typing import Any
 from panther._internal import state
 from panther._internal.concurrency import to_thread
 from panther._internal.injection import InjectionPlan
-from panther.exceptions import AuthorizationAPIError, MethodNotAllowedAPIError, PantherError
+from panther.exceptions import (
+    AuthorizationAPIError,
+    InvalidPathVariableAPIError,
+    MethodNotAllowedAPIError,
+    PantherError,
+)
 from panther.request import Request
 from panther.response import PLAIN_TYPES, Response
 
@@ -242,6 +247,8 @@ def compile_pipeline(
     build = plan.build
     direct = instance_factory is None and is_async
     no_arguments = direct and plan.simple and not plan.request_params
+    single = plan.single_positional if direct else None
+    single_name, single_convert, single_annotation = single or (None, None, None)
 
     async def fast_pipeline(request: Request) -> Response:
         # No auth, permissions, throttling, validation or caching configured: only what every request needs.
@@ -252,6 +259,19 @@ def compile_pipeline(
             await request.read_body()
         if no_arguments:
             result = await func()
+        elif single is not None:
+            variables = request.path_variables
+            raw = variables.get(single_name) if variables else None
+            if raw is None:
+                result = await func()
+            elif single_convert is None:
+                result = await func(raw)
+            else:
+                try:
+                    value = single_convert(raw)
+                except (ValueError, TypeError):
+                    raise InvalidPathVariableAPIError(value=raw, variable_type=single_annotation) from None
+                result = await func(value)
         elif direct:
             result = await func(**build(request))
         else:

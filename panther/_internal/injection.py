@@ -74,7 +74,7 @@ def _is_request_type(annotation: Any) -> bool:
 class InjectionPlan:
     """How to call one handler. `skip_first` drops `self` for class handlers."""
 
-    __slots__ = ('accepts_kwargs', 'build', 'converters', 'params', 'request_params', 'simple')
+    __slots__ = ('accepts_kwargs', 'build', 'converters', 'params', 'request_params', 'simple', 'single_positional')
 
     def __init__(self, func: Callable[..., Any], *, skip_first: bool = False) -> None:
         try:
@@ -108,6 +108,13 @@ class InjectionPlan:
         self.accepts_kwargs = accepts_kwargs
         # The common cases (no path variables accepted, no conversions) skip the per-variable loop.
         self.simple = not params and not accepts_kwargs
+        # `async def get_item(item_id: int)`: the one path variable can be passed positionally.
+        self.single_positional: tuple[str, Any, Any] | None = None
+        if len(params) == 1 and not request_params and not accepts_kwargs and parameters:
+            first = parameters[0]
+            if first.name in params and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD):
+                convert, annotation = converters.get(first.name, (None, None))
+                self.single_positional = (first.name, convert, annotation)
         self.build = self._specialise()
 
     def _specialise(self) -> Callable[[BaseRequest], dict[str, Any]]:

@@ -73,6 +73,12 @@ class Router:
         endpoint = self.raw_static.get(path)
         if endpoint is not None:
             return endpoint, None
+        raw_parts = path.split('/')
+        if len(raw_parts) == 3 and not raw_parts[0] and raw_parts[2]:
+            # `/literal/value`: static routes already missed above, so the precomputed pair decides.
+            pair = self.pairs.get(raw_parts[1])
+            if pair is not None:
+                return pair[0], {pair[1]: raw_parts[2]}
         path = path.strip('/')
         hit = self.static.get(path)
         if hit is not None:

@@ -18,6 +18,7 @@ import math
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
@@ -42,6 +43,9 @@ __all__ = [
 logger = logging.getLogger('panther')
 
 REVOKED_PREFIX = 'panther:revoked:'
+# How many verified tokens `decode_jwt` remembers (0 turns the memory off).
+VERIFIED_TOKENS_CACHE_SIZE = 1024
+_verified_tokens: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 UNAVAILABLE_DETAIL = 'Authentication is temporarily unavailable'
 
 
@@ -87,7 +91,21 @@ class JWTAuthentication(BaseAuthentication):
     # --- reading the token -------------------------------------------------------------------------------
 
     def get_authorization_header(self, request: BaseRequest) -> list[str] | None:
-        header = request.headers.authorization
+        scope = getattr(request, 'scope', None)
+        if scope is None:
+            header = request.headers.authorization
+        else:
+            # Straight from the ASGI list: parsing every header into `Headers` costs more than the lookup.
+            raw = None
+            for name, value in scope.get('headers') or ():
+                if name.lower() == b'authorization':
+                    raw = value
+            if raw is None:
+                return None
+            try:
+                header = raw.decode('utf-8')
+            except UnicodeDecodeError:
+                raise self.exception('Authorization header is not valid UTF-8') from None
         if header is None:
             return None
         return header.split()
@@ -137,10 +155,22 @@ class JWTAuthentication(BaseAuthentication):
 
     @classmethod
     def decode_jwt(cls, token: str) -> dict[str, Any]:
-        """Verify signature, algorithm and expiry; return the claims or raise a 401 naming the problem."""
+        """Verify signature, algorithm and expiry; return the claims or raise a 401 naming the problem.
+
+        A client sends the same access token with many requests, so tokens that verified are remembered
+        (bounded LRU, keyed by token, key and algorithm). A remembered token is still rejected once its
+        `exp` has passed; revocation is checked on every request regardless.
+        """
         jwt_config = cls.jwt_config()
+        cache_key = (token, jwt_config.key, jwt_config.algorithm)
+        payload = _verified_tokens.get(cache_key)
+        if payload is not None:
+            if payload['exp'] > time.time():
+                _verified_tokens.move_to_end(cache_key)
+                return dict(payload)
+            del _verified_tokens[cache_key]
         try:
-            return jwt.decode(
+            payload = jwt.decode(
                 token,
                 key=jwt_config.key,
                 algorithms=[jwt_config.algorithm],
@@ -158,6 +188,12 @@ class JWTAuthentication(BaseAuthentication):
             message = 'Token is malformed'
         except jwt.InvalidTokenError as exc:
             message = f'Token is invalid: {exc}'
+        else:
+            if VERIFIED_TOKENS_CACHE_SIZE and isinstance(payload.get('exp'), (int, float)):
+                _verified_tokens[cache_key] = dict(payload)
+                while len(_verified_tokens) > VERIFIED_TOKENS_CACHE_SIZE:
+                    _verified_tokens.popitem(last=False)
+            return payload
         raise cls.exception(message)
 
     @classmethod

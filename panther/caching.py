@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from panther import status
-from panther._internal.store import StoreUnavailableError, get_store
+from panther._internal.store import MemoryStore, StoreUnavailableError, get_store
+from panther.configs import config
 from panther.response import Response, StreamingResponse
 from panther.throttling import client_ip
 
 if TYPE_CHECKING:
+    from panther._internal.types import Receive, Send
     from panther.request import Request
 
-__all__ = ['CachedResponse', 'NotModifiedResponse', 'api_cache_key', 'get_response_from_cache', 'set_response_in_cache']
+__all__ = [
+    'CachedHit',
+    'CachedResponse',
+    'NotModifiedResponse',
+    'api_cache_key',
+    'get_response_from_cache',
+    'set_response_in_cache',
+]
 
 logger = logging.getLogger('panther')
 
@@ -40,6 +49,8 @@ class CachedResponse:
     headers: dict[str, Any]
     status_code: int
     etag: str | None = None
+    # Encoded ASGI header list (with Content-Length), built on the first hit and reused by later ones.
+    encoded_headers: list[tuple[bytes, bytes]] | None = field(default=None, compare=False, repr=False)
 
     def dumps(self) -> bytes:
         # A small JSON head line, then the body bytes untouched (bodies need not be UTF-8).
@@ -51,6 +62,49 @@ class CachedResponse:
         head, _, body = raw.partition(b'\n')
         meta = orjson.loads(head)
         return cls(data=body, headers=meta['h'], status_code=meta['s'], etag=meta['e'])
+
+    def encode_headers(self) -> list[tuple[bytes, bytes]]:
+        encoded = self.encoded_headers
+        if encoded is None:
+            encoded = [(b'Content-Length', str(len(self.data)).encode())]
+            encoded += [
+                (name.encode('latin-1'), str(value).encode('latin-1'))
+                for name, value in self.headers.items()
+                if name.lower() != 'content-length'
+            ]
+            self.encoded_headers = encoded
+        return encoded
+
+
+class CachedHit(Response):
+    """A response replayed from the cache; its header list is encoded once per entry, not per request."""
+
+    def __init__(self, cached: CachedResponse) -> None:
+        # The attributes `Response.__init__` would set, without its argument handling: this is the hit path.
+        self.data = cached.data
+        self.status_code = cached.status_code
+        self._headers = None
+        self.pagination = None
+        self.cookies = None
+        self.cached = cached
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        # Reading (or changing, e.g. rate-limit headers) the headers gives this response its own copy.
+        if self._headers is None:
+            self._headers = dict(self.cached.headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, Any]) -> None:
+        self._headers = value
+
+    async def send(self, send: Send, receive: Receive, *, head: bool = False) -> None:
+        if self._headers is not None or self.cookies is not None:
+            await super().send(send, receive, head=head)
+            return
+        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': self.cached.encode_headers()})
+        await send({'type': 'http.response.body', 'body': b'' if head else self.data, 'more_body': False})
 
 
 class NotModifiedResponse(Response):
@@ -73,12 +127,19 @@ def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
 
     `duration` is accepted for compatibility; expiry is the Store's TTL, not part of the key.
     """
+    scope = request.scope
     user = request.user
     user_id = getattr(user, 'id', None) if user is not None else None
-    client = f'user:{user_id}' if user_id is not None else f'ip:{client_ip(request)}'
-    query = request.scope.get('query_string') or b''
+    if user_id is not None:
+        client = f'user:{user_id}'
+    elif config.__dict__.get('TRUSTED_PROXIES') or not scope.get('client'):
+        client = f'ip:{client_ip(request)}'
+    else:
+        # The common case (no proxy settings) without the general helper's extra calls: this is the hit path.
+        client = f'ip:{scope["client"][0]}'
+    query = scope.get('query_string')
     query_hash = hashlib.sha256(query).hexdigest() if query else ''
-    return f'{KEY_PREFIX}{client}:{request.path}:{query_hash}'
+    return f'{KEY_PREFIX}{client}:{scope["path"]}:{query_hash}'
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
@@ -87,6 +148,17 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     # Weak comparison (RFC 9110 §13.1.2): `W/"x"` matches `"x"`.
     opaque = etag.removeprefix('W/')
     return any(candidate.strip().removeprefix('W/') == opaque for candidate in if_none_match.split(','))
+
+
+def _if_none_match(request: Request) -> str | None:
+    # Read from the raw ASGI list: building the parsed `Headers` costs more than the whole cache hit.
+    found: list[bytes] | None = None
+    for name, value in request.scope.get('headers') or ():
+        if name.lower() == b'if-none-match':
+            if found is None:
+                found = []
+            found.append(value)
+    return None if found is None else b', '.join(found).decode('latin-1')
 
 
 async def get_response_from_cache(*, request: Request, duration: timedelta | None = None) -> Response | None:
@@ -98,14 +170,15 @@ async def get_response_from_cache(*, request: Request, duration: timedelta | Non
         return None
     if raw is None:
         return None
-    cached = CachedResponse.loads(raw)
+    # The memory store keeps the decoded entry itself (see `set_response_in_cache`).
+    cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
     if cached.etag is not None:
-        if_none_match = request.headers.if_none_match
+        if_none_match = _if_none_match(request)
         if if_none_match and _etag_matches(if_none_match, cached.etag):
             response = NotModifiedResponse(headers={'ETag': cached.etag})
             del response.headers['Content-Type']
             return response
-    return Response(data=cached.data, headers=cached.headers, status_code=cached.status_code)
+    return CachedHit(cached)
 
 
 async def set_response_in_cache(*, request: Request, response: Response, duration: timedelta) -> None:
@@ -127,7 +200,11 @@ async def set_response_in_cache(*, request: Request, response: Response, duratio
             etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
             response.headers['ETag'] = etag
     cached = CachedResponse(data=body, headers=dict(response.headers), status_code=response.status_code, etag=etag)
+    store = get_store()
+    # In process memory there is nothing to serialise for: keep the (never mutated) object and save a
+    # decode on every hit. Other stores get bytes.
+    value: Any = cached if isinstance(store, MemoryStore) else cached.dumps()
     try:
-        await get_store().set(api_cache_key(request, duration), cached.dumps(), ttl=ttl)
+        await store.set(api_cache_key(request, duration), value, ttl=ttl)
     except StoreUnavailableError as exc:
         logger.error(f'Response was not cached: {exc}')

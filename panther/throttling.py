@@ -39,7 +39,8 @@ _parsed_proxies: dict[tuple[str, ...], tuple[_Network, ...]] = {}
 
 
 def _trusted_networks() -> tuple[_Network, ...]:
-    proxies = config.TRUSTED_PROXIES
+    # `config.TRUSTED_PROXIES` would go through `Config.__getattr__` (an AttributeError each time) when unset.
+    proxies = config.__dict__.get('TRUSTED_PROXIES')
     if not proxies:
         return ()
     if isinstance(proxies, str):
@@ -73,10 +74,10 @@ def client_ip(request: BaseRequest) -> str:
     address that is not a trusted proxy is the client. Anything a client writes into the header before
     the first trusted hop is therefore ignored.
     """
-    client = request.client
-    if client is None:
+    client = request.scope.get('client')
+    if not client:
         return 'unknown'
-    peer = client.ip
+    peer = client[0]
     networks = _trusted_networks()
     if not networks or not _is_trusted(peer, networks):
         return peer

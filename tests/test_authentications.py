@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import jwt
 import pytest
 
-from panther import Panther, status
+from panther import Panther, authentications, status
 from panther._internal.store import RedisStore, set_redis_store
 from panther.app import API
 from panther.authentications import (
@@ -245,6 +245,39 @@ async def test_model_attribute_overrides_user_model() -> None:
     with pytest.raises(AttributeError):
         # The result is not a model instance (a str cannot take `_auth_token`): proves `Admin` was asked.
         await AdminAuthentication()(bearer(JWTAuthentication.encode_jwt('7')))
+
+
+async def test_remembered_token_still_expires(caplog: pytest.LogCaptureFixture) -> None:
+    token = sign(claims(exp=int(time.time()) + 1))
+    assert await JWTAuthentication()(bearer(token)) is User.users['1']  # verified and remembered
+    await asyncio.sleep(max(0.0, int(time.time()) + 1 - time.time()) + 0.05)
+    assert await rejected(JWTAuthentication(), bearer(token), caplog) == 'Token has expired'
+
+
+async def test_remembered_token_does_not_survive_a_key_change(caplog: pytest.LogCaptureFixture) -> None:
+    token = JWTAuthentication.encode_jwt('1')
+    assert await JWTAuthentication()(bearer(token)) is User.users['1']
+    config.JWT_CONFIG = JWTConfig(key='a-brand-new-signing-key-that-is-long-enough-too', life_time=60)
+    assert await rejected(JWTAuthentication(), bearer(token), caplog) == 'Token signature is invalid'
+
+
+async def test_verified_token_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authentications, 'VERIFIED_TOKENS_CACHE_SIZE', 3)
+    for user_id in range(10):
+        JWTAuthentication.decode_jwt(sign(claims(user_id=str(user_id))))
+    assert len(authentications._verified_tokens) <= 3
+
+
+async def test_remembered_payload_is_a_copy() -> None:
+    token = JWTAuthentication.encode_jwt('1')
+    JWTAuthentication.decode_jwt(token)['user_id'] = 'changed'
+    assert JWTAuthentication.decode_jwt(token)['user_id'] == '1'
+
+
+async def test_authorization_header_that_is_not_utf8(caplog: pytest.LogCaptureFixture) -> None:
+    request = make_request()
+    request.scope['headers'] = [(b'authorization', b'Bearer \xff\xfe')]
+    assert await rejected(JWTAuthentication(), request, caplog) == 'Authorization header is not valid UTF-8'
 
 
 # --- issuing tokens --------------------------------------------------------------------------------------------

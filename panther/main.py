@@ -116,6 +116,8 @@ class Panther:
                         }
                     )
                     await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
+                elif response.wants_scope:
+                    await response.send(send, receive, head=head, scope=scope)  # type: ignore[call-arg]
                 else:
                     await response.send(send, receive, head=head)
             except Exception as exc:

@@ -9,7 +9,9 @@ import inspect
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from decimal import Decimal
+from email.utils import formatdate, parsedate_to_datetime
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import orjson
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     'Cookie',
     'EventSourceResponse',
+    'FileResponse',
     'HTMLResponse',
     'IterableDataTypes',
     'PlainTextResponse',
@@ -32,6 +35,7 @@ __all__ = [
     'ResponseDataTypes',
     'StreamingDataTypes',
     'StreamingResponse',
+    'TemplateResponse',
 ]
 
 logger = logging.getLogger('panther')
@@ -103,6 +107,8 @@ def _encoded_content_type(content_type: str) -> tuple[bytes, bytes]:
 
 class Response:
     content_type = 'application/json'
+    # Responses that need the request's headers (conditional and range requests) get the scope in send().
+    wants_scope = False
 
     def __init__(
         self,
@@ -300,6 +306,11 @@ class StreamingResponse(Response):
         if head:
             await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
             return
+        await self._stream_body(send, receive)
+
+    async def _stream_body(self, send: Send, receive: Receive) -> None:
+        """Send the chunks; stop quietly when the client disconnects."""
+        data = self.data
         disconnected = asyncio.Event()
 
         async def watch_disconnect() -> None:
@@ -354,3 +365,200 @@ class EventSourceResponse(StreamingResponse):
         lines = [f'event: {event}'] if event else []
         lines.extend(f'data: {line}' for line in chunk.split('\n'))
         return ('\n'.join(lines) + '\n\n').encode()
+
+
+class TemplateResponse(HTMLResponse):
+    """Renders a Jinja2 template (`name`, looked up in `TEMPLATES_DIR`) or a template string (`source`).
+
+    HTML is autoescaped, so context values cannot inject markup.
+    """
+
+    def __init__(
+        self,
+        source: str | None = None,
+        name: str | None = None,
+        context: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> None:
+        super().__init__(data=self._render(source, name, context or {}), headers=headers, status_code=status_code)
+
+    @staticmethod
+    def _environment() -> Any:
+        from panther.configs import config
+
+        if config.JINJA_ENVIRONMENT is None:
+            import jinja2
+
+            # Outside a configured app (e.g. a script): a string-only environment with the same escaping rules.
+            config.JINJA_ENVIRONMENT = jinja2.Environment(autoescape=jinja2.select_autoescape(default_for_string=True))
+        return config.JINJA_ENVIRONMENT
+
+    @classmethod
+    def _render(cls, source: str | None, name: str | None, context: dict[str, Any]) -> str:
+        import jinja2
+
+        from panther.exceptions import APIError
+
+        environment = cls._environment()
+        if name is not None:
+            try:
+                template = environment.get_template(name)
+            except jinja2.TemplateNotFound:
+                loader = environment.loader
+                paths = _search_paths(loader)
+                logger.error(
+                    f'`{name}` Template Not Found.\n'
+                    f'* Make sure `TEMPLATES_DIR` in your configs is correct, Current is {" - ".join(paths)}'
+                )
+                raise APIError from None
+        else:
+            template = environment.from_string(source or '')
+        return template.render(context)
+
+
+def _search_paths(loader: Any) -> list[str]:
+    if loader is None:
+        return []
+    paths = list(getattr(loader, 'searchpath', []) or [])
+    for inner in getattr(loader, 'loaders', []) or []:
+        paths.extend(_search_paths(inner))
+    return paths
+
+
+class FileResponse(StreamingResponse):
+    """Streams a file below `config.BASE_DIR` in chunks.
+
+    Supports `HEAD`, single `Range` requests (206/416), `ETag` / `Last-Modified` with `If-None-Match` /
+    `If-Modified-Since` (304). A path that does not exist or leaves the base directory answers 404.
+    """
+
+    chunk_size = 64 * 1024
+    wants_scope = True
+
+    def __init__(self, file_path: str | Path, headers: dict[str, Any] | None = None, status_code: int = 200) -> None:
+        from panther._utils import detect_mime_type
+        from panther.configs import config
+
+        base = Path(config.BASE_DIR or '.').resolve()
+        target = (base / file_path).resolve()
+        self.path: Path | None = target if target.is_relative_to(base) and target.is_file() else None
+        if self.path is None:
+            super().__init__(data=None, status_code=404, headers=headers)
+            self._not_found = Response(data={'detail': 'Not Found'}, status_code=404, headers=headers)
+            return
+        self._not_found = None
+        stat = self.path.stat()
+        self.size = stat.st_size
+        self.etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        self.last_modified = formatdate(stat.st_mtime, usegmt=True)
+        self.modified = int(stat.st_mtime)
+        super().__init__(
+            data=None,
+            status_code=status_code,
+            headers={
+                'Content-Type': detect_mime_type(self.path),
+                'Accept-Ranges': 'bytes',
+                'ETag': self.etag,
+                'Last-Modified': self.last_modified,
+                **(headers or {}),
+            },
+        )
+
+    def _not_modified(self, request_headers: dict[bytes, bytes]) -> bool:
+        if_none_match = request_headers.get(b'if-none-match')
+        if if_none_match is not None:
+            tags = [tag.strip() for tag in if_none_match.decode('latin-1').split(',')]
+            return '*' in tags or self.etag in tags or f'W/{self.etag}' in tags
+        if_modified_since = request_headers.get(b'if-modified-since')
+        if if_modified_since is not None:
+            try:
+                since = parsedate_to_datetime(if_modified_since.decode('latin-1'))
+            except (TypeError, ValueError):
+                return False
+            return self.modified <= int(since.timestamp())
+        return False
+
+    def _range(self, request_headers: dict[bytes, bytes]) -> tuple[int, int] | bool | None:
+        """Inclusive `(start, end)` of a satisfiable single range; None: no (or ignored) range; False: unsatisfiable."""
+        raw = request_headers.get(b'range')
+        if raw is None:
+            return None
+        if_range = request_headers.get(b'if-range')
+        if if_range is not None and if_range.decode('latin-1').strip() not in (self.etag, self.last_modified):
+            return None
+        unit, _, spec = raw.decode('latin-1').partition('=')
+        if unit.strip().lower() != 'bytes' or ',' in spec:
+            return None
+        first, _, last = spec.strip().partition('-')
+        try:
+            if first:
+                start = int(first)
+                end = int(last) if last else self.size - 1
+            else:
+                length = int(last)
+                if length <= 0:
+                    return False
+                start, end = max(self.size - length, 0), self.size - 1
+        except ValueError:
+            return None
+        if start < 0 or start >= self.size or end < start:
+            return False
+        return start, min(end, self.size - 1)
+
+    async def _file_chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
+        assert self.path is not None
+        handle = await to_thread(self.path.open, 'rb')
+        try:
+            await to_thread(handle.seek, start)
+            remaining = length
+            while remaining > 0:
+                chunk = await to_thread(handle.read, min(self.chunk_size, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+        finally:
+            await to_thread(handle.close)
+
+    async def send(
+        self, send: Send, receive: Receive, *, head: bool = False, scope: dict[str, Any] | None = None
+    ) -> None:
+        if self._not_found is not None:
+            await self._not_found.send(send, receive, head=head)
+            return
+        request_headers = {k.lower(): v for k, v in (scope or {}).get('headers', [])}
+        headers = dict(self.headers)
+        if self._not_modified(request_headers):
+            await self._send_simple(send, 304, {k: v for k, v in headers.items() if k != 'Content-Type'}, b'')
+            return
+        byte_range = self._range(request_headers)
+        if byte_range is False:
+            headers = {'Content-Range': f'bytes */{self.size}'}
+            await self._send_simple(send, 416, headers, b'')
+            return
+        status = self.status_code
+        start, length = 0, self.size
+        if byte_range:
+            start, end = byte_range  # type: ignore[misc]
+            length = end - start + 1
+            status = 206
+            headers['Content-Range'] = f'bytes {start}-{end}/{self.size}'
+        headers['Content-Length'] = str(length)
+        header_list = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in headers.items()]
+        if self.cookies:
+            header_list.extend(self.cookies)
+        await send({'type': 'http.response.start', 'status': status, 'headers': header_list})
+        self._started = True
+        if head:
+            await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
+            return
+        self.data = self._file_chunks(start, length)
+        await self._stream_body(send, receive)
+
+    async def _send_simple(self, send: Send, status: int, headers: dict[str, Any], body: bytes) -> None:
+        header_list = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in headers.items()]
+        if 'Content-Length' not in headers:
+            header_list.insert(0, (b'Content-Length', str(len(body)).encode()))
+        await send({'type': 'http.response.start', 'status': status, 'headers': header_list})
+        await send({'type': 'http.response.body', 'body': body, 'more_body': False})

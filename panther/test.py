@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,21 @@ def _encode_headers(headers: dict[str, Any] | None) -> list[tuple[bytes, bytes]]
 def _query_string(query_params: dict[str, Any] | None) -> bytes:
     # Lists become repeated keys (`?tag=a&tag=b`); everything is URL-encoded.
     return urlencode(query_params or {}, doseq=True).encode('ascii')
+
+
+def _multipart(fields: dict[str, Any], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    boundary = f'panther-{uuid.uuid4().hex}'
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, content, file_type) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f'Content-Type: {file_type}\r\n\r\n'
+        )
+        parts.append(head.encode() + content + b'\r\n')
+    parts.append(f'--{boundary}--\r\n'.encode())
+    return b''.join(parts), f'multipart/form-data; boundary={boundary}'
 
 
 def _path(path: str) -> str:
@@ -105,10 +121,15 @@ class APIClient:
         content_type: str | None = 'application/json',
         cookies: dict[str, str] | None = None,
         body_chunks: list[bytes] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Response:
+        """Send one request. `files={'field': (filename, content, content_type)}` sends multipart form data
+        (with `payload` as its text fields)."""
         await self._ensure_started()
         header_list: list[tuple[bytes, bytes]] = []
-        if payload is _MISSING or (payload is None and method in ('GET', 'HEAD', 'DELETE', 'OPTIONS')):
+        if files is not None:
+            body, content_type = _multipart(payload if isinstance(payload, dict) else {}, files)
+        elif payload is _MISSING or (payload is None and method in ('GET', 'HEAD', 'DELETE', 'OPTIONS')):
             body = b''
         elif isinstance(payload, bytes):
             body = payload

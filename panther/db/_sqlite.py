@@ -16,7 +16,6 @@ import logging
 import re
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,10 +32,15 @@ T = TypeVar('T')
 
 SQLITE_HEADER = b'SQLite format 3\x00'
 
-# Longest time one statement may keep the event loop busy before it is handed to the worker thread.
-INLINE_BUDGET_SECONDS = 0.002
-# The progress handler runs every this many virtual-machine steps; a point query needs far fewer.
-PROGRESS_STEPS = 2000
+# The progress handler runs every PROGRESS_STEPS virtual-machine steps (a point query needs far fewer). An inline
+# statement gets INLINE_BUDGET_CALLS of them (~1-3 ms of work) before it is interrupted and handed to the worker.
+# Counting steps instead of reading a clock keeps the decision independent of machine load and GIL waits.
+PROGRESS_STEPS = 1000
+INLINE_BUDGET_CALLS = 150
+# Decrypting runs Python per row inside few VM steps, so encrypted databases get a smaller budget.
+ENCRYPTED_BUDGET_CALLS = 10
+# A statement that overran its inline budget goes straight to the worker this many times before trying again.
+SLOW_SKIPS = 100
 # Results with more rows than this are streamed from the worker thread instead of read inline.
 INLINE_MAX_ROWS = 256
 STREAM_BATCH = 1000
@@ -136,8 +140,10 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        self._deadline = float('inf')
-        self._slow: set[Any] = set()
+        self._ticks = 0
+        self._budget = ENCRYPTED_BUDGET_CALLS if encryption else INLINE_BUDGET_CALLS
+        # Statement → how many more times to skip the inline attempt (it overran its budget recently).
+        self._slow: dict[Any, int] = {}
         self._tables: set[str] = set()
         self._indexes: set[str] = set()
         self._writes = 0
@@ -223,7 +229,8 @@ class SQLiteStore:
         return connection
 
     def _over_budget(self) -> int:
-        return 1 if time.perf_counter() > self._deadline else 0
+        self._ticks += 1
+        return 1 if self._ticks > self._budget else 0
 
     def _worker_connection(self) -> sqlite3.Connection:
         connection = self._worker
@@ -246,13 +253,9 @@ class SQLiteStore:
 
     def _call_inline(self, func: Callable[..., T], args: Sequence[Any], budget: bool = True) -> T:
         connection = self._inline_connection()
-        if not budget:
-            return func(connection, *args)
-        self._deadline = time.perf_counter() + INLINE_BUDGET_SECONDS
-        try:
-            return func(connection, *args)
-        finally:
-            self._deadline = float('inf')
+        # Writes are never interrupted (see `run`): start them with a budget they cannot exhaust.
+        self._ticks = 0 if budget else -(1 << 62)
+        return func(connection, *args)
 
     def _call_worker(self, func: Callable[..., T], args: Sequence[Any]) -> T:
         return func(self._worker_connection(), *args)
@@ -265,14 +268,14 @@ class SQLiteStore:
         commit, so a retry could apply the write twice. Callers only send point writes here; `SQLITE_BUSY`
         (raised before anything is written, as the inline connection does not wait) moves them to the worker.
         """
-        if key is None or key not in self._slow:
+        if key is None or not self._skip_inline(key):
             try:
                 result = self._call_inline(func, args, budget=not write)
             except sqlite3.OperationalError as error:
                 code = _error_code(error)
                 if code == _SQLITE_INTERRUPT:
                     if key is not None:
-                        self._slow.add(key)
+                        self._slow[key] = SLOW_SKIPS
                 elif code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
                     raise _database_error(error) from error
             else:
@@ -299,6 +302,17 @@ class SQLiteStore:
             return self._executor_instance().submit(self._call_worker, func, args).result()
         except sqlite3.OperationalError as error:
             raise _database_error(error) from error
+
+    def _skip_inline(self, key: Any) -> bool:
+        skips = self._slow.get(key)
+        if not skips:
+            return False
+        # Try inline again now and then: the table may have shrunk or gained an index since.
+        if skips == 1:
+            del self._slow[key]
+        else:
+            self._slow[key] = skips - 1
+        return True
 
     def _count_write(self) -> None:
         self._writes += 1
@@ -344,6 +358,9 @@ class SQLiteStore:
             self._worker_connection().execute(statement)
         except sqlite3.Error as error:
             logger.warning(f'Could not create an SQLite index: {error}')
+        else:
+            # Statements that were too slow without the index may now be quick enough to run inline.
+            self._slow = {}
 
     # ------------------------------------------------------------------------------------------ streaming
 
@@ -392,13 +409,13 @@ class SQLiteStore:
     async def stream(self, sql: str, params: Sequence[Any], owner: object) -> Any:
         """Async generator of row batches: inline if the result is small and quick, else from the worker."""
         key = ('stream', sql)
-        if key not in self._slow:
+        if not self._skip_inline(key):
             try:
                 rows = self._call_inline(_fetch_limited, (sql, params, INLINE_MAX_ROWS))
             except sqlite3.OperationalError as error:
                 code = _error_code(error)
                 if code == _SQLITE_INTERRUPT:
-                    self._slow.add(key)
+                    self._slow[key] = SLOW_SKIPS
                 elif code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
                     raise _database_error(error) from error
                 rows = None

@@ -46,6 +46,7 @@ class BaseCursor(abc.ABC):
 
     cls: type[Model]
     filter: dict[str, Any]
+    _engine: Any
 
     def __init__(self, cls: type[Model], filter: dict[str, Any]) -> None:
         self.cls = cls
@@ -86,7 +87,11 @@ class BaseCursor(abc.ABC):
 
     async def to_list(self) -> list[Any]:
         """Run the query and return every model instance."""
-        return [item async for item in self]
+        self._start()
+        items: list[Any] = []
+        async for batch in self._engine.stream_batches(self):
+            items.extend(batch)
+        return items
 
     def __repr__(self) -> str:
         return f'<{type(self).__name__} {self.cls.__name__} filter={self.filter!r}>'

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import ValidationError
 
 from panther.configs import config
 from panther.db import _sqlite
@@ -210,12 +211,16 @@ class _Compiler:
 
 
 def _order_by(sort: list[tuple[str, int]], doc: str) -> str:
+    if not sort:
+        # No ORDER BY: rows come in rowid (insertion) order from a table scan, and in (key, rowid) order from an
+        # index, whereas `ORDER BY rowid` would keep the planner from using an index for the filter.
+        return ''
     parts = []
     for field, direction in sort:
         column = '_id' if field in ('id', '_id') else f"json_extract({doc}, '{_json_path(field)}')"
         parts.append(f'{column} {"DESC" if direction == -1 else "ASC"}')
     parts.append('rowid ASC')
-    return ', '.join(parts)
+    return ' ORDER BY ' + ', '.join(parts)
 
 
 def _update_expression(values: dict[str, Any], operators: dict[str, Any], store: SQLiteStore) -> tuple[str, list[Any]]:
@@ -278,6 +283,22 @@ def _normalise(query: dict[str, Any]) -> dict[str, Any]:
         value = query.pop('id')
         query['_id'] = value
     return query
+
+
+def _validate_rows(model: type[Model], rows: list[Any]) -> list[Model]:
+    """Rows → instances in one pass (the common case: no related models, files or encryption)."""
+    validate = model.__pydantic_validator__.validate_python
+    loads = orjson.loads
+    instances = []
+    try:
+        for identifier, data in rows:
+            document = loads(data)
+            document['id'] = identifier
+            instances.append(validate(document))
+    except ValidationError:
+        # Report it the same way as the general path does.
+        return materialise_documents(model, [{**orjson.loads(data), 'id': identifier} for identifier, data in rows])
+    return instances
 
 
 class BasePantherDBQuery(BaseQuery):
@@ -394,7 +415,7 @@ class BasePantherDBQuery(BaseQuery):
     def _cursor_sql(cls, store: SQLiteStore, cursor: PantherDBCursor) -> tuple[str, list[Any]]:
         where, params = cls._where(store, cursor.cls, cursor.filter)
         order = _order_by(cursor._sort, cls._doc(store))
-        sql = f'SELECT _id, data FROM {_table(cursor.cls)} WHERE {where} ORDER BY {order}'
+        sql = f'SELECT _id, data FROM {_table(cursor.cls)} WHERE {where}{order}'
         if cursor._limit or cursor._skip:
             sql += ' LIMIT ? OFFSET ?'
             params = [*params, cursor._limit or -1, cursor._skip]
@@ -404,8 +425,13 @@ class BasePantherDBQuery(BaseQuery):
     async def stream_batches(cls, cursor: PantherDBCursor) -> AsyncIterator[list[Model]]:
         store = await cls._ready(cursor.cls)
         sql, params = cls._cursor_sql(store, cursor)
+        model = cursor.cls
+        simple = not plan_for(model).nodes and not store.encrypted
         async for rows in store.stream(sql, params, cursor):
-            yield await cls.materialise(cursor.cls, [cls._decode(store, row) for row in rows])
+            if simple:
+                yield _validate_rows(model, rows)
+            else:
+                yield await cls.materialise(model, [cls._decode(store, row) for row in rows])
 
     @classmethod
     def fetch_sync(cls, cursor: PantherDBCursor) -> list[Model]:

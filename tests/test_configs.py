@@ -4,6 +4,8 @@ from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from panther._internal import state
 from panther.configs import Config, JWTConfig, QueryObservable, config
 
@@ -47,12 +49,8 @@ def test_unknown_attributes_read_as_none() -> None:
 
 def test_dunder_lookups_still_raise() -> None:
     # copy/pickle probe dunders; answering None for them would break those protocols.
-    try:
+    with pytest.raises(AttributeError):
         config.__missing_dunder__  # noqa: B018
-    except AttributeError:
-        pass
-    else:
-        raise AssertionError('expected AttributeError')
 
 
 def test_item_access_is_upper_cased() -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,38 @@ def test_two_item_middleware_entry_is_deprecated_but_works(caplog: pytest.LogCap
         "DEPRECATED 'MIDDLEWARES': `data` does not supported in middlewares anymore, as your data is static you may "
         'want to pass them to your middleware with config variables'
     ]
+
+
+def _app_in(directory: Path, monkeypatch: pytest.MonkeyPatch, **settings: Any) -> Panther:
+    module = types.ModuleType('tests._auto_reformat_configs')
+    module.__dict__.update(settings)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return Panther(str(directory / 'main.py'), configs=module.__name__, urls={})
+
+
+def test_auto_reformat_formats_the_base_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ruff_dir = Path(sys.executable).parent
+    if not (ruff_dir / 'ruff').exists():
+        pytest.skip('ruff is not installed next to the interpreter')
+    monkeypatch.setenv('PATH', os.pathsep.join([str(ruff_dir), os.environ.get('PATH', '')]))
+    source = tmp_path / 'messy.py'
+    source.write_text('import sys\nimport os\nx = {  "a":1 }\n')
+    _app_in(tmp_path, monkeypatch, AUTO_REFORMAT=True)
+    assert config.AUTO_REFORMAT is True
+    text = source.read_text()
+    assert text.index('import os') < text.index('import sys')
+    assert '{  "a":1 }' not in text
+
+
+def test_auto_reformat_without_ruff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty-bin'))
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG), pytest.raises(SystemExit) as info:
+        _app_in(tmp_path, monkeypatch, AUTO_REFORMAT=True)
+    assert info.value.code == 1
+    assert [r.getMessage() for r in errors(caplog)] == ["No module named 'ruff', Hint: `pip install ruff`"]
 
 
 def test_vars_after_loading_ends_with_throttling_then_middlewares() -> None:

@@ -584,6 +584,22 @@ async def test_failing_startup_hook_reports_startup_failed(caplog: pytest.LogCap
     assert 'broken() startup event got error: no database' in [r.getMessage() for r in errors(caplog)]
 
 
+@pytest.mark.xfail(
+    strict=True, reason='core bug: a failing start-up hook is logged twice at ERROR (hook error + "Start-up failed")'
+)
+async def test_failing_startup_hook_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    @Event.startup
+    def broken():
+        raise RuntimeError('no database')
+
+    app = make_app({})
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        async with Lifespan(app) as lifespan:
+            assert (await lifespan.send('lifespan.startup'))['type'] == 'lifespan.startup.failed'
+    assert [r.getMessage() for r in errors(caplog)] == ['broken() startup event got error: no database']
+
+
 async def test_startup_hooks_run_once_even_if_startup_is_repeated() -> None:
     calls: list[int] = []
 

@@ -108,18 +108,10 @@ class CachedHit(Response):
 
 
 class NotModifiedResponse(Response):
-    """304 without a body and without `Content-Length`.
-
-    A 304 may only carry the length the 200 would have had (RFC 9110 §8.6), and servers such as
-    uvicorn's httptools protocol then wait for that many body bytes; leaving the header out is correct
-    and safe everywhere.
-    """
+    """304 without a body (responses without a body send no `Content-Length`)."""
 
     def __init__(self, headers: dict[str, Any] | None = None) -> None:
         super().__init__(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-
-    def _header_list(self, body_length: int | None) -> list[tuple[bytes, bytes]]:
-        return super()._header_list(None)
 
 
 def api_cache_key(request: Request, duration: timedelta | None = None) -> str:

@@ -25,6 +25,10 @@ _NO_BODY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 _JSON_CONTENT_TYPE = (b'Content-Type', b'application/json')
 
 
+class _HooksFailed(PantherError):
+    """Start-up hooks failed (each one already logged its error)."""
+
+
 class _Route:
     """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
 
@@ -104,7 +108,13 @@ class Panther:
                 response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
             head = scope['method'] == 'HEAD'
             try:
-                if type(response) is Response and response._headers is None and response.cookies is None:
+                if (
+                    type(response) is Response
+                    and response._headers is None
+                    and response.status_code < 300
+                    and response.cookies is None
+                    and response.status_code != 204
+                ):
                     # Plain JSON response with default headers: sent here to skip a coroutine per request.
                     data = response.data
                     body = data if type(data) is bytes else (b'' if data is None else render_json(data))
@@ -177,7 +187,9 @@ class Panther:
                 try:
                     await self.startup()
                 except Exception as exc:
-                    logger.error(f'Start-up failed: {exc}')
+                    if not isinstance(exc, _HooksFailed):
+                        # Failing hooks were each logged already; anything else is logged here, once.
+                        logger.error(f'Start-up failed: {exc}', exc_info=exc)
                     await send({'type': 'lifespan.startup.failed', 'message': str(exc)})
                     return
                 await send({'type': 'lifespan.startup.complete'})
@@ -203,7 +215,7 @@ class Panther:
 
         await start_listener()
         if failures:
-            raise PantherError('; '.join(failures))
+            raise _HooksFailed('; '.join(failures))
 
     async def shutdown(self) -> None:
         if not self._started:

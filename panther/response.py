@@ -87,6 +87,10 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f'Type is not JSON serializable: {type(obj).__name__}')
 
 
+# Responses with these statuses carry no body, so no Content-Length either (RFC 9110 §8.6); servers such as
+# uvicorn's httptools protocol would otherwise wait for body bytes.
+NO_BODY_STATUSES = frozenset({100, 101, 102, 103, 204, 304})
+
 PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, type(None), bytes, tuple})
 
 _ENCODED_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
@@ -157,6 +161,8 @@ class Response:
         return render_json(data)
 
     def _header_list(self, body_length: int | None) -> list[tuple[bytes, bytes]]:
+        if self.status_code in NO_BODY_STATUSES:
+            body_length = None
         if self._headers is None and self.cookies is None:
             content_type = self.content_type
             encoded = _ENCODED_CONTENT_TYPES.get(content_type) or _encoded_content_type(content_type)
@@ -190,7 +196,7 @@ class Response:
             body = b'' if data is None else orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
         else:
             body = self.body
-        if self._headers is None and self.cookies is None:
+        if self._headers is None and self.cookies is None and self.status_code not in NO_BODY_STATUSES:
             content_type = self.content_type
             encoded = _ENCODED_CONTENT_TYPES.get(content_type) or _encoded_content_type(content_type)
             header_list = [(b'Content-Length', str(len(body)).encode()), encoded]
@@ -558,7 +564,7 @@ class FileResponse(StreamingResponse):
 
     async def _send_simple(self, send: Send, status: int, headers: dict[str, Any], body: bytes) -> None:
         header_list = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in headers.items()]
-        if 'Content-Length' not in headers:
+        if 'Content-Length' not in headers and status not in NO_BODY_STATUSES:
             header_list.insert(0, (b'Content-Length', str(len(body)).encode()))
         await send({'type': 'http.response.start', 'status': status, 'headers': header_list})
         await send({'type': 'http.response.body', 'body': body, 'more_body': False})

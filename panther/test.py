@@ -210,7 +210,11 @@ class APIClient:
         elif content_type.startswith(('text/', 'application/octet-stream')):
             response = PlainTextResponse(data=body.decode(errors='replace'))
         elif content_type.startswith('application/json'):
-            response = Response(data=orjson.loads(body) if body else None)
+            try:
+                response = Response(data=orjson.loads(body) if body else None)
+            except orjson.JSONDecodeError:
+                # Endpoints may return raw bytes labelled as JSON: hand them back as they are.
+                response = Response(data=body)
         else:
             response = Response(data=body)
         response.status_code = start['status']

@@ -584,9 +584,6 @@ async def test_failing_startup_hook_reports_startup_failed(caplog: pytest.LogCap
     assert 'broken() startup event got error: no database' in [r.getMessage() for r in errors(caplog)]
 
 
-@pytest.mark.xfail(
-    strict=True, reason='core bug: a failing start-up hook is logged twice at ERROR (hook error + "Start-up failed")'
-)
 async def test_failing_startup_hook_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     @Event.startup
     def broken():

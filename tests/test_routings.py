@@ -199,6 +199,10 @@ def test_node_with_endpoint_and_children() -> None:
 def test_reserved_path_is_not_found() -> None:
     use({'admin/v2': {}})
     assert find_endpoint('/admin/v2') == ENDPOINT_NOT_FOUND
+    # A reservation is not bypassed by backtracking into a variable sibling.
+    use({'admin/v2': {}, 'admin/<section>': f})
+    assert find_endpoint('/admin/v2') == ENDPOINT_NOT_FOUND
+    assert find_endpoint('/admin/v3') == (f, 'admin/<section>')
     assert find_endpoint('/admin') == ENDPOINT_NOT_FOUND
 
 

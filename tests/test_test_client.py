@@ -156,7 +156,6 @@ async def raw_bytes():
     return b'\x00not json'
 
 
-@pytest.mark.xfail(strict=True, reason='core bug: APIClient crashes decoding a non-JSON body labelled application/json')
 async def test_non_json_body_labelled_json_is_returned_raw() -> None:
     res = await APIClient(make_app({'raw': raw_bytes})).get('/raw')
     assert res.status_code == 200
@@ -307,3 +306,19 @@ async def test_session_surfaces_app_crashes() -> None:
     with pytest.raises(ValueError, match='app crashed'):
         async with WebsocketClient(crashing).session('/x'):
             pass
+
+
+@API(methods=['POST'])
+async def upload(request):
+    document = request.data['document']
+    return {'name': request.data['name'], 'file_name': document.file_name, 'content': document.file.decode()}
+
+
+async def test_multipart_upload_with_files() -> None:
+    client = APIClient(make_app({'upload': upload}))
+    res = await client.post(
+        '/upload', payload={'name': 'report'}, files={'document': ('../../etc/passwd', b'hello', 'text/plain')}
+    )
+    assert res.status_code == 200
+    # The client-supplied name is reduced to a plain file name.
+    assert res.data == {'name': 'report', 'file_name': 'passwd', 'content': 'hello'}

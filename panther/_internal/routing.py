@@ -19,6 +19,10 @@ def _is_endpoint(value: Any) -> bool:
     return value is not None and not isinstance(value, dict)
 
 
+# A reserved path (`{}` in the routing dict) answers 404 and must not fall through to a variable sibling.
+RESERVED: Any = object()
+
+
 class Router:
     """Matches request paths against a finalized routing tree (`config.URLS`).
 
@@ -36,7 +40,7 @@ class Router:
         self.pairs: dict[str, tuple[Any, str]] = {}
         for literal, child in self.root.literals.items():
             for _, name, grandchild in child.variables:
-                if grandchild.endpoint is not None:
+                if grandchild.endpoint is not None and grandchild.endpoint is not RESERVED:
                     self.pairs[literal] = (grandchild.endpoint, name)
                     break
 
@@ -47,7 +51,10 @@ class Router:
                 if _is_endpoint(value):
                     node.endpoint = self._wrap(value)
                 continue
-            child = self._build(value) if isinstance(value, dict) else _Node(self._wrap(value))
+            if value == {}:
+                child = _Node(RESERVED)
+            else:
+                child = self._build(value) if isinstance(value, dict) else _Node(self._wrap(value))
             if key.startswith('<'):
                 node.variables.append((key, key.strip('<> '), child))
             else:
@@ -72,7 +79,7 @@ class Router:
         """
         endpoint = self.raw_static.get(path)
         if endpoint is not None:
-            return endpoint, None
+            return (None if endpoint is RESERVED else endpoint), None
         raw_parts = path.split('/')
         if len(raw_parts) == 3 and not raw_parts[0] and raw_parts[2]:
             # `/literal/value`: static routes already missed above, so the precomputed pair decides.
@@ -82,7 +89,7 @@ class Router:
         path = path.strip('/')
         hit = self.static.get(path)
         if hit is not None:
-            return hit[0], None
+            return (None if hit[0] is RESERVED else hit[0]), None
         if not path:
             return None, None
         parts = path.split('/')
@@ -102,9 +109,9 @@ class Router:
             node = child
         else:
             if node.endpoint is not None:
-                return node.endpoint, variables
+                return (None if node.endpoint is RESERVED else node.endpoint), variables
         value, variables, _ = self.match_with_variables(parts)
-        return value, variables
+        return (None if value is RESERVED else value), variables
 
     def match_with_variables(self, parts: list[str]) -> tuple[Any, dict[str, str] | None, str]:
         found: list[str] = []
@@ -119,11 +126,11 @@ class Router:
         path = path.strip('/')
         hit = self.static.get(path)
         if hit is not None:
-            return hit
+            return hit if hit[0] is not RESERVED else (None, '')
         if not path:
             return None, ''
         value, _, found_path = self.match_with_variables(path.split('/'))
-        return value, found_path
+        return (value, found_path) if value is not RESERVED else (None, '')
 
     def _search(self, node: _Node, parts: list[str], index: int, found: list[str], variables: dict[str, str]) -> Any:
         if index == len(parts):

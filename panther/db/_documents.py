@@ -356,6 +356,9 @@ async def prepare_insert(model: type[Model], document: Any, fetch: Fetcher) -> M
     return instance
 
 
+_holders: dict[type, Any] = {}
+
+
 async def prepare_update(
     model: type[Model], update: Mapping[str, Any], fetch: Fetcher, mongo: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -383,7 +386,10 @@ async def prepare_update(
     if plan.nodes:
         values = await resolve_input_references(model, values, fetch)
     fields = model.model_fields
-    holder = model.model_construct()
+    holder = _holders.get(model)
+    if holder is None:
+        # Reused: `validate_assignment` needs an instance, and building one per update costs more than the update.
+        holder = _holders[model] = model.model_construct()
     validator = model.__pydantic_validator__
     errors: list[str] = []
     validated: dict[str, Any] = {}

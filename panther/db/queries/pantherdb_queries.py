@@ -383,7 +383,8 @@ class BasePantherDBQuery(BaseQuery):
     async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
         store = await cls._ready(model)
         where, params = cls._where(store, model, _normalise(query))
-        sql = f'SELECT COUNT(*) FROM {_table(model)} WHERE {where}'
+        # Without a WHERE clause SQLite counts from the b-tree directly instead of visiting every row.
+        sql = f'SELECT COUNT(*) FROM {_table(model)}' + ('' if where == '1' else f' WHERE {where}')
         return (await store.run(_sqlite.fetch_one, sql, params, key=sql))[0]
 
     @classmethod

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from panther._internal import state
+from panther._internal.endpoint import DirectCall, finish_result
 from panther._internal.errors import catch_errors, error_to_response
 from panther._internal.routing import Router
 from panther._internal.types import Receive, Scope, Send
 from panther.configs import config
-from panther.exceptions import NotFoundAPIError, PantherError, UpgradeRequiredError
+from panther.exceptions import InvalidPathVariableAPIError, NotFoundAPIError, PantherError, UpgradeRequiredError
 from panther.request import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
-from panther.response import Response, render_json
+from panther.response import PLAIN_TYPES, Response, render_json
 
 __all__ = ['Panther']
 
@@ -32,12 +33,13 @@ class _HooksFailed(PantherError):
 class _Route:
     """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
 
-    __slots__ = ('endpoint', 'handler')
+    __slots__ = ('direct', 'endpoint', 'handler')
 
     def __init__(self, endpoint: Any) -> None:
         self.endpoint = endpoint
         compiled = getattr(endpoint, '__panther_endpoint__', None)
         self.handler = compiled.handler() if compiled is not None and compiled.kind != 'websocket' else None
+        self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
 
 
 class Panther:
@@ -56,6 +58,7 @@ class Panther:
         self._max_body_size = DEFAULT_MAX_BODY_SIZE
         self._middlewares: list[Any] = []
         self._router: Router | None = None
+        self._static: dict[str, _Route] = {}
         self._urls: Any = None
         config.BASE_DIR = Path(name).resolve().parent
         try:
@@ -75,26 +78,56 @@ class Panther:
         self._max_body_size = config.MAX_BODY_SIZE or DEFAULT_MAX_BODY_SIZE
         self._middlewares = list(config.HTTP_MIDDLEWARES)
         self._router = Router(config.URLS, wrap=_Route)
+        self._static = {path: route for path, route in self._router.raw_static.items() if isinstance(route, _Route)}
         self._urls = config.URLS
         self._version = state.config_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope['type'] == 'http':
             # The HTTP path is written out here (not delegated) because it runs for every request.
-            if self._version != state.config_version or self._urls is not config.URLS:
+            if self._version != state.config_version:
                 self._refresh()
-            request = Request(scope, receive, send, self._max_body_size)
+            request = Request(scope, receive, send)
+            if self._max_body_size != DEFAULT_MAX_BODY_SIZE:
+                request.max_body_size = self._max_body_size
             try:
                 if self._middlewares:
                     response = await self._run_middlewares(request)
                 else:
-                    route, variables = self._router.resolve(scope['path'])  # type: ignore[union-attr]
+                    # Static routes are one dict lookup; anything else goes through the router.
+                    route = self._static.get(scope['path'])
+                    if route is None:
+                        route, variables = self._router.resolve(scope['path'])  # type: ignore[union-attr]
+                    else:
+                        variables = None
                     if route is None or route.handler is None:
                         response = await self.dispatch(request=request)
                     else:
                         request.path_variables = variables or {}
+                        direct = route.direct
                         try:
-                            response = await route.handler(request)
+                            if direct is not None and scope['method'] in direct.methods:
+                                # Simplest endpoints (see DirectCall): the handler is called right here.
+                                if direct.name is None:
+                                    result = await direct.func()
+                                else:
+                                    raw = variables.get(direct.name) if variables else None
+                                    if raw is None:
+                                        result = await direct.func()
+                                    elif direct.convert is None:
+                                        result = await direct.func(raw)
+                                    else:
+                                        try:
+                                            value = direct.convert(raw)
+                                        except (ValueError, TypeError):
+                                            raise InvalidPathVariableAPIError(raw, direct.annotation) from None
+                                        result = await direct.func(value)
+                                if type(result) in PLAIN_TYPES:
+                                    response = Response(data=result)
+                                else:
+                                    response = await finish_result(result)
+                            else:
+                                response = await route.handler(request)
                         except ClientDisconnected:
                             raise
                         except Exception as exc:

@@ -63,7 +63,7 @@ class Request(BaseRequest):
         self.asgi_receive = receive
         self.asgi_send = send
         self.path_variables: dict[str, str] | None = None
-        if max_body_size != DEFAULT_MAX_BODY_SIZE:
+        if max_body_size is not DEFAULT_MAX_BODY_SIZE:
             self.max_body_size = max_body_size
 
     @property

@@ -16,6 +16,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -196,6 +197,23 @@ class SQLiteStore:
 
     # ----------------------------------------------------------------------------------------- connections
 
+    @staticmethod
+    def _enable_wal(connection: sqlite3.Connection) -> None:
+        """Switch to WAL, retrying while another process holds the lock.
+
+        SQLite answers some lock conflicts on this pragma with SQLITE_BUSY at once, without calling the busy
+        handler (e.g. while another process is creating the file), so the wait is done here.
+        """
+        deadline = time.monotonic() + WORKER_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                connection.execute('PRAGMA journal_mode = WAL')
+                return
+            except sqlite3.OperationalError as error:
+                if ('locked' not in str(error) and 'busy' not in str(error)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
     def _connect(self, busy_timeout_ms: int, *, read_only: bool = False) -> sqlite3.Connection:
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=512, timeout=0
@@ -203,7 +221,7 @@ class SQLiteStore:
         try:
             # Converting a fresh file to WAL needs the write lock once; wait for it like the worker does.
             connection.execute(f'PRAGMA busy_timeout = {WORKER_BUSY_TIMEOUT_MS}')
-            connection.execute('PRAGMA journal_mode = WAL')
+            self._enable_wal(connection)
             connection.execute('PRAGMA synchronous = NORMAL')
             connection.execute(f'PRAGMA busy_timeout = {int(busy_timeout_ms)}')
             if read_only:

@@ -8,20 +8,15 @@ Until then `redis.is_connected` is `False` and every command raises
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
-import threading
-from typing import Any
-
-from redis.asyncio import Redis
-from redis.asyncio.connection import parse_url
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any
 
 from panther._internal.store import RedisStore, set_redis_store
 from panther.exceptions import PantherError
+
+if TYPE_CHECKING:
+    from panther.db.connections._redis_client import RedisConnection
 
 __all__ = ['RedisConnection', 'close_redis', 'load_redis', 'redis']
 
@@ -29,77 +24,20 @@ logger = logging.getLogger('panther')
 
 DEFAULT_CLASS = 'panther.db.connections.RedisConnection'
 NOT_CONFIGURED = '`REDIS` is not found in `configs`'
-STARTUP_PING_TIMEOUT = 3.0
-
-# A request must never wait long on a dead Redis: short socket timeouts and one quick retry (a pooled
-# connection closed by the server is the common, harmless failure) instead of redis-py's ten
-# retries with growing back-off. Users can override each of these in `REDIS`.
-_REQUEST_DEFAULTS: dict[str, Any] = {
-    'socket_timeout': 2.0,
-    'socket_connect_timeout': 2.0,
-}
 
 
-class RedisConnection(Redis):
-    """`redis.asyncio.Redis` that refuses commands until configured and pings once at start-up."""
+def _client_module() -> Any:
+    """The module that needs the optional `redis` package, imported on first use."""
+    try:
+        return importlib.import_module('panther.db.connections._redis_client')
+    except ImportError as exc:
+        raise PantherError(f'{exc} -> Hint: `pip install redis`') from exc
 
-    def __init__(self, init: bool = False, **kwargs: Any) -> None:
-        url = kwargs.pop('url', None)
-        if url:
-            kwargs = parse_url(url) | kwargs
-        for key, value in _REQUEST_DEFAULTS.items():
-            kwargs.setdefault(key, value)
-        if 'retry' not in kwargs:
-            kwargs['retry'] = Retry(NoBackoff(), 1)
-        self._connection_kwargs = dict(kwargs)
-        super().__init__(**kwargs)
-        self.is_connected = False
-        if init:
-            self.ping_synchronously()
-            self.is_connected = True
 
-    def ping_synchronously(self, timeout: float = STARTUP_PING_TIMEOUT) -> None:
-        """PING from a short-lived client on its own loop and thread; raises if the server is unreachable.
-
-        Start-up may run inside an event loop (tests, `panther run --reload`) or outside one, so the ping
-        cannot borrow the caller's loop; a separate client also keeps this loop's pool untouched.
-        """
-        kwargs = self._connection_kwargs | {
-            'socket_timeout': timeout,
-            'socket_connect_timeout': timeout,
-            'retry': Retry(NoBackoff(), 0),
-        }
-        outcome: list[BaseException] = []
-
-        async def ping() -> None:
-            client = Redis(**kwargs)
-            try:
-                await client.ping()
-            finally:
-                await client.aclose()
-
-        def run() -> None:
-            try:
-                asyncio.run(ping())
-            except BaseException as exc:
-                outcome.append(exc)
-
-        thread = threading.Thread(target=run, name='panther-redis-ping', daemon=True)
-        thread.start()
-        thread.join(timeout * 2 + 1)
-        if thread.is_alive():
-            raise TimeoutError(f'no answer within {timeout} seconds')
-        if outcome:
-            raise outcome[0]
-
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if not self.is_connected:
-            raise ValueError(NOT_CONFIGURED)
-        return await super().execute_command(*args, **options)
-
-    def create_connection_for_websocket(self) -> Redis:
-        """A dedicated client (database 0) for long-lived pub/sub subscriptions."""
-        return Redis(**(self._connection_kwargs | {'db': 0, 'socket_timeout': None}))
+def __getattr__(name: str) -> Any:
+    if name == 'RedisConnection':
+        return _client_module().RedisConnection
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 _connection: RedisConnection | None = None
@@ -121,7 +59,11 @@ class _RedisProxy:
     def __getattr__(self, name: str) -> Any:
         connection = _connection
         if connection is None:
-            if hasattr(RedisConnection, name):
+            try:
+                known = hasattr(_client_module().RedisConnection, name)
+            except PantherError:
+                known = True
+            if known:
                 return _not_configured
             raise AttributeError(name)
         return getattr(connection, name)
@@ -146,8 +88,11 @@ def load_redis(redis_config: dict[str, Any]) -> None:
     global _connection
     options = dict(redis_config)
     class_ref = options.pop('class', None) or DEFAULT_CLASS
+    client = _client_module()
+    from redis.exceptions import RedisError
+
     if class_ref in (DEFAULT_CLASS, 'panther.db.connections.redis.RedisConnection'):
-        connection_class: type = RedisConnection
+        connection_class: type = client.RedisConnection
     elif isinstance(class_ref, str):
         connection_class = _import_class(class_ref)
     else:
@@ -176,6 +121,8 @@ async def close_redis() -> None:
     _connection = None
     set_redis_store(None)
     connection.is_connected = False
+    from redis.exceptions import RedisError
+
     try:
         await connection.aclose()
     except (RedisError, OSError, RuntimeError) as exc:

@@ -1,0 +1,172 @@
+"""The public surface: module paths and names user code imports, and imports without optional packages."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import panther
+
+PUBLIC = {
+    'panther': ['Panther', '__version__', 'version'],
+    'panther.main': ['Panther'],
+    'panther.app': ['API', 'GenericAPI'],
+    'panther.request': ['Request'],
+    'panther.base_request': ['BaseRequest', 'Headers', 'Address'],
+    'panther.response': [
+        'Response',
+        'Cookie',
+        'StreamingResponse',
+        'HTMLResponse',
+        'PlainTextResponse',
+        'FileResponse',
+        'TemplateResponse',
+        'RedirectResponse',
+        'ResponseDataTypes',
+        'IterableDataTypes',
+        'StreamingDataTypes',
+    ],
+    'panther.status': [
+        'HTTP_200_OK',
+        'WS_1000_NORMAL_CLOSURE',
+        'status_text',
+        'is_informational',
+        'is_success',
+        'is_redirect',
+        'is_client_error',
+        'is_server_error',
+    ],
+    'panther.exceptions': [
+        'PantherError',
+        'DatabaseError',
+        'BaseError',
+        'APIError',
+        'WebsocketError',
+        'RedirectAPIError',
+        'BadRequestAPIError',
+        'AuthenticationAPIError',
+        'AuthorizationAPIError',
+        'NotFoundAPIError',
+        'MethodNotAllowedAPIError',
+        'UnprocessableEntityError',
+        'UpgradeRequiredError',
+        'ThrottlingAPIError',
+        'InvalidPathVariableAPIError',
+    ],
+    'panther.configs': ['config', 'Config', 'JWTConfig', 'QueryObservable'],
+    'panther.routings': [
+        'flatten_urls',
+        'finalize_urls',
+        'find_endpoint',
+        'check_urls_path_variables',
+        'ENDPOINT_NOT_FOUND',
+    ],
+    'panther.serializer': ['ModelSerializer'],
+    'panther.db': ['Model'],
+    'panther.db.models': ['Model', 'BaseUser', 'ID'],
+    'panther.db.connections': [
+        'db',
+        'redis',
+        'BaseDatabaseConnection',
+        'PantherDBConnection',
+        'MongoDBConnection',
+        'DatabaseConnection',
+        'RedisConnection',
+    ],
+    'panther.db.cursor': ['Cursor'],
+    'panther.db.queries': ['Query'],
+    'panther.db.queries.base_queries': ['BaseQuery'],
+    'panther.db.queries.pantherdb_queries': ['BasePantherDBQuery'],
+    'panther.db.queries.mongodb_queries': ['BaseMongoDBQuery'],
+    'panther.generics': ['ListAPI', 'RetrieveAPI', 'CreateAPI', 'UpdateAPI', 'DeleteAPI'],
+    'panther.pagination': ['Pagination'],
+    'panther.authentications': [
+        'BaseAuthentication',
+        'JWTAuthentication',
+        'QueryParamJWTAuthentication',
+        'CookieJWTAuthentication',
+    ],
+    'panther.permissions': ['BasePermission', 'IsAuthenticated', 'IsAuthenticatedOrReadonly'],
+    'panther.throttling': ['Throttle'],
+    'panther.caching': ['api_cache_key', 'get_response_from_cache', 'set_response_in_cache', 'CachedResponse'],
+    'panther.events': ['Event'],
+    'panther.middlewares': [
+        'HTTPMiddleware',
+        'WebsocketMiddleware',
+        'CORSMiddleware',
+        'MonitoringMiddleware',
+        'WebsocketMonitoringMiddleware',
+    ],
+    'panther.middlewares.base': ['HTTPMiddleware', 'WebsocketMiddleware'],
+    'panther.middlewares.cors': ['CORSMiddleware'],
+    'panther.middlewares.monitoring': ['MonitoringMiddleware', 'WebsocketMonitoringMiddleware'],
+    'panther.websocket': ['GenericWebsocket', 'Websocket', 'send_message_to_websocket', 'close_websocket_connection'],
+    'panther.base_websocket': ['Websocket', 'WebsocketConnections', 'PubSub'],
+    'panther.file_handler': ['File', 'Image'],
+    'panther.test': ['APIClient', 'WebsocketClient'],
+    'panther.utils': [
+        'Singleton',
+        'load_env',
+        'generate_secret_key',
+        'round_datetime',
+        'generate_hash_value_from_string',
+        'scrypt',
+        'timezone_now',
+        'run_coroutine',
+        'URANDOM_SIZE',
+    ],
+    'panther._utils': ['import_class', 'detect_mime_type', 'read_multipart_form_data', 'is_function_async'],
+    'panther.logging': ['LOGGING'],
+    'panther.cli.main': ['start'],
+}
+
+
+@pytest.mark.parametrize('module_name', sorted(PUBLIC))
+def test_public_names_exist(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    missing = [name for name in PUBLIC[module_name] if not hasattr(module, name)]
+    assert not missing, f'{module_name} lacks {missing}'
+
+
+def test_version() -> None:
+    assert panther.version() == panther.__version__
+    assert panther.__version__.count('.') == 2
+
+
+def test_typed_marker_ships() -> None:
+    from importlib import resources
+
+    assert resources.files('panther').joinpath('py.typed').is_file()
+
+
+def test_core_imports_without_optional_packages() -> None:
+    script = textwrap.dedent("""
+        import sys
+
+        OPTIONAL = {'redis', 'pymongo', 'bson', 'cryptography', 'watchfiles', 'IPython'}
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in OPTIONAL:
+                    raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+                return None
+
+        sys.meta_path.insert(0, Block())
+        import panther.main, panther.app, panther.db.models, panther.db.connections, panther.authentications
+        import panther.throttling, panther.caching, panther.generics, panther.websocket, panther.test
+        from panther.exceptions import PantherError
+        try:
+            from panther.db.connections import RedisConnection
+        except PantherError as exc:
+            assert 'pip install redis' in str(exc), exc
+        else:
+            raise AssertionError('RedisConnection imported without redis')
+        print('imported')
+    """)
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'imported'

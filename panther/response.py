@@ -191,18 +191,8 @@ class Response:
             self.data = await to_list()
 
     async def send(self, send: Send, receive: Receive, *, head: bool = False) -> None:
-        data = self.data
-        if type(self) is Response and type(data) is not bytes:
-            body = b'' if data is None else orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
-        else:
-            body = self.body
-        if self._headers is None and self.cookies is None and self.status_code not in NO_BODY_STATUSES:
-            content_type = self.content_type
-            encoded = _ENCODED_CONTENT_TYPES.get(content_type) or _encoded_content_type(content_type)
-            header_list = [(b'Content-Length', str(len(body)).encode()), encoded]
-        else:
-            header_list = self._header_list(len(body))
-        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': header_list})
+        body = self.body
+        await send({'type': 'http.response.start', 'status': self.status_code, 'headers': self._header_list(len(body))})
         await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
 
     async def serialize_output(self, output_model: type[BaseModel]) -> Any:

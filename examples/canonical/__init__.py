@@ -1,0 +1,1 @@
+"""The canonical Panther example: a small notes service."""

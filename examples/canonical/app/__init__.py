@@ -1,0 +1,1 @@
+"""The notes app: users, notes, their endpoints and the live note feed."""

@@ -1,0 +1,148 @@
+"""HTTP endpoints: `@API()` functions for single actions, `panther.generics` classes for note CRUD."""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from examples.canonical.app.models import Note, User
+from examples.canonical.app.permissions import IsNoteOwner
+from examples.canonical.app.serializers import (
+    LoginIn,
+    NoteOut,
+    NoteSerializer,
+    NoteUpdateSerializer,
+    SignUpIn,
+    UserOut,
+)
+from examples.canonical.app.websockets import notify_user
+from panther import status
+from panther.app import API
+from panther.authentications import RefreshJWTAuthentication
+from panther.db.cursor import BaseCursor
+from panther.exceptions import AuthenticationAPIError, BadRequestAPIError
+from panther.generics import DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
+from panther.pagination import Pagination
+from panther.permissions import IsAuthenticated
+from panther.request import Request
+from panther.response import Response
+from panther.throttling import Throttle
+from panther.utils import timezone_now
+
+logger = logging.getLogger('panther')
+
+# Set by the start-up hook in main.py.
+started_at: dict[str, datetime] = {}
+
+# A stored-password value that matches no password: checking it costs as much as checking a real one.
+_NO_SUCH_USER = User(username='', password='0' * 64)
+
+
+# --- accounts --------------------------------------------------------------------------------------------------
+
+
+@API(
+    methods=['POST'],
+    input_model=SignUpIn,
+    output_model=UserOut,
+    throttling=Throttle(rate=20, duration=timedelta(hours=1)),
+)
+async def sign_up(request: Request) -> Response:
+    data: SignUpIn = request.validated_data
+    if await User.exists(username=data.username):
+        raise BadRequestAPIError(detail={'username': 'This username is taken.'})
+    user = await User.insert_one(username=data.username)
+    await user.set_password(data.password)  # scrypt runs in a worker thread
+    return Response(data=user, status_code=status.HTTP_201_CREATED)  # shaped by `output_model`
+
+
+@API(methods=['POST'], input_model=LoginIn, throttling=Throttle(rate=5, duration=timedelta(minutes=1)))
+async def login(request: Request) -> dict[str, str]:
+    data: LoginIn = request.validated_data
+    user = await User.find_one(username=data.username.lower())
+    if user is None:
+        # Same work and the same answer as a wrong password, so the response tells nobody which usernames exist.
+        await _NO_SUCH_USER.check_password(data.password)
+        raise AuthenticationAPIError(detail='Invalid username or password')
+    if not await user.check_password(data.password):
+        raise AuthenticationAPIError(detail='Invalid username or password')
+    return await user.login()  # {'access_token': ..., 'refresh_token': ...}
+
+
+@API(methods=['POST'], auth=RefreshJWTAuthentication, permissions=[IsAuthenticated])
+async def refresh(request: Request) -> dict[str, str]:
+    # `Authorization: Bearer <refresh token>`. The token is spent: its session (old access token included)
+    # is revoked and a new pair is returned.
+    return await request.user.refresh_tokens()
+
+
+@API(methods=['POST'], permissions=[IsAuthenticated])
+async def logout(request: Request) -> Response:
+    # Revokes the session of the access token: it and its refresh token stop working.
+    await request.user.logout()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@API(methods=['GET'], permissions=[IsAuthenticated], output_model=UserOut)
+async def me(request: Request) -> User:
+    return request.user
+
+
+# --- notes -----------------------------------------------------------------------------------------------------
+
+
+class NoteListAPI(ListAPI):
+    """`GET /notes/` lists the caller's notes; `POST /notes/` creates one."""
+
+    permissions = [IsAuthenticated]
+    input_model = NoteSerializer  # validates POST bodies only
+    output_model = NoteOut
+    pagination = Pagination  # ?limit=&skip=  ->  {count, next, previous, results}
+    search_fields = ['title', 'body']  # ?search=  (case-insensitive "contains" on any of them)
+    filter_fields = ['pinned']  # ?pinned=true  (converted to the field's type)
+    sort_fields = ['title', 'created_at', 'pinned']  # ?sort=-pinned,title
+
+    async def get_query(self, request: Request, **kwargs: Any) -> BaseCursor:
+        # Every query starts from the caller's own notes; filters and search narrow it further.
+        return (await Note.find(owner=request.user)).sort('created_at', -1)
+
+    async def post(self, request: Request, **kwargs: Any) -> Response:
+        # `CreateAPI` would store exactly the serializer's fields. A note also needs its owner, which must
+        # come from the token and never from the body, so the note is inserted here.
+        data: NoteSerializer = request.validated_data
+        note = await Note.insert_one(data.model_dump(), owner=request.user)
+        message = {'type': 'note.created', 'note': NoteOut(**note.model_dump()).model_dump()}
+        await notify_user(str(request.user.id), message)
+        return Response(data=note, status_code=status.HTTP_201_CREATED)  # shaped by `output_model`
+
+
+class NoteDetailAPI(RetrieveAPI, UpdateAPI, DeleteAPI):
+    """`GET`, `PUT`, `PATCH` and `DELETE /notes/<note_id>/`, for the note's owner only."""
+
+    permissions = [IsAuthenticated, IsNoteOwner]
+    input_model = NoteUpdateSerializer
+    output_model = NoteOut
+
+    async def get_instance(self, request: Request, **kwargs: Any) -> Note:
+        return await Note.find_one_or_raise(id=kwargs['note_id'])
+
+
+# --- public ----------------------------------------------------------------------------------------------------
+
+
+@API(methods=['GET'], cache=timedelta(seconds=30))
+async def stats() -> dict[str, Any]:
+    # Counting is a scan; the cached answer is replayed for 30 seconds (per client) without calling this.
+    return {'users': await User.count(), 'notes': await Note.count(), 'generated_at': timezone_now()}
+
+
+@API(methods=['GET'])
+async def health() -> Response:
+    try:
+        await User.first()
+    except Exception as exc:
+        logger.error(f'Health check: the database is not available: {exc}')
+        return Response(
+            data={'status': 'unavailable', 'database': 'unavailable'},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return Response(data={'status': 'ok', 'database': 'ok', 'started_at': started_at.get('time')})

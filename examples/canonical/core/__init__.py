@@ -1,0 +1,1 @@
+"""Project-wide settings and the root routing table."""

@@ -19,6 +19,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
@@ -201,7 +202,7 @@ class JWTAuthentication(BaseAuthentication):
         user_id = payload.get('user_id')
         if user_id is None:
             raise cls.exception('Payload does not have `user_id`')
-        model = cls.model or config.USER_MODEL
+        model: Any = cls.model or config.USER_MODEL
         if model is None:
             raise PantherError('`USER_MODEL` is not configured')
         user = await model.find_one(id=user_id)
@@ -289,6 +290,8 @@ class JWTAuthentication(BaseAuthentication):
     def _session_end(cls, payload: dict[str, Any]) -> float:
         # The refresh token of the pair outlives the access token; revoke until the later of the two.
         refresh_life_time = cls.jwt_config().refresh_life_time or 0
+        if isinstance(refresh_life_time, timedelta):
+            refresh_life_time = refresh_life_time.total_seconds()
         return max(float(payload.get('exp', 0)), float(payload.get('iat', 0)) + float(refresh_life_time))
 
     @classmethod

@@ -137,6 +137,11 @@ class BaseRequest:
 
     # A class-level default: set on the instance only when authentication assigns it.
     user: Any = None
+    # Lazy slots, filled on first use.
+    _headers: Headers
+    _query_list: list[tuple[str, str]]
+    _query_params: dict[str, str]
+    _cookies: dict[str, str]
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Only what every request needs is set here; the lazy slots stay empty until first use.

@@ -68,7 +68,7 @@ def _serializer_model(api: GenericAPI, request: Request) -> tuple[BaseModel, typ
 @lru_cache(maxsize=512)
 def _adapter(model: type[BaseModel], field: str) -> TypeAdapter[Any] | None:
     info = model.model_fields.get(field)
-    if info is None or field == 'id':
+    if info is None or info.annotation is None or field == 'id':
         return None
     return TypeAdapter(info.annotation)
 
@@ -90,7 +90,7 @@ def _convert_filter(model: type[BaseModel], field: str, value: str) -> Any:
 def _schema_type(adapter: TypeAdapter[Any]) -> str:
     schema = adapter.core_schema
     while schema.get('type') in ('nullable', 'default'):
-        schema = schema['schema']  # type: ignore[typeddict-item]
+        schema = schema['schema']
     return str(schema.get('type'))
 
 

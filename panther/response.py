@@ -12,7 +12,7 @@ from decimal import Decimal
 from email.utils import formatdate, parsedate_to_datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
 import orjson
 from pydantic import BaseModel
@@ -274,7 +274,7 @@ class StreamingResponse(Response):
             return self._encode(data)
         raise TypeError('StreamingResponse has no body until it is sent; iterate its data instead')
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         data = self.data
         if inspect.isasyncgen(data) or isinstance(data, AsyncIterator):
             async for chunk in data:
@@ -439,6 +439,7 @@ class FileResponse(StreamingResponse):
         base = Path(config.BASE_DIR or '.').resolve()
         target = (base / file_path).resolve()
         self.path: Path | None = target if target.is_relative_to(base) and target.is_file() else None
+        self._not_found: Response | None
         if self.path is None:
             super().__init__(data=None, status_code=404, headers=headers)
             self._not_found = Response(data={'detail': 'Not Found'}, status_code=404, headers=headers)
@@ -502,9 +503,9 @@ class FileResponse(StreamingResponse):
             return False
         return start, min(end, self.size - 1)
 
-    async def _file_chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
+    async def _file_chunks(self, start: int, length: int) -> AsyncGenerator[bytes, None]:
         assert self.path is not None
-        handle = await to_thread(self.path.open, 'rb')
+        handle: BinaryIO = await to_thread(self.path.open, 'rb')
         try:
             await to_thread(handle.seek, start)
             remaining = length
@@ -535,8 +536,8 @@ class FileResponse(StreamingResponse):
             return
         status = self.status_code
         start, length = 0, self.size
-        if byte_range:
-            start, end = byte_range  # type: ignore[misc]
+        if isinstance(byte_range, tuple):
+            start, end = byte_range
             length = end - start + 1
             status = 206
             headers['Content-Range'] = f'bytes {start}-{end}/{self.size}'

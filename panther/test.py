@@ -377,7 +377,8 @@ class WebsocketSession:
         message = await self.receive(timeout)
         if message['type'] != 'websocket.send':
             raise RuntimeError(f'Expected a message, got {message}')
-        return message.get('text') if message.get('text') is not None else message['bytes'].decode()
+        text = message.get('text')
+        return text if isinstance(text, str) else message['bytes'].decode()
 
     async def receive_bytes(self, timeout: float = 5) -> bytes:
         message = await self.receive(timeout)

@@ -95,7 +95,7 @@ def load_database(namespace: dict[str, Any]) -> None:
 
 def load_throttling(namespace: dict[str, Any]) -> None:
     if throttling := namespace.get('THROTTLING'):
-        config.THROTTLING = throttling
+        config.THROTTLING = throttling  # type: ignore[misc]  # set per app, read through the instance
 
 
 def load_user_model(namespace: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ def _fail(message: str) -> PantherError:
 
 def _validate_callable(value: Any, kind: str, *, require_async: bool = True) -> None:
     """Check an auth/permission value: a function taking `request`, or a class with `__call__(self, request)`."""
+    func: Any
     if inspect.isclass(value):
         call = value.__dict__.get('__call__') or getattr(value, '__call__', None)  # noqa: B004
         if not inspect.isfunction(call):
@@ -140,7 +141,8 @@ class EndpointOptions:
 def _as_callable(value: Any) -> Callable[[Any], Any]:
     """Classes are instantiated per request (they may keep state); functions and instances are used as is."""
     if inspect.isclass(value):
-        return lambda request: value()(request)
+        cls: Any = value
+        return lambda request: cls()(request)
     return value
 
 
@@ -276,7 +278,9 @@ def compile_pipeline(
     direct = instance_factory is None and is_async
     no_arguments = direct and plan.simple and not plan.request_params
     single = plan.single_positional if direct else None
-    single_name, single_convert, single_annotation = single or (None, None, None)
+    single_name: str = single[0] if single else ''
+    single_convert: Any = single[1] if single else None
+    single_annotation: Any = single[2] if single else None
 
     async def fast_pipeline(request: Request) -> Response:
         # No auth, permissions, throttling, validation or caching configured: only what every request needs.

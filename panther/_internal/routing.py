@@ -110,8 +110,8 @@ class Router:
         else:
             if node.endpoint is not None:
                 return (None if node.endpoint is RESERVED else node.endpoint), variables
-        value, variables, _ = self.match_with_variables(parts)
-        return (None if value is RESERVED else value), variables
+        value, found_variables, _ = self.match_with_variables(parts)
+        return (None if value is RESERVED else value), found_variables
 
     def match_with_variables(self, parts: list[str]) -> tuple[Any, dict[str, str] | None, str]:
         found: list[str] = []

@@ -83,13 +83,13 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
     options = compiled.options
     auth = options.auth if options.auth is not None else config.WS_AUTHENTICATION
     if auth is not None:
-        call = auth() if inspect.isclass(auth) else auth
+        call: Any = auth() if inspect.isclass(auth) else auth
         try:
             socket.user = await call(socket)
         except BaseError as exc:
             raise _Rejected(status.WS_1008_POLICY_VIOLATION, str(exc.detail)) from None
     for permission in options.permissions or ():
-        check = permission() if inspect.isclass(permission) else permission
+        check: Any = permission() if inspect.isclass(permission) else permission
         try:
             granted = check(socket)
             if inspect.isawaitable(granted):

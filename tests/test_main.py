@@ -696,3 +696,59 @@ def test_failed_start_exits_non_zero_in_a_process(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Invalid 'URLs': required." in result.stderr
     assert result.stderr.count('ERROR') == 1
+
+
+# Served by a real uvicorn process: start-up failures stop the server with a non-zero status.
+
+SERVED_APP = """
+from panther import Panther
+from panther.app import API
+from panther.events import Event
+
+
+@API()
+async def hello():
+    return {'ok': True}
+
+
+@Event.startup
+async def broken():
+    raise RuntimeError('cannot reach the payment provider')
+
+
+app = Panther(__name__, configs=__name__, urls={'': hello})
+"""
+
+MISCONFIGURED_APP = """
+from panther import Panther
+
+MIDDLEWARES = ['no.such.Middleware']
+app = Panther(__name__, configs=__name__, urls={})
+"""
+
+
+def _serve(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / 'served_app.py').write_text(source)
+    env = {**os.environ, 'PYTHONPATH': str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, '-m', 'panther.cli.main', 'run', 'served_app:app', '--host', '127.0.0.1', '--port', '0'],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+def test_failing_startup_hook_stops_the_server(tmp_path: Path) -> None:
+    result = _serve(tmp_path, SERVED_APP)
+    assert result.returncode != 0
+    assert 'broken() startup event got error: cannot reach the payment provider' in result.stderr
+
+
+@pytest.mark.slow
+def test_configuration_error_stops_the_server(tmp_path: Path) -> None:
+    result = _serve(tmp_path, MISCONFIGURED_APP)
+    assert result.returncode != 0
+    assert "Invalid 'MIDDLEWARES': no.such.Middleware is not a valid middleware path or type" in result.stderr

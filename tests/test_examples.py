@@ -8,8 +8,10 @@ test (or from another test module) into the next.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -684,3 +686,72 @@ async def test_hello_example(clean_events: None) -> None:
         assert response.status_code == 200
         assert response.data == {'message': 'Hello from Panther'}
         assert (await api.get('/missing/')).status_code == 404
+
+
+# --- AGENTS.md -------------------------------------------------------------------------------------------------------
+
+AGENTS_MD = REPO_ROOT / 'AGENTS.md'
+
+
+def _resolve(dotted: str) -> object:
+    """Import the longest module prefix of `dotted`, then follow the remaining attributes."""
+    parts = dotted.split('.')
+    for split in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module('.'.join(parts[:split]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[split:]:
+            target = getattr(target, name)
+        return target
+    raise ModuleNotFoundError(dotted)
+
+
+def test_agents_md_code_is_valid_python() -> None:
+    blocks = re.findall(r'```python\n(.*?)```', AGENTS_MD.read_text(encoding='utf-8'), re.DOTALL)
+    assert len(blocks) >= 8
+    for block in blocks:
+        compile(block, 'AGENTS.md', 'exec', flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+def test_agents_md_names_exist() -> None:
+    text = AGENTS_MD.read_text(encoding='utf-8')
+    imports = re.findall(r'^from (panther[\w.]*) import (.+)$', text, re.MULTILINE)
+    assert len(imports) >= 20
+    for module, names in imports:
+        for name in names.split(','):
+            assert hasattr(importlib.import_module(module), name.strip()), f'{module}.{name.strip()}'
+    # Dotted paths in settings ('panther.authentications.JWTAuthentication') and in the prose (`panther.x.y`).
+    dotted = set(re.findall(r"'(panther\.[\w.]+)'", text)) | set(re.findall(r'`(panther\.[\w.]+)', text))
+    assert len(dotted) >= 8
+    for path in dotted:
+        _resolve(path.rstrip('.'))
+
+
+@pytest.mark.parametrize(
+    ('owner', 'names'),
+    [
+        (
+            'panther.db.Model',
+            'insert_one insert_many find find_one find_one_or_raise find_one_or_insert first last count exists '
+            'update_one update_many delete_one delete_many update save reload delete',
+        ),
+        ('panther.db.models.BaseUser', 'set_password check_password login refresh_tokens logout'),
+        ('panther.db.cursor.BaseCursor', 'sort skip limit to_list'),
+        ('panther.test.APIClient', 'get post put patch delete head options request'),
+        (
+            'panther.test.WebsocketClient',
+            'session connect',
+        ),
+        ('panther.request.Request', 'get_query_list validate_data read_body'),
+        ('panther.websocket.GenericWebsocket', 'accept send send_text send_bytes close connect receive'),
+        ('panther.events.Event', 'startup shutdown clear'),
+        ('panther.configs.config', 'refresh'),
+        ('panther.generics.DeleteAPI', 'get_instance pre_delete post_delete'),
+        ('panther.generics.ListAPI', 'get_query sort_fields search_fields filter_fields pagination'),
+    ],
+)
+def test_agents_md_methods_exist(owner: str, names: str) -> None:
+    target = _resolve(owner)
+    for name in names.split():
+        assert hasattr(target, name), f'{owner}.{name}'

@@ -1,8 +1,9 @@
 """The live note feed: `/ws/notes/?authorization=<access token>` receives every note its user creates.
 
 Connections are remembered per user in this process. `send_message_to_websocket()` delivers to a connection
-id wherever it lives (any worker when Redis is configured), but the user → connection table below is
-per process: run one worker per host for the feed, or keep that table in a shared store.
+id wherever it lives (any worker when Redis is configured), but the user → connection table below is per
+process, so the feed sees only notes created through the same process: serve it with one worker, or keep the
+table in a shared store.
 """
 
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 from panther.base_websocket import WebsocketConnections
 from panther.permissions import IsAuthenticated
 from panther.websocket import GenericWebsocket, send_message_to_websocket
-
 
 # user id -> ids of that user's open feed connections
 _subscribers: dict[str, set[str]] = {}

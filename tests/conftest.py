@@ -51,13 +51,13 @@ def mongodb_address() -> tuple[str, int]:
     return MONGO_HOST, MONGO_PORT
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Marked tests get the service check even when they do not ask for the fixture themselves.
-    for item in items:
-        if item.get_closest_marker('redis'):
-            item.fixturenames.insert(0, 'redis_address')  # type: ignore[attr-defined]
-        if item.get_closest_marker('mongodb'):
-            item.fixturenames.insert(0, 'mongodb_address')  # type: ignore[attr-defined]
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Checked per test item: parametrised variants share their fixture list, so only the variants that carry
+    # the marker (e.g. the MongoDB engine of a test run on both engines) need the service.
+    if item.get_closest_marker('redis'):
+        _require_service('Redis', REDIS_HOST, REDIS_PORT)
+    if item.get_closest_marker('mongodb'):
+        _require_service('MongoDB', MONGO_HOST, MONGO_PORT)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -324,7 +325,8 @@ class WebsocketSession:
         self.app = app
         self.scope = scope
         self.to_app: asyncio.Queue[Message] = asyncio.Queue()
-        self.from_app: asyncio.Queue[Message] = asyncio.Queue()
+        self._from_app: collections.deque[Message] = collections.deque()
+        self._arrived = asyncio.Event()
         self.messages: list[Message] = []
         self.accepted = False
         self.close_code: int | None = None
@@ -334,29 +336,42 @@ class WebsocketSession:
     async def _start(self) -> None:
         async def send(message: Message) -> None:
             self.messages.append(message)
-            await self.from_app.put(message)
+            self._from_app.append(message)
+            self._arrived.set()
 
         self.task = asyncio.create_task(self.app(self.scope, self.to_app.get, send))  # type: ignore[arg-type]
         await self.to_app.put({'type': 'websocket.connect'})
         first = await self._next()
         if first['type'] == 'websocket.accept':
             self.accepted = True
+            # A refused connection is accepted and closed in one go (so real clients see the close code and
+            # reason): report that as not accepted.
+            await asyncio.sleep(0)
+            if self._from_app and self._from_app[0]['type'] == 'websocket.close':
+                closing = self._from_app.popleft()
+                self.accepted = False
+                self.close_code, self.close_reason = closing.get('code', 1000), closing.get('reason', '')
         elif first['type'] == 'websocket.close':
             self.close_code, self.close_reason = first.get('code', 1000), first.get('reason', '')
 
     async def _next(self, timeout: float = 5) -> Message:
-        getter = asyncio.ensure_future(self.from_app.get())
         assert self.task is not None
-        finished, _ = await asyncio.wait({getter, self.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if getter in finished:
-            return getter.result()
-        getter.cancel()
-        if self.task in finished:
-            exc = self.task.exception()
-            if exc is not None:
-                raise exc
-            return {'type': 'websocket.close', 'code': self.close_code or 1000, 'reason': ''}
-        raise TimeoutError('The application sent nothing within the timeout')
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._from_app:
+            if self.task.done():
+                exc = self.task.exception()
+                if exc is not None:
+                    raise exc
+                return {'type': 'websocket.close', 'code': self.close_code or 1000, 'reason': ''}
+            self._arrived.clear()
+            waiter = asyncio.ensure_future(self._arrived.wait())
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                waiter.cancel()
+                raise TimeoutError('The application sent nothing within the timeout')
+            await asyncio.wait({waiter, self.task}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        return self._from_app.popleft()
 
     async def send_text(self, text: str) -> None:
         await self.to_app.put({'type': 'websocket.receive', 'text': text})

@@ -47,6 +47,9 @@ class GenericWebsocket(Websocket):
     async def receive(self, data: str | bytes) -> None:
         """Called for every message from the client."""
 
+    async def disconnect(self, code: int) -> None:
+        """Called once after an accepted connection ended (client went away or the server closed it)."""
+
 
 async def send_message_to_websocket(connection_id: str, data: Any) -> None:
     """Send `data` to a connection, whichever worker process holds it."""

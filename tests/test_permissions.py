@@ -178,6 +178,7 @@ async def test_app_readonly_generic_api(client: APIClient) -> None:
 
 async def test_app_websocket_permissions(client: APIClient) -> None:
     denied = await WebsocketClient(client.app).aconnect('/ws', headers={'X-User': 'ali'})
-    assert denied[0]['type'] == 'websocket.close'
+    assert [m['type'] for m in denied[:2]] == ['websocket.accept', 'websocket.close']
+    assert denied[1]['code'] == 1008
     allowed = await WebsocketClient(client.app).aconnect('/ws', headers={'X-User': 'admin'})
     assert allowed[0]['type'] == 'websocket.accept'

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -276,7 +276,8 @@ async def test_path_variables_are_converted(client: WebsocketClient) -> None:
 async def test_bad_path_variable_rejects_with_policy_violation(client: WebsocketClient, path: str, reason: str) -> None:
     async with client.session(path) as ws:
         assert not ws.accepted
-    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, reason)]
+    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, reason)]
+    assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, reason)
 
 
 async def test_unexpected_error_is_logged_and_closed_with_1011(client, caplog: pytest.LogCaptureFixture) -> None:
@@ -318,7 +319,8 @@ async def test_error_in_a_websocket_middleware_closes_with_1011(caplog: pytest.L
 async def test_permission_raising_an_api_error_rejects_with_its_detail(client: WebsocketClient) -> None:
     async with client.session('/forbidden') as ws:
         assert not ws.accepted
-    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'banned')]
+    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, 'banned')]
+    assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'banned')
 
 
 async def test_authenticated_user(client: WebsocketClient) -> None:
@@ -329,13 +331,15 @@ async def test_authenticated_user(client: WebsocketClient) -> None:
 async def test_authentication_error_rejects(client: WebsocketClient) -> None:
     async with client.session('/auth', query_params={'token': 'bad'}) as ws:
         assert not ws.accepted
-    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'bad token')]
+    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, 'bad token')]
+    assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'bad token')
 
 
 async def test_permission_denied_rejects(client: WebsocketClient) -> None:
     async with client.session('/auth') as ws:
         assert not ws.accepted
-    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'Permission Denied')]
+    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, 'Permission Denied')]
+    assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'Permission Denied')
 
 
 async def test_permission_returning_none_rejects(client: WebsocketClient) -> None:
@@ -483,3 +487,93 @@ async def test_send_message_through_redis_pub_sub(redis_address) -> None:
             except TimeoutError:
                 continue
         assert received == {'via': 'redis'}
+
+
+class Tracked(GenericWebsocket):
+    ended: ClassVar[list[int]] = []
+
+    async def connect(self, mode: str):
+        if mode == 'refuse':
+            await self.close(code=4003, reason='nope')
+            return
+        await self.accept()
+
+    async def receive(self, data):
+        await self.close(code=4000, reason='bye')
+
+    async def disconnect(self, code: int) -> None:
+        Tracked.ended.append(code)
+
+
+async def test_disconnect_hook_runs_once_after_accepted_connections() -> None:
+    Tracked.ended.clear()
+    client = WebsocketClient(make_app({'tracked/<mode>': Tracked}))
+    async with client.session('/tracked/open') as ws:
+        assert ws.accepted
+    async with client.session('/tracked/open') as ws:
+        await ws.send_text('close please')
+        assert (await ws.receive())['code'] == 4000
+    async with client.session('/tracked/refuse') as ws:
+        assert not ws.accepted
+    # Client disconnect (1000), server close (4000); a never-accepted connection does not call the hook.
+    assert Tracked.ended == [1000, 4000]
+
+
+REJECTING_APP = """
+from panther import Panther
+from panther.websocket import GenericWebsocket
+
+
+async def deny(connection):
+    return False
+
+
+class Guarded(GenericWebsocket):
+    permissions = [deny]
+
+    async def connect(self):
+        await self.accept()
+
+
+app = Panther(__name__, configs=__name__, urls={'guarded/': Guarded})
+"""
+
+
+@pytest.mark.slow
+def test_rejected_connection_shows_policy_code_through_uvicorn(tmp_path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    (tmp_path / 'ws_app.py').write_text(REJECTING_APP)
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, '-m', 'uvicorn', 'ws_app:app', '--host', '127.0.0.1', '--port', str(port)],
+        cwd=tmp_path,
+        env={**os.environ, 'PYTHONPATH': str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with connect(f'ws://127.0.0.1:{port}/guarded/', open_timeout=5) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, 'Permission Denied')
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -61,22 +61,43 @@ async def _dispatch(connection: Websocket) -> Websocket:
     try:
         kwargs = await _prepare(socket, compiled)
     except _Rejected as rejected:
-        await socket.close(code=rejected.code, reason=rejected.reason)
+        await _reject(socket, rejected.code, rejected.reason)
         connection.state = socket.state
         return socket
 
+    accepted = False
     try:
         await socket.connect(**kwargs)
         if socket.state == 'Accepted':
+            accepted = True
             await _receive_loop(socket)
         elif socket.state == 'Connected':
             await socket.close(code=status.WS_1000_NORMAL_CLOSURE)
+        accepted = accepted or socket.close_code is not None and socket.state == 'Closed'
     except Exception as exc:
+        accepted = accepted or socket.state in ('Accepted', 'Closed')
         logger.error(f'WebSocket error in {type(socket).__name__}: {exc}', exc_info=exc)
         await _safe_close(socket, status.WS_1011_INTERNAL_ERROR)
     finally:
         WebsocketConnections.local().unregister(socket)
+    if accepted:
+        try:
+            await socket.disconnect(socket.close_code or status.WS_1000_NORMAL_CLOSURE)
+        except Exception as exc:
+            logger.error(f'WebSocket error in {type(socket).__name__}.disconnect(): {exc}', exc_info=exc)
     return socket
+
+
+async def _reject(socket: Any, code: int, reason: str) -> None:
+    """Refuse a connection with a policy close code the client can see.
+
+    Closing before the handshake makes servers answer a bare HTTP 403, which browsers report without a code or
+    reason; accepting and closing at once delivers `code` and `reason` in the close frame.
+    """
+    await socket.asgi_send({'type': 'websocket.accept', 'subprotocol': None, 'headers': []})
+    await socket.asgi_send({'type': 'websocket.close', 'code': code, 'reason': reason})
+    socket.state = 'Rejected'
+    socket.close_code, socket.close_reason = code, reason
 
 
 async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:

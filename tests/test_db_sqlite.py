@@ -13,10 +13,12 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 import pytest
 from cryptography.fernet import Fernet
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from panther.cli.db_command import main as db_command
 from panther.configs import config
@@ -109,6 +111,68 @@ async def test_cursor_sync_iteration_and_indexing(database: Path) -> None:
     assert [n.rank for n in (await Note.find())[1:3]] == [1, 2]
     with pytest.raises(IndexError):
         (await Note.find())[10]
+
+
+class Watched(Model):
+    """Its validators can see the id, so rows are validated with the id in the input."""
+
+    title: str
+    seen: ClassVar[list[object]] = []
+
+    @field_validator('title')
+    @classmethod
+    def _record_id(cls, value: str, info: ValidationInfo) -> str:
+        cls.seen.append(info.data.get('id'))
+        return value
+
+    @model_validator(mode='after')
+    def _record_self(self) -> Watched:
+        type(self).seen.append(self.id)
+        return self
+
+
+async def test_rows_read_back_as_validated_instances(database: Path) -> None:
+    notes = await Note.insert_many([{'title': f't{i}', 'rank': i} for i in range(3)])
+    found = await (await Note.find()).to_list()
+    assert found == notes
+    assert [type(note.id) for note in found] == [str, str, str]
+    assert all(note.model_fields_set == {'id', 'title', 'rank'} for note in found)
+    one = await Note.find_one(id=notes[1].id)
+    assert one == notes[1]
+    assert one.model_fields_set == {'id', 'title', 'rank'}
+    # A document stored without a defaulted field reads back with the default, which is not "set".
+    connection = config.DATABASE.session.connection()
+    connection.execute('INSERT INTO "Note" (_id, data) VALUES (?, ?)', ('raw-id', '{"title": "raw"}'))
+    raw = await Note.find_one(id='raw-id')
+    assert (raw.id, raw.title, raw.rank) == ('raw-id', 'raw', 0)
+    assert raw.model_fields_set == {'id', 'title'}
+
+
+async def test_validators_that_can_see_the_id_get_it_when_reading(database: Path) -> None:
+    watched = await Watched.insert_one(title='w')
+    Watched.seen.clear()
+    assert await Watched.find_one(id=watched.id) == watched
+    assert await (await Watched.find()).to_list() == [watched]
+    assert Watched.seen == [watched.id] * 4
+
+
+async def test_stored_documents_that_no_longer_match_the_model_are_reported(database: Path) -> None:
+    note = await Note.insert_one(title='ok')
+    connection = config.DATABASE.session.connection()
+    connection.execute('INSERT INTO "Note" (_id, data) VALUES (?, ?)', ('bad', '{"title": 5}'))
+    with pytest.raises(
+        DatabaseError, match=r'does not match the model: Note\(title="Input should be a valid string"\)'
+    ):
+        await (await Note.find()).to_list()
+    with pytest.raises(DatabaseError, match='does not match the model'):
+        await Note.find_one(id='bad')
+    assert await Note.find_one(id=note.id) == note
+    # A row holding two JSON values must not shift the ids of the rows after it.
+    connection.execute('DELETE FROM "Note" WHERE _id = ?', ('bad',))
+    connection.execute('INSERT INTO "Note" (_id, data) VALUES (?, ?)', ('two', '{"title": "a"},{"title": "b"}'))
+    await Note.insert_one(title='after')
+    with pytest.raises(ValueError):
+        await (await Note.find()).to_list()
 
 
 async def test_large_results_stream_from_the_worker(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     'encode_instance',
     'encode_value',
     'format_validation_error',
+    'id_unobserved',
     'plan_for',
     'prepare_insert',
     'prepare_update',
@@ -137,6 +138,43 @@ def _is_sequence(origin: Any) -> bool:
     from collections.abc import Set as AbstractSet
 
     return isinstance(origin, type) and issubclass(origin, (Sequence, AbstractSet)) and origin is not str
+
+
+def _has_info_function(schema: Any) -> bool:
+    if isinstance(schema, dict):
+        function = schema.get('function')
+        if isinstance(function, dict) and function.get('type') == 'with-info':
+            return True
+        return any(_has_info_function(value) for value in schema.values())
+    if isinstance(schema, list):
+        return any(_has_info_function(value) for value in schema)
+    return False
+
+
+def id_unobserved(model: type[BaseModel]) -> bool:
+    """Whether validating a document without its `id` and setting the id afterwards gives the same instance.
+
+    Readers use this to skip validating the id of every row (it comes from the primary key, already a string).
+    It holds unless user code runs during validation and can see the id: model validators, a custom `__init__`
+    or `model_post_init`, validators taking `info` (which exposes the other fields), or an `id` field that is
+    not the standard `ID` type. Call it on complete models only (it reads the core schema).
+    """
+    field = model.model_fields.get('id')
+    base = _model_base()
+    if field is None or not issubclass(model, base) or field.annotation is not base.model_fields['id'].annotation:
+        return False
+    if field.default is not None or field.default_factory is not None or field.metadata:
+        return False
+    decorators = model.__pydantic_decorators__
+    if decorators.model_validators or decorators.root_validators:
+        return False
+    targets = [decorator.info.fields for decorator in decorators.field_validators.values()]
+    targets += [decorator.info.fields for decorator in decorators.validators.values()]
+    if any('id' in fields or '*' in fields for fields in targets):
+        return False
+    if getattr(model, '__pydantic_custom_init__', True) or getattr(model, '__pydantic_post_init__', True):
+        return False
+    return not _has_info_function(model.__pydantic_core_schema__)
 
 
 def plan_for(model: type[BaseModel]) -> Plan:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 
 from panther.configs import config
 from panther.db import _sqlite
@@ -24,6 +24,7 @@ from panther.db._documents import (
     collect_references,
     encode_instance,
     encode_value,
+    id_unobserved,
     materialise_documents,
     plan_for,
     prepare_insert,
@@ -285,8 +286,45 @@ def _normalise(query: dict[str, Any]) -> dict[str, Any]:
     return query
 
 
+# Model → validator of `list[Model]` from JSON text, or `None` where rows must be validated one by one.
+_row_validators: dict[type, Any] = {}
+
+
+def _rows_validator(model: type[Model]) -> Any:
+    try:
+        return _row_validators[model]
+    except KeyError:
+        pass
+    if not model.__pydantic_complete__:
+        # Not cached: the model may still be completed (`model_rebuild()`); validation reports it meanwhile.
+        return None
+    validator = None
+    if id_unobserved(model):
+        try:
+            # Values are rarely repeated across documents, so caching only the keys' strings is cheaper.
+            validator = TypeAdapter(list[model], config=ConfigDict(cache_strings='keys')).validator  # type: ignore[valid-type]
+        except PydanticUserError:
+            validator = None
+    _row_validators[model] = validator
+    return validator
+
+
 def _validate_rows(model: type[Model], rows: list[Any]) -> list[Model]:
     """Rows → instances in one pass (the common case: no related models, files or encryption)."""
+    validator = _rows_validator(model)
+    if validator is not None:
+        # One call parses and validates every stored JSON text, without intermediate dicts. The id is the primary
+        # key, not part of the JSON, and nothing can observe it during validation, so it is attached afterwards.
+        try:
+            instances = validator.validate_json('[' + ','.join([row[1] for row in rows]) + ']')
+        except (ValidationError, TypeError):
+            instances = None
+        # A text that is not one JSON value would shift the ids; the count check catches it.
+        if instances is not None and len(instances) == len(rows):
+            for instance, (identifier, _) in zip(instances, rows, strict=True):
+                instance.__dict__['id'] = identifier if type(identifier) is str else str(identifier)
+                instance.__pydantic_fields_set__.add('id')
+            return instances
     validate = model.__pydantic_validator__.validate_python
     loads = orjson.loads
     instances = []
@@ -345,10 +383,9 @@ class BasePantherDBQuery(BaseQuery):
         row = await store.run(_sqlite.fetch_one, sql, params, key=sql)
         if row is None:
             return None
-        document = cls._decode(store, row)
-        if plan_for(model).nodes:
-            return (await cls.materialise(model, [document]))[0]
-        return materialise_documents(model, [document])[0]
+        if store.encrypted or plan_for(model).nodes:
+            return (await cls.materialise(model, [cls._decode(store, row)]))[0]
+        return _validate_rows(model, [row])[0]
 
     # ------------------------------------------------------------------------------------------- reading
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel, create_model
 
 from panther._internal.endpoint import (
     ALL_METHODS,
@@ -106,10 +110,15 @@ class ClassEndpoint:
         self.plans = {m: InjectionPlan(getattr(cls, m.lower()), skip_first=True) for m in self.methods}
         self.compiled = CompiledEndpoint(self._build)
 
+    def _options_for(self, method: str) -> EndpointOptions:
+        if method == 'PATCH' and self.options.input_model is not None and getattr(self.cls, 'partial_patch', False):
+            return dataclasses.replace(self.options, input_model=partial_model(self.options.input_model))
+        return self.options
+
     def _build(self) -> Handler:
         handlers = {
             m: compile_pipeline(
-                self.options,
+                self._options_for(m),
                 getattr(self.cls, m.lower()),
                 self.plans[m],
                 methods=self.methods,
@@ -131,6 +140,21 @@ class ClassEndpoint:
 
     def handler(self) -> Handler:
         return self.compiled.handler()
+
+
+@functools.lru_cache(maxsize=256)
+def partial_model(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` with every field optional (default None), constraints and validators kept; for partial updates.
+
+    Only the fields a client sent are in `model_fields_set`, so `model_dump(exclude_unset=True)` is the update.
+    """
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default = None
+        optional.default_factory = None
+        fields[name] = (info.annotation | None, optional)  # type: ignore[operator]
+    return create_model(f'Partial{model.__name__}', __base__=model, __module__=model.__module__, **fields)
 
 
 async def _no_method() -> None:

@@ -169,29 +169,48 @@ class ListAPI(GenericAPI):
 
 
 class CreateAPI(GenericAPI):
+    async def perform_create(self, request: Request, data: dict[str, Any], **kwargs: Any) -> Model:
+        """Insert the validated `data`. Override to add server-side fields (e.g. the owner) or to act after it:
+
+        async def perform_create(self, request, data, **kwargs):
+            note = await super().perform_create(request, {**data, 'owner': request.user}, **kwargs)
+            await notify(note)
+            return note
+        """
+        _, model = _serializer_model(self, request)
+        return await model.insert_one(data)
+
     async def post(self, request: Request, **kwargs: Any) -> Response:
         validated, model = _serializer_model(self, request)
         data = _values(validated)
         try:
-            instance = await model.insert_one(data)
+            instance = await self.perform_create(request, data, **kwargs)
         except DatabaseError as error:
             raise _write_error(model, data, error) from None
         return Response(data=instance, status_code=status.HTTP_201_CREATED)
 
 
 class UpdateAPI(GenericAPI):
+    # PATCH validates only the fields the client sent (the input model's fields all become optional).
+    partial_patch = True
+
     async def get_instance(self, request: Request, **kwargs: Any) -> Model:
         raise _not_implemented(self, 'get_instance')
 
+    async def perform_update(self, instance: Model, request: Request, data: dict[str, Any], **kwargs: Any) -> None:
+        """Write the validated `data` to `instance`. Override to add server-side fields or to act after it."""
+        await instance.update(data)
+
     async def _update(self, request: Request, kwargs: dict[str, Any], partial: bool) -> Response:
         instance = await self.get_instance(request=request, **kwargs)
-        validated, _ = _serializer_model(self, request)
+        validated, model = _serializer_model(self, request)
         data = _values(validated, sent_only=partial)
         data.pop('id', None)
         try:
-            await instance.update(data)
+            await self.perform_update(instance, request, data, **kwargs)
         except DatabaseError as error:
-            raise BadRequestAPIError(detail=str(error)) from None
+            current = {name: getattr(instance, name) for name in type(instance).model_fields if name != 'id'}
+            raise _write_error(model, current | data, error) from None
         return Response(data=instance, status_code=status.HTTP_200_OK)
 
     async def put(self, request: Request, **kwargs: Any) -> Response:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import field_validator
 
 from panther import Panther
 from panther.configs import config
@@ -79,6 +80,42 @@ class UpdateBook(UpdateAPI):
         return await Book.find_one_or_raise(id=kwargs['book_id'])
 
 
+class StrictBookSerializer(ModelSerializer):
+    """`name` and `pages_count` required, `name` at least 2 characters."""
+
+    class Config:
+        model = Book
+        fields = ['name', 'author', 'pages_count']
+        required_fields = ['name', 'pages_count']
+
+    @field_validator('name')
+    @classmethod
+    def name_is_long_enough(cls, value: str) -> str:
+        if len(value) < 2:
+            raise ValueError('name is too short')
+        return value
+
+
+class UpdateStrict(UpdateAPI):
+    input_model = StrictBookSerializer
+
+    async def get_instance(self, request: Request, **kwargs: Any) -> Model:
+        return await Book.find_one_or_raise(id=kwargs['book_id'])
+
+
+CREATED: list[str] = []
+
+
+class CreateStamped(CreateAPI):
+    input_model = BookSerializer
+
+    async def perform_create(self, request: Request, data: dict[str, Any], **kwargs: Any) -> Model:
+        # A server-side field, then an action after the insert.
+        book = await super().perform_create(request, {**data, 'author': f'stamped:{kwargs["shelf"]}'}, **kwargs)
+        CREATED.append(str(book.id))
+        return book
+
+
 DELETED: list[str] = []
 
 
@@ -113,6 +150,8 @@ URLS = {
     'create-loose/': CreateLoose,
     'book/<book_id>/': RetrieveBook,
     'update/<book_id>/': UpdateBook,
+    'strict/<book_id>/': UpdateStrict,
+    'shelves/<shelf>/books/': CreateStamped,
     'delete/<book_id>/': DeleteBook,
     'no-instance/': NoInstance,
     'no-query/': NoQuery,
@@ -283,6 +322,35 @@ async def test_put_and_patch(client: APIClient) -> None:
     assert response.status_code == 200
     stored = await Book.find_one(id=books[3].id)
     assert (stored.name, stored.author, stored.pages_count) == ('abc!', 'y', 8)
+
+
+async def test_patch_validates_only_the_fields_sent(client: APIClient) -> None:
+    books = await _seed()
+    # PUT needs every required field...
+    response = await client.put(f'strict/{books[1].id}/', payload={'author': 'z'})
+    assert response.status_code == 400
+    assert response.data == {'name': 'Field required', 'pages_count': 'Field required'}
+    # ...PATCH only validates what it gets, with the same constraints and validators.
+    response = await client.patch(f'strict/{books[1].id}/', payload={'author': 'z'})
+    assert response.status_code == 200
+    stored = await Book.find_one(id=books[1].id)
+    assert (stored.name, stored.author) == (books[1].name, 'z')
+    response = await client.patch(f'strict/{books[1].id}/', payload={'name': 'x'})
+    assert response.status_code == 400
+    assert response.data == {'name': 'Value error, name is too short'}
+    response = await client.patch(f'strict/{books[1].id}/', payload={'pages_count': 'many'})
+    assert response.status_code == 400
+    assert 'pages_count' in response.data
+    assert (await Book.find_one(id=books[1].id)).pages_count == books[1].pages_count
+
+
+async def test_create_hook_adds_server_side_fields(client: APIClient) -> None:
+    CREATED.clear()
+    response = await client.post('shelves/top/books/', payload={'name': 'Emma', 'author': 'ignored'})
+    assert response.status_code == 201
+    assert response.data['author'] == 'stamped:top'
+    assert CREATED == [response.data['id']]
+    assert (await Book.find_one(id=response.data['id'])).author == 'stamped:top'
 
 
 async def test_update_bad_input(client: APIClient) -> None:

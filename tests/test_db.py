@@ -10,9 +10,10 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from panther.configs import config
 from panther.db import Model
@@ -61,6 +62,23 @@ class Everything(Model):
     tags: list[str] = []
     note: str | None = None
     flag: bool = False
+
+
+class Shelf(Model):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    label: str
+    size: Annotated[int, Field(gt=0)] = 1
+    address: Address | None = None
+    code: str = ''
+    serial: int = Field(0, frozen=True)
+
+    @field_validator('code')
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        if value == 'bad':
+            raise ValueError('not allowed')
+        return value.upper()
 
 
 class User(BaseUser):
@@ -290,6 +308,23 @@ async def test_update_validates_and_converts(engine: str) -> None:
     with pytest.raises(DatabaseError, match=r'^Book\(pages_count='):
         await Book.update_one({'id': book.id}, pages_count='many')
     assert (await Book.find_one(id=book.id)).pages_count == 7
+
+
+async def test_update_applies_the_models_validators_and_config(engine: str) -> None:
+    shelf = await Shelf.insert_one(label='a')
+    assert await Shelf.update_one({'id': shelf.id}, label='  b ', code='x1', size='3', address={'city': 'Paris'})
+    found = await Shelf.find_one(id=shelf.id)
+    assert (found.label, found.code, found.size, found.address) == ('b', 'X1', 3, Address(city='Paris'))
+    with pytest.raises(DatabaseError) as raised:
+        await Shelf.update_one({'id': shelf.id}, size=0, code='bad', address={'city': 5}, label='c')
+    assert str(raised.value) == (
+        'Shelf(size="Input should be greater than 0", code="Value error, not allowed", '
+        'address.city="Input should be a valid string")'
+    )
+    with pytest.raises(DatabaseError, match=r'^Shelf\(serial="Field is frozen"\)$'):
+        await Shelf.update_one({'id': shelf.id}, serial=2)
+    # Nothing of a rejected update is written, not even its valid fields.
+    assert await Shelf.find_one(id=shelf.id) == found
 
 
 async def test_update_many_returns_matched_count(engine: str) -> None:

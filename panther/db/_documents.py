@@ -17,6 +17,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaError, SchemaValidator
 
 from panther.exceptions import DatabaseError
 
@@ -249,13 +250,18 @@ def encode_instance(instance: BaseModel, mongo: bool) -> dict[str, Any]:
 # Validation
 
 
-def format_validation_error(model_name: str, error: ValidationError, *, ignore_missing: bool = False) -> str | None:
+def _error_parts(error: ValidationError, prefix: tuple[Any, ...] = (), *, ignore_missing: bool = False) -> list[str]:
     parts = []
     for item in error.errors(include_url=False):
         if ignore_missing and item['type'] == 'missing':
             continue
-        location = '.'.join(str(part) for part in item['loc'])
+        location = '.'.join(str(part) for part in (*prefix, *item['loc']))
         parts.append(f'{location}="{item["msg"]}"')
+    return parts
+
+
+def format_validation_error(model_name: str, error: ValidationError, *, ignore_missing: bool = False) -> str | None:
+    parts = _error_parts(error, ignore_missing=ignore_missing)
     if not parts:
         return None
     return f'{model_name}({", ".join(parts)})'
@@ -395,6 +401,60 @@ async def prepare_insert(model: type[Model], document: Any, fetch: Fetcher) -> M
 
 
 _holders: dict[type, Any] = {}
+# Model → {field name: validator of that field alone, or None where the field needs `validate_assignment`}.
+_field_checks: dict[type, dict[str, Any]] = {}
+
+
+def _model_fields_schema(model: type[BaseModel]) -> tuple[dict[str, Any], list[Any], Any] | None:
+    """The `model-fields` core schema of `model`, the definitions it may refer to, and the model's core config."""
+    schema: Any = model.__pydantic_core_schema__
+    definitions: list[Any] = []
+    if schema.get('type') == 'definitions':
+        definitions = schema.get('definitions', [])
+        schema = schema.get('schema', {})
+    if schema.get('type') == 'definition-ref':
+        schema = next((item for item in definitions if item.get('ref') == schema.get('schema_ref')), {})
+    if schema.get('type') != 'model' or schema.get('cls') is not model:
+        return None
+    inner = schema.get('schema', {})
+    if inner.get('type') != 'model-fields':
+        return None
+    return inner, definitions, schema.get('config')
+
+
+def _field_checks_for(model: type[BaseModel]) -> dict[str, Any]:
+    """Per-field validators equivalent to `validate_assignment` of one field, built once per model.
+
+    `validate_assignment` also runs model validators, checks frozen fields and hands validators taking `info`
+    the holder's other fields; fields where any of that could matter keep using it (their entry is `None`).
+    """
+    checks: dict[str, Any] = dict.fromkeys(model.model_fields)
+    decorators = model.__pydantic_decorators__
+    found = None if decorators.model_validators or decorators.root_validators else _model_fields_schema(model)
+    if found is not None and not model.model_config.get('frozen'):
+        fields_schema, definitions, core_config = found
+        for name, entry in fields_schema.get('fields', {}).items():
+            if name not in checks or entry.get('frozen') or _has_info_function(entry):
+                continue
+            schema = entry['schema']
+            if definitions:
+                schema = {'type': 'definitions', 'schema': schema, 'definitions': definitions}
+            try:
+                checks[name] = SchemaValidator(schema, core_config)
+            except SchemaError:
+                # An unusual schema only means the general path for this field.
+                checks[name] = None
+    _field_checks[model] = checks
+    return checks
+
+
+def _assigned(model: type[Model], key: str, value: Any) -> Any:
+    holder = _holders.get(model)
+    if holder is None:
+        # Reused: `validate_assignment` needs an instance, and building one per update costs more than the update.
+        holder = _holders[model] = model.model_construct()
+    model.__pydantic_validator__.validate_assignment(holder, key, value)
+    return holder.__dict__[key]
 
 
 async def prepare_update(
@@ -423,27 +483,22 @@ async def prepare_update(
     plan = plan_for(model)
     if plan.nodes:
         values = await resolve_input_references(model, values, fetch)
-    fields = model.model_fields
-    holder = _holders.get(model)
-    if holder is None:
-        # Reused: `validate_assignment` needs an instance, and building one per update costs more than the update.
-        holder = _holders[model] = model.model_construct()
-    validator = model.__pydantic_validator__
+    checks = _field_checks.get(model)
+    if checks is None:
+        checks = _field_checks_for(model) if model.__pydantic_complete__ else dict.fromkeys(model.model_fields)
     errors: list[str] = []
     validated: dict[str, Any] = {}
     for key, value in values.items():
-        if key not in fields:
+        if key not in checks:
             # Dotted paths into sub-documents and keys the model does not declare are stored as given.
             validated[key] = value
             continue
+        check = checks[key]
         try:
-            validator.validate_assignment(holder, key, value)
+            validated[key] = _assigned(model, key, value) if check is None else check.validate_python(value)
         except ValidationError as error:
-            message = format_validation_error(model.__name__, error, ignore_missing=True)
-            if message:
-                errors.append(message[len(model.__name__) + 1 : -1])
-            continue
-        validated[key] = holder.__dict__[key]
+            # Errors of a lone field are located relative to it; `validate_assignment` puts the field first.
+            errors.extend(_error_parts(error, () if check is None else (key,), ignore_missing=True))
     if errors:
         raise DatabaseError(f'{model.__name__}({", ".join(errors)})')
     if plan.nodes:

@@ -47,20 +47,6 @@ class NoteSerializer(ModelSerializer):
         str_strip_whitespace = True
 
 
-class NoteUpdateSerializer(ModelSerializer):
-    """Body of `PUT` / `PATCH /notes/<id>/`.
-
-    `title` is optional here so that `PATCH {"pinned": true}` works: PATCH writes only the fields that were
-    sent. `PUT` replaces every field, so a `PUT` without `title` is refused by the model (400).
-    """
-
-    class Config:
-        model = Note
-        fields = ['title', 'body', 'tags', 'pinned']
-        optional_fields = ['title']
-        str_strip_whitespace = True
-
-
 class NoteOut(BaseModel):
     """Output model of the note endpoints (for lists: of each item). The owner is reduced to id and username."""
 

@@ -175,6 +175,22 @@ async def test_stored_documents_that_no_longer_match_the_model_are_reported(data
         await (await Note.find()).to_list()
 
 
+async def test_updates_by_id(database: Path) -> None:
+    first, second = await Note.insert_many([{'title': 'a'}, {'title': 'b'}])
+    assert await Note.update_one({'id': first.id}, rank=3) is True
+    assert await Note.update_one({'id': first.id}, title='c', rank=4) is True
+    assert await Note.update_one({'id': first.id}, {'$set': {'rank': 5, 'undeclared': [1]}}) is True
+    assert await Note.update_many({'id': second.id}, rank='6') == 1
+    assert await Note.update_one({'id': 'missing'}, rank=1) is False
+    with pytest.raises(DatabaseError, match='rank'):
+        await Note.update_one({'id': second.id}, rank='x')
+    rows = config.DATABASE.session.connection().execute('SELECT _id, data FROM "Note"').fetchall()
+    assert {identifier: orjson.loads(data) for identifier, data in rows} == {
+        first.id: {'title': 'c', 'rank': 5, 'undeclared': [1]},
+        second.id: {'title': 'b', 'rank': 6},
+    }
+
+
 async def test_large_results_stream_from_the_worker(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     count = _sqlite.INLINE_MAX_ROWS * 3 + 5
     await Note.insert_many([{'title': f't{i}', 'rank': i} for i in range(count)])
@@ -245,6 +261,9 @@ async def test_encryption(tmp_path: Path) -> None:
         note = await Note.find_one(title='public')
         await note.update(title='changed')
         assert (await Note.find_one(id=note.id)).title == 'changed'
+        assert await Note.update_one({'id': note.id}, title='classified too', rank=5) is True
+        assert (await Note.find_one(id=note.id)).rank == 5
+        assert b'classified too' not in b''.join(_file_bytes(p) for p in _files(tmp_path))
     finally:
         await config.DATABASE.close()
     config.SECRET_KEY = Fernet.generate_key().decode()

@@ -271,8 +271,33 @@ def _store() -> SQLiteStore:
     return store
 
 
+_tables: dict[str, str] = {}
+
+
 def _table(model: type[Model]) -> str:
-    return _sqlite.quote_identifier(model.__name__)
+    name = model.__name__
+    quoted = _tables.get(name)
+    if quoted is None:
+        quoted = _tables[name] = _sqlite.quote_identifier(name)
+    return quoted
+
+
+# (table, encrypted, keys set) → `UPDATE … WHERE _id = ?` of an update that only sets fields. Bounded, since
+# dotted keys can be made of data (e.g. `scores.<user id>`).
+_set_statements: dict[tuple[str, bool, tuple[str, ...]], str] = {}
+_SET_STATEMENTS_MAX = 1024
+
+
+def _point_set_statement(model: type[Model], store: SQLiteStore, keys: tuple[str, ...]) -> str:
+    cache_key = (model.__name__, store.encrypted, keys)
+    sql = _set_statements.get(cache_key)
+    if sql is None:
+        expression, _ = _update_expression(dict.fromkeys(keys), {}, store)
+        sql = f'UPDATE {_table(model)} SET data = {expression} WHERE _id = ?'
+        if len(_set_statements) >= _SET_STATEMENTS_MAX:
+            _set_statements.clear()
+        _set_statements[cache_key] = sql
+    return sql
 
 
 def _is_point(query: dict[str, Any]) -> bool:
@@ -580,6 +605,12 @@ class BasePantherDBQuery(BaseQuery):
         query = _normalise(query)
         if not values and not operators:
             return await cls.count(model, query) if many else int(await cls.exists(model, query))
+        if not operators and _is_point(query) and type(query['_id']) is str:
+            # The usual `update_one(id=…)`: one cached statement, no filter compilation.
+            sql = _point_set_statement(model, store, tuple(values))
+            params = [orjson.dumps(value).decode() for value in values.values()]
+            params.append(query['_id'])
+            return await store.run(_sqlite.execute, sql, params, write=True)
         expression, update_params = _update_expression(values, operators, store)
         return await cls._write(
             store, model, query, f'UPDATE {_table(model)} SET data = {expression}', update_params, many

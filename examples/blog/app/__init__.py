@@ -1,0 +1,1 @@
+"""The blog app: authors, posts, comments, their JSON API, HTML pages and the feed."""

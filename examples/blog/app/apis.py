@@ -1,0 +1,256 @@
+"""The JSON API under `/api/`: accounts (JWT in cookies), posts and comments with the generic views."""
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from examples.blog.app.authentication import OptionalCookieJWTAuthentication
+from examples.blog.app.covers import delete_cover, save_cover
+from examples.blog.app.models import Comment, Post, User
+from examples.blog.app.pagination import BlogPagination
+from examples.blog.app.permissions import IsCommentOrPostAuthor, IsPostAuthorOrReadOnly, LoginRequiredForWrites
+from examples.blog.app.queries import find_visible_post, has_tag, unique_slug, visible_posts
+from examples.blog.app.serializers import (
+    AuthorOut,
+    CommentOut,
+    CommentSerializer,
+    LoginIn,
+    PostOut,
+    PostSerializer,
+    PostUpdateSerializer,
+    SignUpIn,
+)
+from panther import status
+from panther.app import API
+from panther.authentications import RefreshCookieJWTAuthentication
+from panther.configs import config
+from panther.db.cursor import BaseCursor
+from panther.exceptions import AuthenticationAPIError, BadRequestAPIError
+from panther.generics import DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
+from panther.permissions import IsAuthenticated
+from panther.request import Request
+from panther.response import Cookie, Response
+from panther.throttling import Throttle
+from panther.utils import timezone_now
+
+# The refresh token is only ever needed by the account endpoints, so browsers send it nowhere else.
+REFRESH_COOKIE_PATH = '/api/auth/'
+
+# A stored-password value that matches no password: checking it costs as much as checking a real one.
+_NO_SUCH_USER = User(username='', password='0' * 64)
+
+
+# --- accounts --------------------------------------------------------------------------------------------------
+
+
+def token_cookies(tokens: dict[str, str]) -> list[Cookie]:
+    """The login cookies: JavaScript cannot read them (`httponly`) and browsers leave them off cross-site POSTs."""
+    jwt_config = config.JWT_CONFIG
+    secure = bool(config.COOKIE_SECURE)
+    return [
+        Cookie(
+            key='access_token',
+            value=tokens['access_token'],
+            httponly=True,
+            secure=secure,
+            samesite='lax',
+            max_age=int(jwt_config.life_time),
+        ),
+        Cookie(
+            key='refresh_token',
+            value=tokens['refresh_token'],
+            httponly=True,
+            secure=secure,
+            samesite='lax',
+            max_age=int(jwt_config.refresh_life_time),
+            path=REFRESH_COOKIE_PATH,
+        ),
+    ]
+
+
+def expired_cookies() -> list[Cookie]:
+    secure = bool(config.COOKIE_SECURE)
+    return [
+        Cookie(key='access_token', value='', httponly=True, secure=secure, samesite='lax', max_age=0),
+        Cookie(
+            key='refresh_token',
+            value='',
+            httponly=True,
+            secure=secure,
+            samesite='lax',
+            max_age=0,
+            path=REFRESH_COOKIE_PATH,
+        ),
+    ]
+
+
+# Signing up and logging in must work whatever cookies the browser still holds (an expired or revoked token from
+# an earlier session), so these two read the cookie with `OptionalCookieJWTAuthentication`, which ignores bad ones.
+@API(
+    methods=['POST'],
+    auth=OptionalCookieJWTAuthentication,
+    input_model=SignUpIn,
+    output_model=AuthorOut,
+    throttling=Throttle(rate=20, duration=timedelta(hours=1)),
+)
+async def sign_up(request: Request) -> Response:
+    data: SignUpIn = request.validated_data
+    if await User.exists(username=data.username):
+        raise BadRequestAPIError(detail={'username': 'This username is taken.'})
+    user = await User.insert_one(username=data.username)
+    await user.set_password(data.password)  # scrypt runs in a worker thread
+    return Response(data=user, status_code=status.HTTP_201_CREATED)
+
+
+@API(
+    methods=['POST'],
+    auth=OptionalCookieJWTAuthentication,
+    input_model=LoginIn,
+    throttling=Throttle(rate=5, duration=timedelta(minutes=1)),
+)
+async def login(request: Request) -> Response:
+    data: LoginIn = request.validated_data
+    user = await User.find_one(username=data.username.lower())
+    if user is None:
+        # Same work and the same answer as a wrong password, so nobody learns which usernames exist.
+        await _NO_SUCH_USER.check_password(data.password)
+        raise AuthenticationAPIError(detail='Invalid username or password')
+    if not await user.check_password(data.password):
+        raise AuthenticationAPIError(detail='Invalid username or password')
+    tokens = await user.login()
+    return Response(data={'id': str(user.id), 'username': user.username}, set_cookies=token_cookies(tokens))
+
+
+@API(methods=['POST'], auth=RefreshCookieJWTAuthentication, permissions=[IsAuthenticated])
+async def refresh(request: Request) -> Response:
+    # Spends the `refresh_token` cookie: its session (the old access token too) is revoked, new cookies are set.
+    tokens = await request.user.refresh_tokens()
+    return Response(data={'username': request.user.username}, set_cookies=token_cookies(tokens))
+
+
+@API(methods=['POST'], permissions=[IsAuthenticated])
+async def logout(request: Request) -> Response:
+    # Revokes the session (both tokens) and asks the browser to forget the cookies.
+    await request.user.logout()
+    return Response(status_code=status.HTTP_204_NO_CONTENT, set_cookies=expired_cookies())
+
+
+@API(methods=['GET'], permissions=[IsAuthenticated], output_model=AuthorOut)
+async def me(request: Request) -> User:
+    return request.user
+
+
+# --- posts -----------------------------------------------------------------------------------------------------
+
+
+class PostListAPI(ListAPI):
+    """`GET /api/posts/` lists the posts the caller may see; `POST /api/posts/` creates one (logged in)."""
+
+    permissions = [LoginRequiredForWrites]
+    input_model = PostSerializer  # validates POST bodies only
+    output_model = PostOut
+    pagination = BlogPagination  # ?limit=&skip=  ->  {count, next, previous, results}
+    search_fields = ['title', 'body']  # ?search=  (case-insensitive "contains" on any of them)
+    filter_fields = ['published', 'author']  # ?published=false  ?author=<user id>
+    sort_fields = ['created_at', 'updated_at', 'title']  # ?sort=-created_at,title
+
+    async def get_query(self, request: Request, **kwargs: Any) -> BaseCursor:
+        query = visible_posts(request.user)
+        if tag := request.query_params.get('tag'):  # ?tag=python
+            query = {'$and': [query, has_tag(tag.lower())]}
+        return (await Post.find(query)).sort('created_at', -1)
+
+    async def post(self, request: Request, **kwargs: Any) -> Response:
+        # `CreateAPI` would store exactly the serializer's fields; a post also needs its slug and its author
+        # (from the cookie, never from the body), so it is inserted here.
+        data: PostSerializer = request.validated_data
+        if data.cover is not None:
+            await save_cover(data.cover)  # into config.UPLOAD_DIR; the document stores the saved path
+        # Attributes, not `model_dump()`: the cover must stay the `Image` that was just saved.
+        fields = {name: getattr(data, name) for name in PostSerializer.model_fields}
+        post = await Post.insert_one(fields, slug=await unique_slug(data.title), author=request.user)
+        # Two posts with the same title created at the same moment may both have picked the slug: move away.
+        if await Post.count(slug=post.slug) > 1:
+            await post.update(slug=f'{post.slug}-{secrets.token_hex(3)}')
+        return Response(data=post, status_code=status.HTTP_201_CREATED)  # shaped by `output_model`
+
+
+class PostDetailAPI(RetrieveAPI, UpdateAPI, DeleteAPI):
+    """`GET /api/posts/<slug>/` for anyone who may see the post; `PUT`, `PATCH`, `DELETE` for its author only."""
+
+    permissions = [IsPostAuthorOrReadOnly]
+    input_model = PostUpdateSerializer
+    output_model = PostOut
+
+    # One instance of this class serves one request, so the post can be remembered between the steps.
+    _post: Post | None = None
+
+    async def get_instance(self, request: Request, **kwargs: Any) -> Post:
+        if self._post is None:
+            self._post = await find_visible_post(kwargs['slug'], request.user)
+        return self._post
+
+    async def put(self, request: Request, **kwargs: Any) -> Response:
+        return await self._write(super().put, request, kwargs)
+
+    async def patch(self, request: Request, **kwargs: Any) -> Response:
+        return await self._write(super().patch, request, kwargs)
+
+    async def _write(
+        self, write: Callable[..., Awaitable[Response]], request: Request, kwargs: dict[str, Any]
+    ) -> Response:
+        """Run the generic PUT/PATCH, with the cover file written before and the replaced one removed after."""
+        data: PostUpdateSerializer = request.validated_data
+        # PUT replaces every field (no `cover` means no cover); PATCH touches the cover only when it is sent.
+        replaces_cover = request.method == 'PUT' or 'cover' in data.model_fields_set
+        old_cover = (await self.get_instance(request, **kwargs)).cover if replaces_cover else None
+        if data.cover is not None:
+            await save_cover(data.cover)
+        try:
+            response = await write(request, **kwargs)
+        except Exception:
+            await delete_cover(data.cover)  # nothing refers to the new file
+            raise
+        post: Post = response.data
+        await post.update(updated_at=timezone_now())
+        if old_cover is not None:
+            await delete_cover(old_cover)
+        return response
+
+    async def post_delete(self, instance: Post, request: Request, **kwargs: Any) -> None:
+        # Runs after the post is deleted: its comments and its cover file go with it.
+        await Comment.delete_many(post=instance)
+        await delete_cover(instance.cover)
+
+
+# --- comments --------------------------------------------------------------------------------------------------
+
+
+class CommentListAPI(ListAPI):
+    """`GET /api/posts/<slug>/comments/` (oldest first) and `POST` a comment (logged in)."""
+
+    permissions = [LoginRequiredForWrites]
+    input_model = CommentSerializer
+    output_model = CommentOut
+    pagination = BlogPagination
+    sort_fields = ['created_at']
+
+    async def get_query(self, request: Request, **kwargs: Any) -> BaseCursor:
+        post = await find_visible_post(kwargs['slug'], request.user)
+        return (await Comment.find(post=post)).sort('created_at', 1)
+
+    async def post(self, request: Request, **kwargs: Any) -> Response:
+        post = await find_visible_post(kwargs['slug'], request.user)
+        data: CommentSerializer = request.validated_data
+        comment = await Comment.insert_one(body=data.body, post=post, author=request.user)
+        return Response(data=comment, status_code=status.HTTP_201_CREATED)
+
+
+class CommentDetailAPI(DeleteAPI):
+    """`DELETE /api/comments/<comment_id>/`: by the comment's author or the post's author."""
+
+    permissions = [IsCommentOrPostAuthor]
+
+    async def get_instance(self, request: Request, **kwargs: Any) -> Comment:
+        return await Comment.find_one_or_raise(id=kwargs['comment_id'])

@@ -1,0 +1,66 @@
+"""Settings of the blog.
+
+Panther reads the upper-case globals of this module. Everything that differs between a laptop and a deployment
+comes from an environment variable, with a default that is safe for local development:
+
+| variable             | default                           | effect                                          |
+|----------------------|-----------------------------------|-------------------------------------------------|
+| `SECRET_KEY`         | a fixed development key (change!) | signs the JWTs kept in the cookies              |
+| `BLOG_DB_PATH`       | `examples/blog/blog.pdb`          | file of the embedded database                   |
+| `BLOG_UPLOAD_DIR`    | `examples/blog/uploads`           | where cover images are written                  |
+| `BLOG_COOKIE_SECURE` | `false`                           | `true` behind HTTPS: cookies only over HTTPS    |
+| `REDIS_HOST`         | unset                             | share cache, throttling and logouts via Redis   |
+| `REDIS_PORT`         | `6379`                            |                                                 |
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+# Lower-case names are not settings: Panther only copies upper-case globals into `config`.
+example_dir = Path(__file__).resolve().parent.parent
+
+
+def redis_settings() -> dict[str, Any] | None:
+    host = os.environ.get('REDIS_HOST')
+    if not host:
+        # Without Redis the feed cache, throttle counters and logged-out tokens live in this process's memory.
+        return None
+    return {'host': host, 'port': int(os.environ.get('REDIS_PORT', '6379'))}
+
+
+# Development default only: anyone who knows it can mint tokens. Set SECRET_KEY in every deployment,
+# e.g. to the output of `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
+SECRET_KEY = os.environ.get('SECRET_KEY') or 'dev-only-insecure-blog-key-change-me-0123456789abcdef'
+
+DATABASE = {
+    'engine': {
+        'class': 'panther.db.connections.PantherDBConnection',
+        'path': os.environ.get('BLOG_DB_PATH') or example_dir / 'blog.pdb',
+    },
+}
+REDIS = redis_settings()
+
+URLs = 'examples.blog.core.urls.url_routing'
+TEMPLATES_DIR = str(example_dir / 'templates')
+
+USER_MODEL = 'examples.blog.app.models.User'
+# The access token travels in the `access_token` cookie; the refresh token in `refresh_token` (see apis.py).
+AUTHENTICATION = 'panther.authentications.CookieJWTAuthentication'
+JWT_CONFIG = {
+    'life_time': timedelta(minutes=15),
+    'refresh_life_time': timedelta(days=7),
+}
+
+# Refuse cross-site writes even from browsers that would send the cookies (see app/middlewares.py).
+MIDDLEWARES = ['examples.blog.app.middlewares.SameOriginWritesMiddleware']
+
+# Covers are at most 4 MiB; a bigger request body is refused with 413 before it is read.
+MAX_BODY_SIZE = 5 * 1024 * 1024
+
+# Custom settings, read by the app as `config.UPLOAD_DIR` and `config.COOKIE_SECURE`.
+UPLOAD_DIR = Path(os.environ.get('BLOG_UPLOAD_DIR') or example_dir / 'uploads').resolve()
+COOKIE_SECURE = os.environ.get('BLOG_COOKIE_SECURE', 'false').strip().lower() in {'1', 'true', 'yes', 'on'}
+
+TIMEZONE = 'UTC'

@@ -467,6 +467,18 @@ async def test_cover_upload_and_download(client: APIClient, tmp_path: Path) -> N
     assert (await client.delete(url, cookies=alice.cookies)).status_code == 204
     assert uploads(tmp_path) == []
 
+    # `{"cover": null}` removes a cover.
+    response = await client.post(
+        '/api/posts/', payload={'title': 'Again'}, files={'cover': ('a.gif', GIF, 'image/gif')}, cookies=alice.cookies
+    )
+    assert len(uploads(tmp_path)) == 1
+    response = await client.patch(
+        f'/api/posts/{response.data["slug"]}/', payload={'cover': None}, cookies=alice.cookies
+    )
+    assert response.status_code == 200
+    assert response.data['cover_url'] is None
+    assert uploads(tmp_path) == []
+
 
 async def test_invalid_uploads_are_refused(client: APIClient, tmp_path: Path) -> None:
     alice = await author('alice')

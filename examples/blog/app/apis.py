@@ -1,7 +1,6 @@
 """The JSON API under `/api/`: accounts (JWT in cookies), posts and comments with the generic views."""
 
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from examples.blog.app.serializers import (
     LoginIn,
     PostOut,
     PostSerializer,
-    PostUpdateSerializer,
     SignUpIn,
 )
 from panther import status
@@ -27,7 +25,7 @@ from panther.authentications import RefreshCookieJWTAuthentication
 from panther.configs import config
 from panther.db.cursor import BaseCursor
 from panther.exceptions import AuthenticationAPIError, BadRequestAPIError
-from panther.generics import DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
+from panther.generics import CreateAPI, DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
 from panther.permissions import IsAuthenticated
 from panther.request import Request
 from panther.response import Cookie, Response
@@ -144,7 +142,7 @@ async def me(request: Request) -> User:
 # --- posts -----------------------------------------------------------------------------------------------------
 
 
-class PostListAPI(ListAPI):
+class PostListAPI(ListAPI, CreateAPI):
     """`GET /api/posts/` lists the posts the caller may see; `POST /api/posts/` creates one (logged in)."""
 
     permissions = [LoginRequiredForWrites]
@@ -161,62 +159,50 @@ class PostListAPI(ListAPI):
             query = {'$and': [query, has_tag(tag.lower())]}
         return (await Post.find(query)).sort('created_at', -1)
 
-    async def post(self, request: Request, **kwargs: Any) -> Response:
-        # `CreateAPI` would store exactly the serializer's fields; a post also needs its slug and its author
-        # (from the cookie, never from the body), so it is inserted here.
-        data: PostSerializer = request.validated_data
-        if data.cover is not None:
-            await save_cover(data.cover)  # into config.UPLOAD_DIR; the document stores the saved path
-        # Attributes, not `model_dump()`: the cover must stay the `Image` that was just saved.
-        fields = {name: getattr(data, name) for name in PostSerializer.model_fields}
-        post = await Post.insert_one(fields, slug=await unique_slug(data.title), author=request.user)
+    async def perform_create(self, request: Request, data: dict[str, Any], **kwargs: Any) -> Post:
+        # The slug is made from the title and the author is the logged-in user (never taken from the body).
+        cover = data['cover']
+        if cover is not None:
+            await save_cover(cover)  # into config.UPLOAD_DIR; the document stores the saved path
+        fields = {**data, 'slug': await unique_slug(data['title']), 'author': request.user}
+        try:
+            post = await super().perform_create(request, fields, **kwargs)
+        except Exception:
+            await delete_cover(cover)  # nothing refers to the file
+            raise
         # Two posts with the same title created at the same moment may both have picked the slug: move away.
         if await Post.count(slug=post.slug) > 1:
             await post.update(slug=f'{post.slug}-{secrets.token_hex(3)}')
-        return Response(data=post, status_code=status.HTTP_201_CREATED)  # shaped by `output_model`
+        return post
 
 
 class PostDetailAPI(RetrieveAPI, UpdateAPI, DeleteAPI):
-    """`GET /api/posts/<slug>/` for anyone who may see the post; `PUT`, `PATCH`, `DELETE` for its author only."""
+    """`GET /api/posts/<slug>/` for anyone who may see the post; `PUT`, `PATCH`, `DELETE` for its author only.
+
+    PUT writes every field (a PUT without `cover` removes the cover); PATCH validates and writes only the fields
+    that were sent (`{"cover": null}` removes the cover).
+    """
 
     permissions = [IsPostAuthorOrReadOnly]
-    input_model = PostUpdateSerializer
+    input_model = PostSerializer
     output_model = PostOut
 
-    # One instance of this class serves one request, so the post can be remembered between the steps.
-    _post: Post | None = None
-
     async def get_instance(self, request: Request, **kwargs: Any) -> Post:
-        if self._post is None:
-            self._post = await find_visible_post(kwargs['slug'], request.user)
-        return self._post
+        return await find_visible_post(kwargs['slug'], request.user)
 
-    async def put(self, request: Request, **kwargs: Any) -> Response:
-        return await self._write(super().put, request, kwargs)
-
-    async def patch(self, request: Request, **kwargs: Any) -> Response:
-        return await self._write(super().patch, request, kwargs)
-
-    async def _write(
-        self, write: Callable[..., Awaitable[Response]], request: Request, kwargs: dict[str, Any]
-    ) -> Response:
-        """Run the generic PUT/PATCH, with the cover file written before and the replaced one removed after."""
-        data: PostUpdateSerializer = request.validated_data
-        # PUT replaces every field (no `cover` means no cover); PATCH touches the cover only when it is sent.
-        replaces_cover = request.method == 'PUT' or 'cover' in data.model_fields_set
-        old_cover = (await self.get_instance(request, **kwargs)).cover if replaces_cover else None
-        if data.cover is not None:
-            await save_cover(data.cover)
+    async def perform_update(self, instance: Post, request: Request, data: dict[str, Any], **kwargs: Any) -> None:
+        # The new cover file is written before the document refers to it, the replaced one removed afterwards.
+        replaces_cover = 'cover' in data
+        old_cover, new_cover = instance.cover, data.get('cover')
+        if new_cover is not None:
+            await save_cover(new_cover)
         try:
-            response = await write(request, **kwargs)
+            await super().perform_update(instance, request, {**data, 'updated_at': timezone_now()}, **kwargs)
         except Exception:
-            await delete_cover(data.cover)  # nothing refers to the new file
+            await delete_cover(new_cover)
             raise
-        post: Post = response.data
-        await post.update(updated_at=timezone_now())
-        if old_cover is not None:
+        if replaces_cover:
             await delete_cover(old_cover)
-        return response
 
     async def post_delete(self, instance: Post, request: Request, **kwargs: Any) -> None:
         # Runs after the post is deleted: its comments and its cover file go with it.
@@ -227,7 +213,7 @@ class PostDetailAPI(RetrieveAPI, UpdateAPI, DeleteAPI):
 # --- comments --------------------------------------------------------------------------------------------------
 
 
-class CommentListAPI(ListAPI):
+class CommentListAPI(ListAPI, CreateAPI):
     """`GET /api/posts/<slug>/comments/` (oldest first) and `POST` a comment (logged in)."""
 
     permissions = [LoginRequiredForWrites]
@@ -240,11 +226,10 @@ class CommentListAPI(ListAPI):
         post = await find_visible_post(kwargs['slug'], request.user)
         return (await Comment.find(post=post)).sort('created_at', 1)
 
-    async def post(self, request: Request, **kwargs: Any) -> Response:
+    async def perform_create(self, request: Request, data: dict[str, Any], **kwargs: Any) -> Comment:
+        # The post comes from the URL (404 unless the caller may see it), the author from the cookie.
         post = await find_visible_post(kwargs['slug'], request.user)
-        data: CommentSerializer = request.validated_data
-        comment = await Comment.insert_one(body=data.body, post=post, author=request.user)
-        return Response(data=comment, status_code=status.HTTP_201_CREATED)
+        return await super().perform_create(request, {**data, 'post': post, 'author': request.user}, **kwargs)
 
 
 class CommentDetailAPI(DeleteAPI):

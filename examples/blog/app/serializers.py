@@ -63,7 +63,8 @@ def _clean_tags(value: Any) -> Any:
 
 
 class PostSerializer(ModelSerializer):
-    """Body of `POST /api/posts/`: JSON, or multipart/form-data when it carries a cover image.
+    """Body of `POST /api/posts/` and `PUT` / `PATCH /api/posts/<slug>/`: JSON, or multipart/form-data when it
+    carries a cover image. For PATCH every field is optional (`UpdateAPI.partial_patch`).
 
     `slug` and `author` are not input fields: the slug is made from the title, the author is the logged-in user.
     """
@@ -86,21 +87,6 @@ class PostSerializer(ModelSerializer):
     def _cover(cls, value: Any) -> Any:
         # Raises 415 (not a 400 field error) for files that are not PNG, JPEG, GIF or WebP images.
         return as_cover(value)
-
-
-class PostUpdateSerializer(PostSerializer):
-    """Body of `PUT` / `PATCH /api/posts/<slug>/`.
-
-    `title` is optional so that `PATCH {"published": true}` works: PATCH writes only the fields that were sent.
-    PUT replaces every field, so a PUT without `title` is refused by the model (400) and a PUT without `cover`
-    removes the cover.
-    """
-
-    class Config:
-        model = Post
-        fields = ['title', 'body', 'tags', 'published', 'cover']
-        optional_fields = ['title']
-        str_strip_whitespace = True
 
 
 class PostOut(BaseModel):

@@ -1,4 +1,14 @@
-"""Every ```python block of the user docs runs, and the `test_*` functions they define pass."""
+"""Every ```python block of the user docs runs, and the `test_*` functions they define pass.
+
+The blocks of one file run in order in one module namespace (one single-file app per page), inside a
+temporary working directory, so relative paths such as the embedded database file land there.
+
+A block whose first line is `# requires: redis` or `# requires: mongodb` needs that service. Such blocks,
+and the tests they define, run in a separate test item (`auth.md-redis`, ...) carrying the service's
+marker, so `tests/conftest.py` skips it when the service is unreachable (and fails it with `CI=true`).
+That item runs the page's other blocks too (their definitions are needed) but only the service's tests;
+`REDIS_HOST` / `REDIS_PORT` / `MONGODB_URL` point the page's settings at the test services.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +16,117 @@ import inspect
 import re
 import sys
 import types
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from panther import authentications
+from panther.configs import config
+from panther.db.connections.redis import close_redis
 from panther.events import Event
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / 'README.md', ROOT / 'docs' / 'core.md']
+DOCS = [ROOT / 'README.md', ROOT / 'docs' / 'core.md', ROOT / 'docs' / 'auth.md', ROOT / 'docs' / 'database.md']
 BLOCK = re.compile(r'```python\n(.*?)```', re.DOTALL)
+REQUIRES = re.compile(r'#\s*requires:\s*(\S+)\s*')
+SERVICES = ('redis', 'mongodb')
 
 
-def _blocks(path: Path) -> list[str]:
-    return BLOCK.findall(path.read_text(encoding='utf-8'))
+@dataclass(frozen=True)
+class Block:
+    code: str
+    line: int  # line of the file where the code starts
+    service: str | None
 
 
-@pytest.mark.parametrize('path', DOCS, ids=lambda p: p.name)
-async def test_doc_examples_run(path: Path) -> None:
+def _blocks(path: Path) -> list[Block]:
+    text = path.read_text(encoding='utf-8')
+    blocks = []
+    for match in BLOCK.finditer(text):
+        code = match.group(1)
+        first_line = code.split('\n', 1)[0]
+        required = REQUIRES.fullmatch(first_line)
+        service = required.group(1) if required else None
+        assert service in (None, *SERVICES), f'{path.name}: unknown service in `{first_line}`'
+        blocks.append(Block(code, text.count('\n', 0, match.start(1)) + 1, service))
+    return blocks
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for path in DOCS:
+        cases.append(pytest.param(path, None, id=path.name))
+        services = {block.service for block in _blocks(path) if block.service is not None}
+        for service in sorted(services):
+            cases.append(pytest.param(path, service, id=f'{path.name}-{service}', marks=getattr(pytest.mark, service)))
+    return cases
+
+
+def _point_settings_at(service: str, address: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    host, port = address
+    if service == 'redis':
+        monkeypatch.setenv('REDIS_HOST', host)
+        monkeypatch.setenv('REDIS_PORT', str(port))
+    else:
+        # A database of its own: the server may be shared with other runs.
+        monkeypatch.setenv('MONGODB_URL', f'mongodb://{host}:{port}/panther_docs_{uuid.uuid4().hex[:12]}')
+
+
+async def _release_globals() -> None:
+    """Undo what the examples changed outside `config` (which conftest resets) and the memory store."""
+    Event.clear()
+    authentications._verified_tokens.clear()
+    database = config.DATABASE
+    if database is not None:
+        await database.close()
+    await close_redis()
+
+
+@pytest.mark.parametrize(('path', 'service'), _cases())
+async def test_doc_examples_run(
+    path: Path, service: str | None, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocks = _blocks(path)
     assert blocks, f'{path} has no python examples'
+    if service is not None:
+        _point_settings_at(service, request.getfixturevalue(f'{service}_address'), monkeypatch)
+    monkeypatch.chdir(tmp_path)
     name = f'docs_example_{path.stem.lower()}'
     module = types.ModuleType(name)
     sys.modules[name] = module
+    # Test name → the service of the block that defined it (None: needs nothing).
+    defined: dict[str, str | None] = {}
     try:
         for block in blocks:
-            exec(compile(block, f'{path.name}', 'exec'), module.__dict__)
-        tests = [v for k, v in vars(module).items() if k.startswith('test_') and inspect.isfunction(v)]
-        assert tests, f'{path} defines no test_* example'
+            if block.service not in (None, service):
+                continue
+            before = dict(vars(module))
+            # Leading newlines keep the line numbers of the markdown file in tracebacks.
+            source = '\n' * (block.line - 1) + block.code
+            exec(compile(source, str(path.relative_to(ROOT)), 'exec'), module.__dict__)
+            for key, value in vars(module).items():
+                if key.startswith('test_') and inspect.isfunction(value) and before.get(key) is not value:
+                    defined[key] = block.service
+        tests = [getattr(module, key) for key, needs in defined.items() if needs == service]
+        assert tests, f'{path} defines no test_* example' + (f' for {service}' if service else '')
         for test in tests:
             result = test()
             if inspect.isawaitable(result):
                 await result
     finally:
         del sys.modules[name]
-        Event.clear()
+        await _release_globals()
+
+
+async def test_service_blocks_are_marked_on_their_first_line() -> None:
+    # A `# requires:` comment further down would be ignored and the block would run without its service.
+    for path in DOCS:
+        for block in _blocks(path):
+            later_lines = block.code.split('\n')[1:]
+            assert not any(REQUIRES.fullmatch(line.strip()) for line in later_lines), f'{path.name}:{block.line}'
 
 
 async def test_readme_starts_with_the_two_commands() -> None:

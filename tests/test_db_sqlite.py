@@ -208,10 +208,13 @@ async def test_large_results_stream_from_the_worker(database: Path, monkeypatch:
     assert ranks == list(range(count))
     assert len(threads) == 1
     assert threads[0].startswith('panther-sqlite')
+    assert [note.rank for note in await (await Note.find()).to_list()] == list(range(count))
+    assert len(threads) == 2
     # Small, quick results stay inline.
     first = await Note.first()
     assert len(await (await Note.find(id=first.id)).to_list()) == 1
-    assert len(threads) == 1
+    assert [note.rank async for note in await Note.find(rank={'$lt': 3})] == [0, 1, 2]
+    assert len(threads) == 2
 
 
 async def test_locked_file_moves_writes_to_the_worker(database: Path) -> None:

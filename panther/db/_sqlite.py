@@ -424,19 +424,29 @@ class SQLiteStore:
         with contextlib.suppress(RuntimeError):
             self._executor.submit(self.close_stream, stream)
 
-    async def stream(self, sql: str, params: Sequence[Any], owner: object) -> Any:
-        """Async generator of row batches: inline if the result is small and quick, else from the worker."""
+    def fetch_inline(self, sql: str, params: Sequence[Any]) -> list[Any] | None:
+        """The rows of a small, quick result, read on the event-loop thread; `None` when the result has to come
+        from the worker instead (too many rows, over the inline budget, or the file is locked)."""
         key = ('stream', sql)
-        if not self._skip_inline(key):
-            try:
-                rows = self._call_inline(_fetch_limited, (sql, params, INLINE_MAX_ROWS))
-            except sqlite3.OperationalError as error:
-                code = _error_code(error)
-                if code == _SQLITE_INTERRUPT:
-                    self._slow[key] = SLOW_SKIPS
-                elif code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
-                    raise _database_error(error) from error
-                rows = None
+        if self._skip_inline(key):
+            return None
+        try:
+            return self._call_inline(_fetch_limited, (sql, params, INLINE_MAX_ROWS))
+        except sqlite3.OperationalError as error:
+            code = _error_code(error)
+            if code == _SQLITE_INTERRUPT:
+                self._slow[key] = SLOW_SKIPS
+            elif code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                raise _database_error(error) from error
+            return None
+
+    async def stream(self, sql: str, params: Sequence[Any], owner: object, *, inline: bool = True) -> Any:
+        """Async generator of row batches: inline if the result is small and quick, else from the worker.
+
+        `inline=False` when the caller has already tried `fetch_inline`.
+        """
+        if inline:
+            rows = self.fetch_inline(sql, params)
             if rows is not None:
                 yield rows
                 return

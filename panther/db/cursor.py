@@ -114,6 +114,10 @@ class PantherDBCursor(BaseCursor):
             for item in batch:
                 yield item
 
+    async def to_list(self) -> list[Any]:
+        self._start()
+        return await self._engine.fetch_list(self)
+
     def __iter__(self) -> Iterator[Any]:
         self._start()
         return iter(self._engine.fetch_sync(self))

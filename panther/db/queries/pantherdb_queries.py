@@ -485,16 +485,30 @@ class BasePantherDBQuery(BaseQuery):
         return sql, params
 
     @classmethod
+    async def _instances(cls, store: SQLiteStore, model: type[Model], rows: list[Any]) -> list[Model]:
+        if store.encrypted or plan_for(model).nodes:
+            return await cls.materialise(model, [cls._decode(store, row) for row in rows])
+        return _validate_rows(model, rows)
+
+    @classmethod
     async def stream_batches(cls, cursor: PantherDBCursor) -> AsyncIterator[list[Model]]:
         store = await cls._ready(cursor.cls)
         sql, params = cls._cursor_sql(store, cursor)
-        model = cursor.cls
-        simple = not plan_for(model).nodes and not store.encrypted
         async for rows in store.stream(sql, params, cursor):
-            if simple:
-                yield _validate_rows(model, rows)
-            else:
-                yield await cls.materialise(model, [cls._decode(store, row) for row in rows])
+            yield await cls._instances(store, cursor.cls, rows)
+
+    @classmethod
+    async def fetch_list(cls, cursor: PantherDBCursor) -> list[Model]:
+        """Every instance of the cursor; a small result costs no async generator (`to_list()` of short lists)."""
+        store = await cls._ready(cursor.cls)
+        sql, params = cls._cursor_sql(store, cursor)
+        rows = store.fetch_inline(sql, params)
+        if rows is not None:
+            return await cls._instances(store, cursor.cls, rows)
+        items: list[Model] = []
+        async for rows in store.stream(sql, params, cursor, inline=False):
+            items.extend(await cls._instances(store, cursor.cls, rows))
+        return items
 
     @classmethod
     def fetch_sync(cls, cursor: PantherDBCursor) -> list[Model]:

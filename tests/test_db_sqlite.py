@@ -175,6 +175,17 @@ async def test_stored_documents_that_no_longer_match_the_model_are_reported(data
         await (await Note.find()).to_list()
 
 
+async def test_equality_filters_on_plain_values(database: Path) -> None:
+    first, _ = await Note.insert_many([{'title': 'a', 'rank': 1}, {'title': "b'", 'rank': 2}])
+    assert [note.title for note in await (await Note.find(rank=2)).to_list()] == ["b'"]
+    assert await Note.count(rank=2.0) == 1
+    assert await Note.count(title="b'") == 1
+    assert await Note.count(title='a', rank=1) == 1
+    assert await Note.count(id=first.id, title='a') == 1
+    assert await Note.count(id=first.id, rank=2) == 0
+    assert await Note.count(title=None) == 0
+
+
 async def test_updates_by_id(database: Path) -> None:
     first, second = await Note.insert_many([{'title': 'a'}, {'title': 'b'}])
     assert await Note.update_one({'id': first.id}, rank=3) is True

@@ -76,6 +76,7 @@ def new_ulid() -> str:
 _SEGMENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _paths: dict[str, str] = {}
 _RANGE_OPERATORS = {'$gt': '>', '$gte': '>=', '$lt': '<', '$lte': '<='}
+_PLAIN_SCALARS = frozenset({str, int, float, bool})
 
 
 def _json_path(field: str) -> str:
@@ -137,6 +138,12 @@ class _Compiler:
             path = _json_path(key)
             column = f"json_extract({self.doc}, '{path}')"
             kind = f"json_type({self.doc}, '{path}')"
+        if type(value) in _PLAIN_SCALARS:
+            # The usual `field=value`: nothing to encode and no operators, so skip the (slow, ABC) checks below.
+            if kind is not None:
+                self.indexable.append((key, column))
+            self.params.append(value)
+            return f'{column} = ?'
         if isinstance(value, Mapping) and value and all(isinstance(k, str) and k.startswith('$') for k in value):
             return ' AND '.join(self.operator(column, kind, op, operand, value) for op, operand in value.items())
         if kind is not None and value is not None and not isinstance(value, (Mapping, list, tuple)):

@@ -151,7 +151,11 @@ class Throttle:
         now = time.time()
         window = self._window(now)
         window_end = (window + 1) * seconds
-        key = self._cache_key(request, window)
+        if type(self).build_cache_key is not Throttle.build_cache_key:
+            # A subclass that overrides `build_cache_key` decides the bucket.
+            key = self.build_cache_key(request)
+        else:
+            key = self._cache_key(request, window)
         try:
             # The key lives one second past its window so a slightly slow clock on another worker still counts.
             count = await get_store().incr(key, ttl=window_end - now + 1)

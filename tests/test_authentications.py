@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import sys
 import time
+import types
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import jwt
@@ -579,3 +582,19 @@ async def test_app_websocket_query_param_authentication(client: APIClient) -> No
     # Refused connections are accepted and closed at once, so the client sees the policy code and reason.
     assert [m['type'] for m in rejected_messages[:2]] == ['websocket.accept', 'websocket.close']
     assert rejected_messages[1]['code'] == 1008
+
+
+async def test_jwt_config_is_loaded_when_only_endpoints_use_jwt() -> None:
+    # No global AUTHENTICATION: the JWT_CONFIG block still applies to `auth=JWTAuthentication` endpoints.
+    module = types.ModuleType('jwt_only_endpoints')
+    module.SECRET_KEY = KEY
+    module.JWT_CONFIG = {'life_time': timedelta(minutes=5)}
+    sys.modules[module.__name__] = module
+    try:
+        Panther(module.__name__, configs=module.__name__, urls={'me': me_api})
+    finally:
+        del sys.modules[module.__name__]
+    assert config.JWT_CONFIG == JWTConfig(key=KEY, life_time=300, refresh_life_time=600)
+    token = JWTAuthentication.encode_jwt('1')
+    claims = jwt.decode(token, KEY, algorithms=['HS256'])
+    assert claims['exp'] - claims['iat'] == 300

@@ -17,13 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from panther import Panther, throttling
 from panther._internal.store import RedisStore, set_redis_store
 from panther.app import API
 from panther.configs import config
 from panther.db.connections.redis import RedisConnection, close_redis, load_redis
-from panther.exceptions import PantherError, ThrottlingAPIError
+from panther.exceptions import NotFoundAPIError, PantherError, ThrottlingAPIError
 from panther.request import Request
 from panther.test import APIClient
 from panther.throttling import Throttle, client_ip, default_identifier
@@ -283,8 +284,45 @@ async def cached_and_limited() -> dict[str, bool]:
     return {'ok': True}
 
 
+class SharedBucket(Throttle):
+    """One bucket per client for every endpoint that uses this throttle."""
+
+    def build_cache_key(self, request: Any) -> str:
+        return f'shared:{request.client.ip}'
+
+
+SHARED = SharedBucket(rate=1, duration=timedelta(seconds=10))
+
+
+@API(throttling=SHARED)
+async def shared_one() -> dict[str, bool]:
+    return {'ok': True}
+
+
+@API(throttling=SHARED)
+async def shared_two() -> dict[str, bool]:
+    return {'ok': True}
+
+
+class Item(BaseModel):
+    name: str
+
+
+@API(methods=['POST'], input_model=Item, throttling=Throttle(rate=5, duration=timedelta(seconds=10)))
+async def limited_create(request: Any) -> Any:
+    raise NotFoundAPIError
+
+
 THROTTLING = Throttle(rate=2, duration=timedelta(seconds=10))
-URLS = {'limited': limited, 'global': globally_limited, 'own': own_limit, 'cached': cached_and_limited}
+URLS = {
+    'limited': limited,
+    'global': globally_limited,
+    'own': own_limit,
+    'cached': cached_and_limited,
+    'shared-one': shared_one,
+    'shared-two': shared_two,
+    'limited-create': limited_create,
+}
 
 
 @pytest.fixture
@@ -315,6 +353,20 @@ async def test_app_per_endpoint_throttle(client: APIClient, backend: str, clock:
 async def test_app_global_throttle_and_override(client: APIClient, clock: FakeClock) -> None:
     assert [(await client.get('/global')).status_code for _ in range(3)] == [200, 200, 429]
     assert [(await client.get('/own')).status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+async def test_app_overridden_build_cache_key_decides_the_bucket(client: APIClient, clock: FakeClock) -> None:
+    assert (await client.get('/shared-one')).status_code == 200
+    assert (await client.get('/shared-two')).status_code == 429
+
+
+async def test_app_error_answers_carry_rate_limit_headers(client: APIClient, clock: FakeClock) -> None:
+    invalid = await client.post('/limited-create', payload={})
+    assert invalid.status_code == 400
+    assert invalid.headers['RateLimit-Remaining'] == '4'
+    missing = await client.post('/limited-create', payload={'name': 'x'})
+    assert missing.status_code == 404
+    assert missing.headers['RateLimit-Remaining'] == '3'
 
 
 async def test_app_cache_hit_still_counts_and_carries_headers(client: APIClient, clock: FakeClock) -> None:

@@ -261,7 +261,8 @@ def _uses_jwt(value: Any) -> bool:
 
 
 def load_jwt_config(namespace: dict[str, Any]) -> None:
-    if not (_uses_jwt(config.AUTHENTICATION) or _uses_jwt(config.WS_AUTHENTICATION)):
+    # Also loaded when only some endpoints use JWT (`auth=JWTAuthentication`): the block must not be ignored.
+    if 'JWT_CONFIG' not in namespace and not (_uses_jwt(config.AUTHENTICATION) or _uses_jwt(config.WS_AUTHENTICATION)):
         return
     user_config = dict(namespace.get('JWT_CONFIG') or {})
     key = user_config.pop('key', None) or config.SECRET_KEY

@@ -17,6 +17,7 @@ from panther._internal import state
 from panther._internal.concurrency import to_thread
 from panther._internal.injection import InjectionPlan
 from panther.exceptions import (
+    APIError,
     AuthorizationAPIError,
     InvalidPathVariableAPIError,
     MethodNotAllowedAPIError,
@@ -252,9 +253,21 @@ def compile_pipeline(
                 granted = await granted
             if not granted:
                 raise AuthorizationAPIError
-        extra_headers = None
-        if throttle is not None:
-            extra_headers = await throttle.check_and_increment(request)
+        if throttle is None:
+            return await after_throttle(request, method)
+        extra_headers = await throttle.check_and_increment(request)
+        if not extra_headers:
+            return await after_throttle(request, method)
+        try:
+            response = await after_throttle(request, method)
+        except APIError as error:
+            # Rate-limit headers belong on every counted answer, errors included.
+            error.headers = {**extra_headers, **(error.headers or {})}
+            raise
+        response.headers.update(extra_headers)
+        return response
+
+    async def after_throttle(request: Request, method: str) -> Response:
         if method in READ_BODY_METHODS:
             await request.read_body()
         if input_model is not None and method in BODY_METHODS:
@@ -264,14 +277,10 @@ def compile_pipeline(
         if cache and method == 'GET':
             cached = await caching.get_response_from_cache(request=request, duration=cache)
             if cached is not None:
-                if extra_headers:
-                    cached.headers.update(extra_headers)
                 return cached
         response = await call_handler(request)
         if cache and method == 'GET':
             await caching.set_response_in_cache(request=request, response=response, duration=cache)
-        if extra_headers:
-            response.headers.update(extra_headers)
         return response
 
     build = plan.build

@@ -51,6 +51,9 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
+# A parameter named `request` with one of these annotations receives the request too.
+_UNTYPED = (inspect.Parameter.empty, Any, object, 'Any', 'typing.Any', 'object')
+
 _BUILTIN_NAMES = {'int': int, 'float': float, 'bool': bool, 'str': str, 'UUID': UUID, 'Decimal': Decimal}
 
 
@@ -95,7 +98,7 @@ class InjectionPlan:
             if param.kind is param.VAR_POSITIONAL:
                 continue
             annotation = _unwrap_optional(_resolve(hints.get(param.name, param.annotation), func))
-            if _is_request_type(annotation) or (param.name == 'request' and annotation is inspect.Parameter.empty):
+            if _is_request_type(annotation) or (param.name == 'request' and annotation in _UNTYPED):
                 request_params.append(param.name)
                 continue
             params.add(param.name)

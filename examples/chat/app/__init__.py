@@ -1,0 +1,1 @@
+"""The chat app: users, stored messages, room membership, the room WebSocket and the page that uses it."""

@@ -1,0 +1,1 @@
+"""Settings and the root routing table of the chat."""

@@ -25,7 +25,7 @@ from panther.configs import config
 from panther.db import Model, _sqlite
 from panther.db.connections import PantherDBConnection, load_database
 from panther.db.cursor import PantherDBCursor
-from panther.db.queries.pantherdb_queries import new_ulid
+from panther.db.queries.pantherdb_queries import BasePantherDBQuery, new_ulid
 from panther.exceptions import DatabaseError, PantherError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,6 +184,40 @@ async def test_equality_filters_on_plain_values(database: Path) -> None:
     assert await Note.count(id=first.id, title='a') == 1
     assert await Note.count(id=first.id, rank=2) == 0
     assert await Note.count(title=None) == 0
+
+
+async def test_range_filters_and_sorts_get_expression_indexes(database: Path) -> None:
+    await Note.insert_many([{'title': f't{i:02d}', 'rank': i % 7} for i in range(50)])
+    before = [
+        (note.title, note.rank) for note in await (await Note.find()).sort([('rank', -1), ('title', 1)]).to_list()
+    ]
+    assert await Note.count(rank={'$gte': 2, '$lt': 4}) == 14
+    assert await Note.count(title={'$gt': 't40'}) == 9
+    store = config.DATABASE.store
+    # Indexes are created on the worker thread, which runs its tasks in order: after this they exist.
+    await store.run_in_worker(_sqlite.fetch_one, 'SELECT 1', ())
+    connection = store.connection()
+    indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {'ix_Note__rank', 'ix_Note__title'} <= indexes
+
+    def plan(cursor: PantherDBCursor) -> str:
+        sql, params = BasePantherDBQuery._cursor_sql(store, cursor)
+        return ' '.join(row[3] for row in connection.execute(f'EXPLAIN QUERY PLAN {sql}', params))
+
+    assert 'USING INDEX ix_Note__rank' in plan(await Note.find(rank={'$gt': 4}))
+    assert 'USING INDEX ix_Note__title' in plan((await Note.find()).sort('title').limit(5))
+    # Same results through the indexes; numbers still never compare with strings.
+    assert await Note.count(rank={'$gte': 2, '$lt': 4}) == 14
+    assert await Note.count(title={'$gt': 't40'}) == 9
+    assert await Note.count(rank={'$gt': 'a'}) == 0
+    after = [(note.title, note.rank) for note in await (await Note.find()).sort([('rank', -1), ('title', 1)]).to_list()]
+    assert after == before
+    assert [note.title for note in await (await Note.find()).sort('title', -1).limit(2).to_list()] == ['t49', 't48']
+    # Ranges on the id use the primary key; comparisons with None match nothing and index nothing.
+    await Note.count(id={'$gt': '0'}, title={'$lt': None})
+    await store.run_in_worker(_sqlite.fetch_one, 'SELECT 1', ())
+    after_indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert after_indexes == indexes
 
 
 async def test_updates_by_id(database: Path) -> None:

@@ -108,7 +108,8 @@ def _scalar(value: Any) -> Any:
 
 
 class _Compiler:
-    """Builds one WHERE clause; `indexable` collects equality-filtered fields worth an expression index."""
+    """Builds one WHERE clause; `indexable` collects fields filtered by equality or a range, which are worth an
+    expression index."""
 
     __slots__ = ('doc', 'indexable', 'params')
 
@@ -145,7 +146,7 @@ class _Compiler:
             self.params.append(value)
             return f'{column} = ?'
         if isinstance(value, Mapping) and value and all(isinstance(k, str) and k.startswith('$') for k in value):
-            return ' AND '.join(self.operator(column, kind, op, operand, value) for op, operand in value.items())
+            return ' AND '.join(self.operator(key, column, kind, op, operand, value) for op, operand in value.items())
         if kind is not None and value is not None and not isinstance(value, (Mapping, list, tuple)):
             self.indexable.append((key, column))
         return self.equal(column, value, kind is None)
@@ -166,7 +167,7 @@ class _Compiler:
         self.params.append(_scalar(value))
         return f'{column} {operator} ?'
 
-    def operator(self, column: str, kind: str | None, op: str, operand: Any, spec: Mapping[str, Any]) -> str:
+    def operator(self, key: str, column: str, kind: str | None, op: str, operand: Any, spec: Mapping[str, Any]) -> str:
         if op == '$eq':
             return self.equal(column, operand, kind is None)
         if op == '$ne':
@@ -179,6 +180,8 @@ class _Compiler:
             comparison = f'{column} {_RANGE_OPERATORS[op]} ?'
             if kind is None:
                 return comparison
+            # SQLite searches the expression index by the comparison; the type check is then applied per row.
+            self.indexable.append((key, column))
             # Keep MongoDB's type brackets: a number never compares with a string.
             types = "('integer', 'real')" if isinstance(value, (int, float)) else "('text')"
             return f'({kind} IN {types} AND {comparison})'
@@ -218,17 +221,24 @@ class _Compiler:
         raise DatabaseError(f'`{op}` is not supported by the embedded database.')
 
 
-def _order_by(sort: list[tuple[str, int]], doc: str) -> str:
+def _order_by(sort: list[tuple[str, int]], doc: str) -> tuple[str, list[tuple[str, str]]]:
+    """The ORDER BY clause and the sorted fields worth an expression index (an index yields rows in key order,
+    so a sorted page is read without sorting the whole result)."""
     if not sort:
         # No ORDER BY: rows come in rowid (insertion) order from a table scan, and in (key, rowid) order from an
         # index, whereas `ORDER BY rowid` would keep the planner from using an index for the filter.
-        return ''
+        return '', []
     parts = []
+    indexable = []
     for field, direction in sort:
-        column = '_id' if field in ('id', '_id') else f"json_extract({doc}, '{_json_path(field)}')"
+        if field in ('id', '_id'):
+            column = '_id'
+        else:
+            column = f"json_extract({doc}, '{_json_path(field)}')"
+            indexable.append((field, column))
         parts.append(f'{column} {"DESC" if direction == -1 else "ASC"}')
     parts.append('rowid ASC')
-    return ' ORDER BY ' + ', '.join(parts)
+    return ' ORDER BY ' + ', '.join(parts), indexable
 
 
 def _update_expression(values: dict[str, Any], operators: dict[str, Any], store: SQLiteStore) -> tuple[str, list[Any]]:
@@ -484,7 +494,10 @@ class BasePantherDBQuery(BaseQuery):
     @classmethod
     def _cursor_sql(cls, store: SQLiteStore, cursor: PantherDBCursor) -> tuple[str, list[Any]]:
         where, params = cls._where(store, cursor.cls, cursor.filter)
-        order = _order_by(cursor._sort, cls._doc(store))
+        order, indexable = _order_by(cursor._sort, cls._doc(store))
+        if indexable and not store.encrypted:
+            for field, column in indexable:
+                store.ensure_index(cursor.cls.__name__, field, column)
         sql = f'SELECT _id, data FROM {_table(cursor.cls)} WHERE {where}{order}'
         if cursor._limit or cursor._skip:
             sql += ' LIMIT ? OFFSET ?'

@@ -7,6 +7,7 @@ import inspect
 import logging
 import mimetypes
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,10 +251,37 @@ class _UploadedFile:
     file: bytes
 
 
+# Uploaded files larger than this are spooled to a temporary file instead of being kept in memory.
+SPOOL_THRESHOLD = 1024 * 1024
+
+
+class _Spool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    """A spooled upload that closes itself when the last `File` using it is gone."""
+
+    def __del__(self) -> None:
+        if not self.closed:
+            self.close()
+
+
 @dataclass
 class _RawPart:
     headers: dict[str, str] = field(default_factory=dict)
     data: bytearray = field(default_factory=bytearray)
+    spool: Any = None  # a SpooledTemporaryFile for file parts
+    size: int = 0
+
+    def is_file(self) -> bool:
+        return 'filename=' in self.headers.get('content-disposition', '')
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.spool is not None:
+            self.spool.write(chunk)
+        elif self.is_file():
+            self.spool = _Spool(max_size=SPOOL_THRESHOLD, mode='w+b')
+            self.spool.write(chunk)
+        else:
+            self.data += chunk
 
 
 class _PartCollector:
@@ -284,7 +312,7 @@ class _PartCollector:
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.current is not None:
-            self.current.data += data[start:end]
+            self.current.write(data[start:end])
 
     def on_part_end(self) -> None:
         if self.current is not None:
@@ -369,45 +397,56 @@ def _file_factory() -> Callable[..., Any]:
     return File
 
 
-def read_multipart_form_data(boundary: str | bytes, body: bytes) -> dict[str, Any]:
-    """Parse a `multipart/form-data` body into `{name: str | File}`.
+class MultipartReader:
+    """Incremental `multipart/form-data` parser: feed body chunks as they arrive, then `finish()`.
 
-    Text parts become `str` (UTF-8), parts with a `filename` become `File` objects with a sanitised name.
-    Repeated names keep the last value. Malformed parts are skipped with an ERROR log; a body the parser cannot
-    follow keeps the parts completed before the error.
+    Text parts become `str` (UTF-8), parts with a `filename` become `File` objects with a sanitised name; file
+    contents above `SPOOL_THRESHOLD` bytes go to a temporary file. Repeated names keep the last value. Malformed
+    parts are skipped with an ERROR log.
     """
-    boundary_bytes = boundary.encode('latin-1') if isinstance(boundary, str) else boundary
-    if not boundary_bytes:
-        logger.error('Unrecognized multipart format')
-        return {}
-    if not body.endswith(b'\r\n'):
-        body = _to_crlf(b'--' + boundary_bytes, body)
 
-    collector = _PartCollector()
-    try:
-        parser = MultipartParser(
-            boundary_bytes,
+    def __init__(self, boundary: str | bytes) -> None:
+        self.boundary = boundary.encode('latin-1') if isinstance(boundary, str) else boundary
+        self.collector = _PartCollector()
+        self.failed = False
+        self.parser = MultipartParser(
+            self.boundary,
             callbacks={
-                'on_part_begin': collector.on_part_begin,
-                'on_part_data': collector.on_part_data,
-                'on_part_end': collector.on_part_end,
-                'on_header_field': collector.on_header_field,
-                'on_header_value': collector.on_header_value,
-                'on_header_end': collector.on_header_end,
+                'on_part_begin': self.collector.on_part_begin,
+                'on_part_data': self.collector.on_part_data,
+                'on_part_end': self.collector.on_part_end,
+                'on_header_field': self.collector.on_header_field,
+                'on_header_value': self.collector.on_header_value,
+                'on_header_end': self.collector.on_header_end,
             },
         )
-        parser.write(body)
-        parser.finalize()
-    except FormParserError:
-        logger.error('Unrecognized multipart format')
 
-    if collector.current is not None:
-        # The closing delimiter never came: the last part may be cut short, so it is not trusted.
-        logger.error('Malformed part, skipping.')
+    def feed(self, chunk: bytes) -> None:
+        if self.failed:
+            return
+        try:
+            self.parser.write(chunk)
+        except FormParserError:
+            self.failed = True
 
-    file_class: Callable[..., Any] | None = None
+    def finish(self) -> dict[str, Any]:
+        if not self.failed:
+            try:
+                self.parser.finalize()
+            except FormParserError:
+                self.failed = True
+        if self.failed:
+            logger.error('Unrecognized multipart format')
+        if self.collector.current is not None:
+            # The closing delimiter never came: the last part may be cut short, so it is not trusted.
+            logger.error('Malformed part, skipping.')
+        return _fields(self.collector.parts)
+
+
+def _fields(parts: list[_RawPart]) -> dict[str, Any]:
+    file_class: Any = None
     fields: dict[str, Any] = {}
-    for part in collector.parts:
+    for part in parts:
         disposition, options = parse_options_header(part.headers.get('content-disposition'))
         name_bytes = options.get(b'name')
         if disposition != b'form-data' or name_bytes is None:
@@ -417,14 +456,37 @@ def read_multipart_form_data(boundary: str | bytes, body: bytes) -> dict[str, An
         filename = options.get(b'filename')
         if filename is not None:
             file_class = file_class or _file_factory()
-            fields[name] = file_class(
-                file_name=sanitize_filename(_decode_parameter(filename)),
-                content_type=part.headers.get('content-type') or 'application/octet-stream',
-                file=bytes(part.data),
-            )
+            file_name = sanitize_filename(_decode_parameter(filename))
+            content_type = part.headers.get('content-type') or 'application/octet-stream'
+            spool = part.spool
+            if spool is not None and part.size > SPOOL_THRESHOLD and hasattr(file_class, 'from_spool'):
+                fields[name] = file_class.from_spool(file_name=file_name, content_type=content_type, spool=spool)
+            else:
+                content = b''
+                if spool is not None:
+                    spool.seek(0)
+                    content = spool.read()
+                    spool.close()
+                fields[name] = file_class(file_name=file_name, content_type=content_type, file=content)
             continue
         try:
             fields[name] = part.data.decode('utf-8')
         except UnicodeDecodeError:
             logger.error('Malformed part, skipping.')
     return fields
+
+
+def read_multipart_form_data(boundary: str | bytes, body: bytes) -> dict[str, Any]:
+    """Parse a whole `multipart/form-data` body into `{name: str | File}` (see `MultipartReader`).
+
+    Bodies that use bare LF line breaks (hand-written ones) are accepted too.
+    """
+    boundary_bytes = boundary.encode('latin-1') if isinstance(boundary, str) else boundary
+    if not boundary_bytes:
+        logger.error('Unrecognized multipart format')
+        return {}
+    if not body.endswith(b'\r\n'):
+        body = _to_crlf(b'--' + boundary_bytes, body)
+    reader = MultipartReader(boundary_bytes)
+    reader.feed(body)
+    return reader.finish()

@@ -10,9 +10,9 @@ import io
 import os
 import shutil
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, ClassVar
 
-from pydantic import BaseModel, PrivateAttr, field_validator
+from pydantic import BaseModel, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from panther import status
 from panther.exceptions import APIError
@@ -21,19 +21,72 @@ __all__ = ['File', 'Image']
 
 
 class File(BaseModel):
+    """An uploaded or on-disk file.
+
+    Small uploads keep their bytes in `file`; uploads larger than `panther._utils.SPOOL_THRESHOLD` are kept in a
+    temporary file (`file` is None): use `read()`, `size` and `save()` for both kinds.
+    """
+
     file_name: str
     content_type: str
     file: bytes | None = None
 
     _buffer: IO[bytes] | None = PrivateAttr(default=None)
+    _spool: IO[bytes] | None = PrivateAttr(default=None)
     _saved_path: str | None = PrivateAttr(default=None)
     _size: int | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_spool(cls, file_name: str, content_type: str, spool: IO[bytes]) -> File:
+        """A file whose content is in `spool` (an open temporary file), without loading it into memory."""
+        spool.seek(0, io.SEEK_END)
+        size = spool.tell()
+        spool.seek(0)
+        instance = cls(file_name=file_name, content_type=content_type)
+        instance._spool = spool
+        instance._size = size
+        instance._check_content()
+        return instance
+
+    @model_validator(mode='wrap')
+    @classmethod
+    def _from_other_file(cls, value: Any, handler: ModelWrapValidatorHandler[File]) -> File:
+        # A parsed upload is a plain `File`; a field typed `Image` (or another subclass) re-validates it.
+        if isinstance(value, File) and not isinstance(value, cls):
+            converted = handler({'file_name': value.file_name, 'content_type': value.content_type, 'file': value.file})
+            converted._spool = value._spool
+            converted._size = value._size
+            converted._check_content()
+            return converted
+        return handler(value)
+
+    def _check_content(self) -> None:
+        """Hook for subclasses that check the content itself (see `Image`)."""
+
+    def head(self, size: int = 16) -> bytes:
+        """The first `size` bytes, without moving the read position."""
+        if self.file is not None:
+            return self.file[:size]
+        source = self._spool
+        if source is None:
+            if not self.file_name or not os.path.isfile(self.file_name):
+                return b''
+            with open(self.file_name, 'rb') as handle:
+                return handle.read(size)
+        position = source.tell()
+        source.seek(0)
+        data = source.read(size)
+        source.seek(position)
+        return data
 
     # ------------------------------------------------------------------------------------------ reading
 
     def _open(self) -> IO[bytes]:
         if self._buffer is None:
-            if self.file is not None:
+            if self._spool is not None:
+                self._spool.seek(0)
+                self._buffer = self._spool
+            elif self.file is not None:
                 self._buffer = io.BytesIO(self.file)
             elif self.file_name:
                 self._buffer = open(self.file_name, 'rb')  # closed by __exit__ / close()
@@ -50,7 +103,9 @@ class File(BaseModel):
 
     def close(self) -> None:
         if self._buffer is not None:
-            self._buffer.close()
+            # The spooled upload stays open: it is the only copy of the content until the file is saved.
+            if self._buffer is not self._spool:
+                self._buffer.close()
             self._buffer = None
 
     def read(self, size: int = -1) -> bytes:
@@ -78,6 +133,10 @@ class File(BaseModel):
         if self._size is None:
             if self.file is not None:
                 self._size = len(self.file)
+            elif self._spool is not None:
+                position = self._spool.tell()
+                self._size = self._spool.seek(0, io.SEEK_END)
+                self._spool.seek(position)
             elif self.file_name and os.path.isfile(self.file_name):
                 self._size = os.path.getsize(self.file_name)
             else:
@@ -133,6 +192,9 @@ class File(BaseModel):
                 with open(target, 'wb' if overwrite else 'xb') as output:
                     if self.file is not None:
                         output.write(self.file)
+                    elif self._spool is not None:
+                        self._spool.seek(0)
+                        shutil.copyfileobj(self._spool, output)
                     else:
                         with open(self.file_name, 'rb') as source:
                             shutil.copyfileobj(source, output)
@@ -149,15 +211,50 @@ class File(BaseModel):
         return str(self)
 
 
+# First bytes of the raster formats browsers display.
+_IMAGE_SIGNATURES: tuple[tuple[bytes, int], ...] = (
+    (b'\x89PNG\r\n\x1a\n', 0),
+    (b'\xff\xd8\xff', 0),
+    (b'GIF87a', 0),
+    (b'GIF89a', 0),
+    (b'WEBP', 8),
+    (b'BM', 0),
+    (b'II*\x00', 0),
+    (b'MM\x00*', 0),
+    (b'\x00\x00\x01\x00', 0),
+    (b'ftypavif', 4),
+)
+
+
 class Image(File):
-    """A `File` whose `content_type` is `image/*` (anything else is a 415 error)."""
+    """A `File` whose `content_type` is `image/*` and whose content starts like an image (else a 415 error).
+
+    SVG is refused unless a subclass sets `allow_svg = True`: an SVG document can carry scripts.
+    """
+
+    allow_svg: ClassVar[bool] = False
 
     @field_validator('content_type')
     @classmethod
     def _check_content_type(cls, value: str) -> str:
-        if not value.startswith('image/'):
+        if not value.startswith('image/') or (value.startswith('image/svg') and not cls.allow_svg):
             raise APIError(
                 detail=f"{value} is not a valid image 'content_type'",
                 status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
         return value
+
+    @model_validator(mode='after')
+    def _check_signature(self) -> Image:
+        self._check_content()
+        return self
+
+    def _check_content(self) -> None:
+        head = self.head(16)
+        if not head or self.content_type.startswith('image/svg'):
+            return
+        if not any(head[offset : offset + len(signature)] == signature for signature, offset in _IMAGE_SIGNATURES):
+            raise APIError(
+                detail=f'`{self.file_name}` is not a valid image',
+                status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from panther.configs import config
 from panther.db import Model
@@ -80,12 +80,38 @@ def test_uploaded_names_never_escape_the_directory(tmp_path: Path, name: str) ->
     assert not saved.name.startswith('.')
 
 
+PNG = b'\x89PNG\r\n\x1a\n' + b'\x00' * 24
+
+
 def test_image_content_type() -> None:
-    assert Image(file_name='a.png', content_type='image/png', file=b'x').content_type == 'image/png'
+    assert Image(file_name='a.png', content_type='image/png', file=PNG).content_type == 'image/png'
     with pytest.raises(APIError) as error:
         Image(file_name='a.txt', content_type='text/plain', file=b'x')
     assert error.value.status_code == 415
     assert error.value.detail == "text/plain is not a valid image 'content_type'"
+
+
+@pytest.mark.parametrize(
+    ('content_type', 'content', 'detail'),
+    [
+        ('image/png', b'<html><script>alert(1)</script>', '`a.png` is not a valid image'),
+        ('image/svg+xml', b'<svg onload="alert(1)"/>', "image/svg+xml is not a valid image 'content_type'"),
+    ],
+)
+def test_image_refuses_content_that_is_not_a_raster_image(content_type: str, content: bytes, detail: str) -> None:
+    with pytest.raises(APIError) as error:
+        Image(file_name='a.png', content_type=content_type, file=content)
+    assert (error.value.status_code, error.value.detail) == (415, detail)
+
+
+def test_image_field_accepts_a_parsed_upload() -> None:
+    class Upload(BaseModel):
+        picture: Image
+
+    upload = File(file_name='me.png', content_type='image/png', file=PNG)
+    assert isinstance(Upload(picture=upload).picture, Image)
+    with pytest.raises(APIError):
+        Upload(picture=File(file_name='me.png', content_type='image/png', file=b'GIF? no'))
     with pytest.raises(ValidationError):
         File(file_name='a.txt')  # type: ignore[call-arg]
 

@@ -528,3 +528,61 @@ async def test_non_utf8_header_through_the_app_is_400(app, name: bytes, value: b
 async def test_non_utf8_header_on_a_body_request_is_400(app) -> None:
     call = await RawCall([b'{}'])(app, 'POST', '/create', headers=[(b'content-type', b'application/json\xff')])
     assert call.status == 400
+
+
+# Multipart is parsed while the body arrives; large file parts are spooled to disk.
+
+
+@API(methods=['POST'])
+async def spool_probe(request: Request) -> dict[str, Any]:
+    document = request.data['document']
+    return {
+        'title': request.data['title'],
+        'size': document.size,
+        'in_memory': document.file is not None,
+        'head': document.read(6).decode(),
+        'body_kept': len(request.body),
+    }
+
+
+def _multipart_chunks(content: bytes, chunk_size: int) -> tuple[list[bytes], str]:
+    boundary = 'spool-boundary'
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nreport\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="document"; filename="big.bin"\r\n'
+            'Content-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + content
+        + f'\r\n--{boundary}--\r\n'.encode()
+    )
+    return [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)], boundary
+
+
+@pytest.mark.parametrize(('size', 'spooled'), [(1000, False), (3 * 1024 * 1024, True)])
+async def test_multipart_is_streamed_and_large_files_spooled(size: int, spooled: bool) -> None:
+    content = b'HEADER' + b'z' * size
+    chunks, boundary = _multipart_chunks(content, 64 * 1024)
+    client = APIClient(make_app({'probe': spool_probe}, MAX_BODY_SIZE=16 * 1024 * 1024))
+    res = await client.request(
+        'POST',
+        '/probe',
+        body_chunks=chunks,
+        headers={'content-type': f'multipart/form-data; boundary={boundary}'},
+    )
+    assert res.status_code == 200
+    assert res.data['title'] == 'report'
+    assert res.data['size'] == len(content)
+    assert res.data['head'] == 'HEADER'
+    assert res.data['in_memory'] is not spooled
+    # The raw body is only kept while it is small.
+    assert (res.data['body_kept'] == 0) is spooled
+
+
+async def test_multipart_over_the_limit_is_refused_while_streaming() -> None:
+    chunks, boundary = _multipart_chunks(b'y' * 200_000, 16 * 1024)
+    call = RawCall(chunks)
+    headers = [(b'content-type', f'multipart/form-data; boundary={boundary}'.encode())]
+    await call(make_app({'probe': spool_probe}, MAX_BODY_SIZE=100_000), 'POST', '/probe', headers=headers)
+    assert call.status == 413
+    assert call.receive_calls < len(chunks)

@@ -73,7 +73,7 @@ async def _dispatch(connection: Websocket) -> Websocket:
             await _receive_loop(socket)
         elif socket.state == 'Connected':
             await socket.close(code=status.WS_1000_NORMAL_CLOSURE)
-        accepted = accepted or socket.close_code is not None and socket.state == 'Closed'
+        accepted = accepted or (socket.close_code is not None and socket.state == 'Closed')
     except Exception as exc:
         accepted = accepted or socket.state in ('Accepted', 'Closed')
         logger.error(f'WebSocket error in {type(socket).__name__}: {exc}', exc_info=exc)

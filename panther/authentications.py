@@ -325,15 +325,26 @@ class QueryParamJWTAuthentication(JWTAuthentication):
 
 
 class CookieJWTAuthentication(JWTAuthentication):
-    """The raw access token in the `access_token` cookie; a `refresh_token` cookie is kept for `refresh()`."""
+    """The raw access token in the `access_token` cookie; a `refresh_token` cookie is kept for `refresh()`.
+
+    Browsers send cookies on every request, so an expired or revoked cookie would make every endpoint answer
+    401, log-in included. Set `invalid_token_is_anonymous = True` (in a subclass) to treat such requests as
+    anonymous instead; permissions such as `IsAuthenticated` then decide.
+    """
 
     cookie_name: ClassVar[str] = 'access_token'
+    invalid_token_is_anonymous: ClassVar[bool] = False
 
     def get_token_from_request(self, request: BaseRequest) -> str | None:
         return request.cookies.get(self.cookie_name) or None
 
     async def __call__(self, request: BaseRequest) -> Any:
-        user = await super().__call__(request)
+        try:
+            user = await super().__call__(request)
+        except AuthenticationAPIError:
+            if self.invalid_token_is_anonymous:
+                return None
+            raise
         if user is not None:
             refresh_token = request.cookies.get('refresh_token')
             if refresh_token:

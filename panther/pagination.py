@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from panther.db.cursor import BaseCursor
 from panther.exceptions import BadRequestAPIError
@@ -46,11 +47,17 @@ class Pagination:
     def get_skip(self) -> int:
         return self._number('skip', self.DEFAULT_SKIP, 0)
 
+    def _params(self, skip: int) -> str:
+        # Search, filters and sort stay in the links, so following `next` keeps the same query.
+        others = {key: value for key, value in self.query_params.items() if key not in ('limit', 'skip')}
+        extra = f'&{urlencode(others)}' if others else ''
+        return f'?limit={self.limit}&skip={skip}{extra}'
+
     def build_next_params(self) -> str:
-        return f'?limit={self.limit}&skip={self.skip + self.limit}'
+        return self._params(self.skip + self.limit)
 
     def build_previous_params(self) -> str:
-        return f'?limit={self.limit}&skip={max(self.skip - self.limit, 0)}'
+        return self._params(max(self.skip - self.limit, 0))
 
     def paginate(self) -> BaseCursor:
         return self.cursor.skip(self.skip).limit(self.limit)

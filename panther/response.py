@@ -423,7 +423,7 @@ def _search_paths(loader: Any) -> list[str]:
 
 
 class FileResponse(StreamingResponse):
-    """Streams a file below `config.BASE_DIR` in chunks.
+    """Streams a file below `base_dir` (default `config.BASE_DIR`) in chunks.
 
     Supports `HEAD`, single `Range` requests (206/416), `ETag` / `Last-Modified` with `If-None-Match` /
     `If-Modified-Since` (304). A path that does not exist or leaves the base directory answers 404.
@@ -432,11 +432,18 @@ class FileResponse(StreamingResponse):
     chunk_size = 64 * 1024
     wants_scope = True
 
-    def __init__(self, file_path: str | Path, headers: dict[str, Any] | None = None, status_code: int = 200) -> None:
+    def __init__(
+        self,
+        file_path: str | Path,
+        headers: dict[str, Any] | None = None,
+        status_code: int = 200,
+        base_dir: str | Path | None = None,
+    ) -> None:
         from panther._utils import detect_mime_type
         from panther.configs import config
 
-        base = Path(config.BASE_DIR or '.').resolve()
+        # `base_dir` (e.g. an upload directory) defaults to the app's BASE_DIR; nothing outside it is served.
+        base = Path(base_dir if base_dir is not None else (config.BASE_DIR or '.')).resolve()
         target = (base / file_path).resolve()
         self.path: Path | None = target if target.is_relative_to(base) and target.is_file() else None
         self._not_found: Response | None

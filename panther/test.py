@@ -203,7 +203,11 @@ class APIClient:
             if decoded_name.lower() == 'set-cookie':
                 cookies.append((name, value))
                 key, _, rest = decoded_value.partition('=')
-                self.cookies[key] = rest.split(';', 1)[0]
+                attributes = rest.lower().replace(' ', '').split(';')[1:]
+                if 'max-age=0' in attributes or any(a.startswith('max-age=-') for a in attributes):
+                    self.cookies.pop(key, None)  # the server deleted it
+                else:
+                    self.cookies[key] = rest.split(';', 1)[0]
         content_type = next((v for k, v in headers.items() if k.lower() == 'content-type'), '')
         response: Response
         if content_type.startswith('text/html'):

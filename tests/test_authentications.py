@@ -598,3 +598,16 @@ async def test_jwt_config_is_loaded_when_only_endpoints_use_jwt() -> None:
     token = JWTAuthentication.encode_jwt('1')
     claims = jwt.decode(token, KEY, algorithms=['HS256'])
     assert claims['exp'] - claims['iat'] == 300
+
+
+async def test_cookie_authentication_can_treat_bad_cookies_as_anonymous() -> None:
+    class BrowserCookies(CookieJWTAuthentication):
+        invalid_token_is_anonymous = True
+
+    expired = jwt.encode({'token_type': 'access', 'user_id': '1', 'iat': 1, 'exp': 2}, KEY, algorithm='HS256')
+    for cookie in (f'access_token={expired}', 'access_token=garbage'):
+        assert await BrowserCookies()(make_request({'Cookie': cookie})) is None
+        with pytest.raises(AuthenticationAPIError):
+            await CookieJWTAuthentication()(make_request({'Cookie': cookie}))
+    valid = JWTAuthentication.encode_jwt('1')
+    assert (await BrowserCookies()(make_request({'Cookie': f'access_token={valid}'}))).id == '1'

@@ -163,3 +163,13 @@ async def test_missing_template_is_500_with_one_error(client: APIClient, caplog:
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert errors[0].startswith('`nope.html` Template Not Found.\n* Make sure `TEMPLATES_DIR`')
+
+
+async def test_base_dir_names_another_directory(tmp_path: Path) -> None:
+    uploads = tmp_path / 'uploads'
+    uploads.mkdir()
+    (uploads / 'cover.png').write_bytes(b'\x89PNG\r\n\x1a\n')
+    (tmp_path / 'private.txt').write_text('no')
+    config.BASE_DIR = tmp_path / 'elsewhere'
+    assert FileResponse('cover.png', base_dir=uploads).path == uploads / 'cover.png'
+    assert FileResponse('../private.txt', base_dir=uploads).status_code == 404

@@ -242,11 +242,11 @@ async def test_list_with_pagination(client: APIClient) -> None:
     response = await client.get('books/', query_params={'limit': 2, 'sort': 'name'})
     assert response.status_code == 200
     assert response.data['count'] == 4
-    assert response.data['next'] == '?limit=2&skip=2'
+    assert response.data['next'] == '?limit=2&skip=2&sort=name'
     assert response.data['previous'] is None
     assert [book['name'] for book in response.data['results']] == ['Dune', 'Emma']
     response = await client.get('books/', query_params={'limit': 2, 'skip': 2, 'sort': 'name'})
-    assert response.data['previous'] == '?limit=2&skip=0'
+    assert response.data['previous'] == '?limit=2&skip=0&sort=name'
     assert response.data['next'] is None
     assert [book['name'] for book in response.data['results']] == ['a.c', 'abc']
 

@@ -48,6 +48,12 @@ async def test_first_and_second_page(rows: None) -> None:
     }
 
 
+async def test_links_keep_the_other_query_parameters(rows: None) -> None:
+    page = await _page({'limit': '1', 'skip': '1', 'search': 'a b&c', 'sort': '-number'})
+    assert page['next'] == '?limit=1&skip=2&search=a+b%26c&sort=-number'
+    assert page['previous'] == '?limit=1&skip=0&search=a+b%26c&sort=-number'
+
+
 async def test_defaults(rows: None) -> None:
     pagination = Pagination(query_params={}, cursor=await Row.find())
     assert (pagination.limit, pagination.skip) == (Pagination.DEFAULT_LIMIT, Pagination.DEFAULT_SKIP) == (20, 0)

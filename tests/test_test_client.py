@@ -322,3 +322,18 @@ async def test_multipart_upload_with_files() -> None:
     assert res.status_code == 200
     # The client-supplied name is reduced to a plain file name.
     assert res.data == {'name': 'report', 'file_name': 'passwd', 'content': 'hello'}
+
+
+@API()
+async def set_and_clear(request: Request) -> Response:
+    if request.query_params.get('clear'):
+        return Response(set_cookies=[Cookie(key='session', value='', max_age=0)])
+    return Response(data=request.cookies, set_cookies=[Cookie(key='session', value='abc')])
+
+
+async def test_client_forgets_cookies_the_server_deletes() -> None:
+    client = APIClient(make_app({'cookies': set_and_clear}))
+    await client.get('/cookies')
+    assert (await client.get('/cookies')).data == {'session': 'abc'}
+    await client.get('/cookies', query_params={'clear': 1})
+    assert client.cookies == {}

@@ -144,8 +144,12 @@ async def _load(port: int, request: bytes, total: int, connections: int) -> floa
 
 def _serve(which: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, '-c', SERVE.format(root=str(ROOT), which=which, port=port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, '-c', SERVE.format(root=str(ROOT), which=which, port=port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=str(ROOT),
+    )
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -220,8 +224,10 @@ def main() -> int:
 
     if not args.quick:
         rps = http_rps(args.requests, args.connections)
-        print(f'\nuvicorn on 127.0.0.1, {args.connections} keep-alive connections, {args.requests} requests/scenario, '
-              'median of 5 alternating rounds')
+        print(
+            f'\nuvicorn on 127.0.0.1, {args.connections} keep-alive connections, {args.requests} requests/scenario, '
+            'median of 5 alternating rounds'
+        )
         print(f'{"scenario":28} {"raw req/s":>10} {"panther req/s":>14} {"panther/raw":>12}')
         for name, *_ in SCENARIOS:
             raw, pan = rps[name]

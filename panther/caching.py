@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -153,17 +155,61 @@ def _if_none_match(request: Request) -> str | None:
     return None if found is None else b', '.join(found).decode('latin-1')
 
 
+# Entries read from a shared store (Redis) are kept here too, until the moment they expire there. A cached
+# response never changes while it lives, so the copy is as good as the original and saves a round trip.
+NEAR_CACHE_SIZE = 1024
+_near_cache: OrderedDict[str, tuple[float, CachedResponse]] = OrderedDict()
+
+
+def _remember(key: str, cached: CachedResponse, ttl: float | None) -> None:
+    if ttl is None or ttl <= 0 or NEAR_CACHE_SIZE <= 0:
+        return
+    _near_cache[key] = (time.monotonic() + ttl, cached)
+    _near_cache.move_to_end(key)
+    while len(_near_cache) > NEAR_CACHE_SIZE:
+        _near_cache.popitem(last=False)
+
+
+def _near(key: str) -> CachedResponse | None:
+    entry = _near_cache.get(key)
+    if entry is None:
+        return None
+    if entry[0] <= time.monotonic():
+        del _near_cache[key]
+        return None
+    return entry[1]
+
+
+def clear_near_cache() -> None:
+    _near_cache.clear()
+
+
+async def _lookup(key: str) -> CachedResponse | None:
+    store = get_store()
+    if isinstance(store, MemoryStore):
+        # The memory store keeps the decoded entry itself (see `set_response_in_cache`).
+        raw = await store.get(key)
+        return None if raw is None else (raw if type(raw) is CachedResponse else CachedResponse.loads(raw))
+    cached = _near(key)
+    if cached is not None:
+        return cached
+    raw, ttl = await store.get_with_ttl(key)
+    if raw is None:
+        return None
+    cached = CachedResponse.loads(raw)
+    _remember(key, cached, ttl)
+    return cached
+
+
 async def get_response_from_cache(*, request: Request, duration: timedelta | None = None) -> Response | None:
     """The cached response (or a 304 for a matching `If-None-Match`), or `None` on a miss."""
     try:
-        raw = await get_store().get(api_cache_key(request, duration))
+        cached = await _lookup(api_cache_key(request, duration))
     except StoreUnavailableError as exc:
         logger.error(f'Response cache is not used for this request: {exc}')
         return None
-    if raw is None:
+    if cached is None:
         return None
-    # The memory store keeps the decoded entry itself (see `set_response_in_cache`).
-    cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
     if cached.etag is not None:
         if_none_match = _if_none_match(request)
         if if_none_match and _etag_matches(if_none_match, cached.etag):
@@ -196,7 +242,11 @@ async def set_response_in_cache(*, request: Request, response: Response, duratio
     # In process memory there is nothing to serialise for: keep the (never mutated) object and save a
     # decode on every hit. Other stores get bytes.
     value: Any = cached if isinstance(store, MemoryStore) else cached.dumps()
+    key = api_cache_key(request, duration)
     try:
-        await store.set(api_cache_key(request, duration), value, ttl=ttl)
+        await store.set(key, value, ttl=ttl)
     except StoreUnavailableError as exc:
         logger.error(f'Response was not cached: {exc}')
+        return
+    if not isinstance(store, MemoryStore):
+        _remember(key, cached, ttl)

@@ -64,7 +64,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _fresh_memory_store() -> Iterator[None]:
     # Throttle counters, cached responses and revoked tokens must not leak from one test into the next.
     from panther._internal.store import reset_memory_store
+    from panther.caching import clear_near_cache
 
     reset_memory_store()
+    clear_near_cache()
     yield
     reset_memory_store()
+    clear_near_cache()

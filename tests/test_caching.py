@@ -290,6 +290,33 @@ async def test_app_only_get_is_cached(client: APIClient) -> None:
     assert calls == ['POST', 'POST', 'GET']
 
 
+@pytest.mark.redis
+async def test_app_redis_entries_are_reused_in_process_until_they_expire(redis_address: tuple[str, int]) -> None:
+    from panther.caching import _near_cache, clear_near_cache
+    from panther.db.connections import redis
+
+    host, port = redis_address
+    load_redis({'host': host, 'port': port})
+    try:
+        calls.clear()
+        client = APIClient(app=Panther(__name__, configs=__name__, urls=URLS))
+        query = {'near': uuid.uuid4().hex}
+        assert (await client.get('/items', query_params=query)).data['call'] == 1
+        assert len(_near_cache) == 1
+        # Gone from Redis, still valid here (it cannot change before it expires): no round trip needed.
+        await redis.flushdb()
+        assert (await client.get('/items', query_params=query)).data['call'] == 1
+        # Another worker's entry: read once from Redis, with the lifetime it has left there.
+        clear_near_cache()
+        assert (await client.get('/items', query_params=query)).data['call'] == 2
+        clear_near_cache()
+        assert (await client.get('/items', query_params=query)).data['call'] == 2
+        ((expires_at, _),) = _near_cache.values()
+        assert 0 < expires_at - time.monotonic() <= 30
+    finally:
+        await close_redis()
+
+
 # --- a real server -----------------------------------------------------------------------------------------------
 
 SERVER_APP = """

@@ -80,6 +80,10 @@ class Store(ABC):
     def subscribe(self, channel: str) -> AsyncIterator[bytes]:
         """Messages published on `channel` from now on; close the iterator (`aclose()`) to unsubscribe."""
 
+    async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
+        """The value and its remaining lifetime in seconds (None: no expiry or unknown)."""
+        return await self.get(key), None
+
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""
 
@@ -234,6 +238,11 @@ class _MemorySubscription:
             self.store._unsubscribe(self)
 
 
+# GET and PTTL in one round trip.
+_GET_WITH_TTL_SCRIPT = """
+return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
+"""
+
 # INCR and the first expiry in one atomic step; PTTL == -1 also repairs a counter that lost its expiry.
 _INCR_SCRIPT = """
 local value = redis.call('INCR', KEYS[1])
@@ -265,6 +274,7 @@ class RedisStore(Store):
         self._down_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incr_script = client.register_script(_INCR_SCRIPT)
+        self._get_with_ttl_script = client.register_script(_GET_WITH_TTL_SCRIPT)
 
     def _check(self) -> None:
         if self._down_until and time.monotonic() < self._down_until:
@@ -306,6 +316,18 @@ class RedisStore(Store):
             return int(await self._incr_script(keys=[key], args=[max(1, int(ttl * 1000))]))
         except _outage_errors() as exc:
             raise self._failed(exc) from exc
+
+    async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
+        self._check()
+        try:
+            reply = await self._get_with_ttl_script(keys=[key])
+        except _outage_errors() as exc:
+            raise self._failed(exc) from exc
+        value = reply[0] if reply else None
+        pttl = reply[1] if len(reply) > 1 else None
+        if isinstance(value, str):
+            value = value.encode()
+        return value or None, (pttl / 1000 if isinstance(pttl, int) and pttl > 0 else None)
 
     async def delete(self, key: str) -> None:
         await self._run('DEL', key)

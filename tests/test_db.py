@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -83,6 +83,21 @@ class Shelf(Model):
 
 class User(BaseUser):
     pass
+
+
+class Review(BaseModel):
+    author: str
+    score: int = 0
+    tags: list[str] = []
+
+
+class Post(Model):
+    title: str
+    tags: list[str] = []
+    scores: list[int] = []
+    reviews: list[Review] = []
+    extra: Any = None
+    matrix: list[list[int]] = []
 
 
 @pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
@@ -273,6 +288,94 @@ async def test_query_operators(engine: str) -> None:
     assert await Book.count(missing={'$exists': False}) == 6
     # Numbers never compare with strings (MongoDB's type brackets).
     assert await Book.count(name={'$gt': 5}) == 0
+
+
+_POSTS = [
+    {
+        'title': 'p1',
+        'tags': ['py', 'db'],
+        'scores': [1, 5],
+        'reviews': [{'author': 'ann', 'score': 5, 'tags': ['good']}, {'author': 'bob', 'score': 2}],
+        'extra': 'py',
+    },
+    {'title': 'p2', 'tags': ['js'], 'scores': [3], 'reviews': [{'author': 'bob', 'score': 4}], 'extra': ['py', 'js']},
+    {'title': 'p3', 'extra': {'k': 'py'}},
+    {'title': 'p4', 'tags': ['py'], 'scores': [10], 'matrix': [[1, 2], [3]]},
+]
+
+
+@pytest.mark.parametrize(
+    ('query', 'expected'),
+    [
+        # A condition on a list holds when it holds for any item (or for the whole list).
+        ({'tags': 'py'}, 'p1 p4'),
+        ({'tags': {'$eq': 'db'}}, 'p1'),
+        ({'tags': {'$ne': 'py'}}, 'p2 p3'),
+        ({'tags': {'$in': ['js', 'db']}}, 'p1 p2'),
+        ({'tags': {'$nin': ['py']}}, 'p2 p3'),
+        ({'tags': {'$regex': '^p'}}, 'p1 p4'),
+        ({'tags': ['py', 'db']}, 'p1'),
+        ({'tags': []}, 'p3'),
+        ({'tags': {'$in': [['js']]}}, 'p2'),
+        ({'tags': None}, ''),
+        ({'tags': {'$exists': True}}, 'p1 p2 p3 p4'),
+        ({'matrix': [1, 2]}, 'p4'),
+        # Each operator may be satisfied by a different item; `$elemMatch` needs one item satisfying all.
+        ({'scores': {'$gt': 4}}, 'p1 p4'),
+        ({'scores': {'$gt': 1, '$lt': 4}}, 'p1 p2'),
+        ({'scores': {'$elemMatch': {'$gt': 1, '$lt': 4}}}, 'p2'),
+        ({'tags': {'$elemMatch': {'$eq': 'db'}}}, 'p1'),
+        ({'tags': {'$all': ['py', 'db']}}, 'p1'),
+        ({'tags': {'$all': ['py']}}, 'p1 p4'),
+        ({'tags': {'$all': []}}, ''),
+        ({'tags': {'$size': 1}}, 'p2 p4'),
+        ({'reviews': {'$size': 0}}, 'p3 p4'),
+        # Paths through lists of sub-documents look into each of them.
+        ({'reviews.author': 'bob'}, 'p1 p2'),
+        ({'reviews.author': {'$ne': 'bob'}}, 'p3 p4'),
+        ({'reviews.score': {'$nin': [5, 4]}}, 'p3 p4'),
+        ({'reviews.author': 'bob', 'reviews.score': {'$gte': 5}}, 'p1'),
+        ({'reviews': {'$elemMatch': {'author': 'bob', 'score': {'$gte': 3}}}}, 'p2'),
+        ({'reviews': {'$all': [{'$elemMatch': {'author': 'ann'}}, {'$elemMatch': {'author': 'bob'}}]}}, 'p1'),
+        ({'reviews.tags': 'good'}, 'p1'),
+        ({'reviews.0.author': 'ann'}, 'p1'),
+        ({'reviews.author': {'$exists': True}}, 'p1 p2'),
+        ({'reviews.missing': {'$exists': False}}, 'p1 p2 p3 p4'),
+        # A field of any type: a single value, a list or a sub-document.
+        ({'extra': 'py'}, 'p1 p2'),
+        ({'extra': {'$gt': 'a'}}, 'p1 p2'),
+        ({'extra': None}, 'p4'),
+        ({'extra': {'$in': [None, 'js']}}, 'p2 p4'),
+        ({'extra': {'$size': 2}}, 'p2'),
+        ({'extra.k': 'py'}, 'p3'),
+        ({'$or': [{'tags': 'js'}, {'extra.k': 'py'}]}, 'p2 p3'),
+    ],
+)
+async def test_list_fields_match_like_mongodb(engine: str, query: dict, expected: str) -> None:
+    await Post.insert_many(_POSTS)
+    where = dict(query)
+    found = await (await Post.find(query)).to_list()
+    assert ' '.join(sorted(post.title for post in found)) == expected
+    assert await Post.count(query) == len(found)
+    assert query == where
+
+
+async def test_elem_match_with_logical_operators(engine: str) -> None:
+    if engine == 'mongodb':
+        pytest.skip('the MongoDB test server does not implement `$or` inside `$elemMatch` (MongoDB does)')
+    await Post.insert_many(_POSTS)
+    query = {'reviews': {'$elemMatch': {'$or': [{'author': 'ann'}, {'score': 4}]}}}
+    assert sorted(post.title for post in await (await Post.find(query)).to_list()) == ['p1', 'p2']
+    assert await Post.count(reviews={'$elemMatch': {'$nor': [{'author': 'bob'}]}}) == 1
+
+
+async def test_list_fields_in_updates_and_deletes(engine: str) -> None:
+    await Post.insert_many(_POSTS)
+    assert await Post.update_many({'tags': 'py'}, {'$set': {'title': 'python'}}) == 2
+    assert await Post.count(title='python') == 2
+    assert await Post.delete_many(tags={'$all': ['py', 'db']}) == 1
+    assert await Post.exists(tags='db') is False
+    assert (await Post.find_one(tags='js')).title == 'p2'
 
 
 async def test_aggregate(engine: str) -> None:

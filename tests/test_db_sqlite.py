@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -35,6 +35,12 @@ CROCKFORD = set('0123456789ABCDEFGHJKMNPQRSTVWXYZ')
 class Note(Model):
     title: str
     rank: int = 0
+
+
+class Tagged(Model):
+    title: str
+    tags: list[str] = []
+    anything: Any = None
 
 
 @pytest.fixture
@@ -184,6 +190,56 @@ async def test_equality_filters_on_plain_values(database: Path) -> None:
     assert await Note.count(id=first.id, title='a') == 1
     assert await Note.count(id=first.id, rank=2) == 0
     assert await Note.count(title=None) == 0
+
+
+async def test_list_fields_are_searched_item_by_item_and_single_values_keep_their_index(database: Path) -> None:
+    await Tagged.insert_many([{'title': f't{i}', 'tags': [f'x{i}', 'common'], 'anything': i} for i in range(30)])
+    store = config.DATABASE.store
+    connection = store.connection()
+
+    def sql_and_plan(query: dict) -> tuple[str, str]:
+        sql, params = BasePantherDBQuery._cursor_sql(store, PantherDBCursor(Tagged, query, BasePantherDBQuery))
+        return sql, ' '.join(row[3] for row in connection.execute(f'EXPLAIN QUERY PLAN {sql}', params))
+
+    assert await Tagged.count(title='t3') == 1
+    assert await Tagged.count(tags='x3') == 1
+    await store.run_in_worker(_sqlite.fetch_one, 'SELECT 1', ())
+    # Only the single-valued field gets an index: an index of a whole list would never be used.
+    indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {name for name in indexes if name.startswith('ix_')} == {'ix_Tagged__title'}
+    sql, plan = sql_and_plan({'title': 't3'})
+    assert 'json_each' not in sql
+    assert 'USING INDEX ix_Tagged__title' in plan
+    assert 'json_each' in sql_and_plan({'tags': 'x3'})[0]
+    assert 'json_each' in sql_and_plan({'anything': 3})[0]
+    assert await Tagged.count(tags='common') == 30
+    assert await Tagged.count(anything={'$gte': 28}) == 2
+    # Values are always parameters, including inside `$elemMatch` and `$all`.
+    assert await Tagged.count(tags={'$elemMatch': {'$eq': "x1' OR 1=1 --"}}) == 0
+    assert await Tagged.count(tags={'$all': ["') OR 1=1 --"]}) == 0
+    for query, message in [
+        ({'tags': {'$elemMatch': {'$where': 'x'}}}, '`\\$where` inside `\\$elemMatch` is not supported'),
+        ({'tags': {'$elemMatch': 'x'}}, 'needs a non-empty dict'),
+        ({'tags': {'$all': 'x'}}, '`\\$all` needs a list'),
+        ({'tags': {'$size': -1}}, '`\\$size` needs a non-negative integer'),
+        ({'tags': {'$type': 'string'}}, '`\\$type` is not supported'),
+        ({'id': {'$size': 1}}, 'not supported for the id'),
+    ]:
+        with pytest.raises(DatabaseError, match=message):
+            await Tagged.find(query)
+
+
+async def test_list_filters_on_an_encrypted_database(tmp_path: Path) -> None:
+    config.SECRET_KEY = Fernet.generate_key().decode()
+    path = tmp_path / 'secret.sqlite3'
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path, 'encryption': True}})
+    try:
+        await Tagged.insert_many([{'title': 'a', 'tags': ['x', 'y']}, {'title': 'b', 'tags': ['y']}])
+        assert await Tagged.count(tags='x') == 1
+        assert await Tagged.count(tags={'$all': ['x', 'y']}) == 1
+        assert await Tagged.count(tags={'$nin': ['x']}) == 1
+    finally:
+        await config.DATABASE.close()
 
 
 async def test_range_filters_and_sorts_get_expression_indexes(database: Path) -> None:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
 import sys
+import textwrap
 import types
+from pathlib import Path
 from typing import Any
 
 from panther import Panther
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _counter = itertools.count()
 
@@ -90,3 +96,18 @@ class RawCall:
     @property
     def body(self) -> bytes:
         return b''.join(m.get('body', b'') for m in self.sent if m['type'] == 'http.response.body')
+
+
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter (import side effects are only visible there), repo on the path."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
+    return subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

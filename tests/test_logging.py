@@ -5,32 +5,15 @@ import io
 import json
 import logging
 import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from panther.logging import LOGGING, LazyFileHandler, StderrHandler
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
-    return subprocess.run(
-        [sys.executable, '-c', textwrap.dedent(code)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests._core_helpers import run_python
 
 
 def test_import_has_no_side_effects(tmp_path: Path) -> None:
-    result = _run_python(
+    result = run_python(
         """
         import json, logging, os
         import panther.logging
@@ -53,7 +36,7 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
 
 
 def test_configure_logging_applies_config_lazily_and_once(tmp_path: Path) -> None:
-    result = _run_python(
+    result = run_python(
         """
         import json, logging, os
         kept = logging.getLogger('existing.app')

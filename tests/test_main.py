@@ -6,7 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from panther.events import Event
 from panther.middlewares import HTTPMiddleware, MonitoringMiddleware, WebsocketMiddleware
 from panther.request import Request
 from panther.test import APIClient
-from tests._core_helpers import RawCall, make_app
+from tests._core_helpers import RawCall, make_app, run_python
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -648,22 +647,8 @@ async def test_shutdown_without_startup_runs_nothing() -> None:
 # Logging side effects
 
 
-def _run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
-    return subprocess.run(
-        [sys.executable, '-c', textwrap.dedent(code)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_importing_panther_configures_no_logging(tmp_path: Path) -> None:
-    result = _run_python(
+    result = run_python(
         """
         import json, logging, os
         import panther, panther.main, panther.app, panther.request, panther.response, panther.test
@@ -686,7 +671,7 @@ def test_importing_panther_configures_no_logging(tmp_path: Path) -> None:
 
 
 def test_failed_start_exits_non_zero_in_a_process(tmp_path: Path) -> None:
-    result = _run_python(
+    result = run_python(
         """
         import panther
         panther.Panther('x', configs='__main__', urls=None)

@@ -22,8 +22,6 @@ from panther.request import Request
 from panther.test import APIClient
 from tests._core_helpers import RawCall, make_app, run_python
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(autouse=True)
 def _clean_events():

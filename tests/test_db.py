@@ -573,6 +573,30 @@ async def test_foreign_keys_are_stored_as_ids_and_resolved(engine: str) -> None:
     assert raw == 1
 
 
+async def test_related_fields_are_filtered_by_id_text(engine: str) -> None:
+    author = await Author.insert_one(name='ali')
+    other = await Author.insert_one(name='reza')
+    await Article.insert_many(
+        [{'title': 'a', 'writer': author, 'reviewers': [other]}, {'title': 'b', 'writer': other, 'reviewers': []}]
+    )
+    assert await Article.count(writer=str(author.id)) == 1
+    assert (await Article.find_one(writer=str(other.id))).title == 'b'
+    assert await Article.count(writer={'$in': [str(author.id), str(other.id)]}) == 2
+    assert await Article.count(writer={'$ne': str(author.id)}) == 1
+    assert await Article.count(writer={'$nin': [str(author.id)]}) == 1
+    assert await Article.count(reviewers=str(other.id)) == 1
+    assert await Article.count(reviewers={'$all': [str(other.id)]}) == 1
+    assert await Article.count({'$or': [{'writer': str(author.id)}, {'title': 'none'}]}) == 1
+    assert await Article.count(writer=other, reviewers=[]) == 1
+    assert await Article.update_many({'writer': str(author.id)}, title='updated') == 1
+    assert await Article.delete_many(writer=str(other.id)) == 1
+    # Text that is not an id matches nothing (no error), and `$ne` then matches everything.
+    for text in ('not-an-id', '0' * 24, '0' * 26, ''):
+        assert await Article.count(writer=text) == 0
+        assert await Article.count(writer={'$in': [text]}) == 0
+        assert await Article.count(writer={'$ne': text}) == 1
+
+
 async def test_unsaved_related_model_is_inserted_first(engine: str) -> None:
     article = await Article.insert_one(title='t', writer=Author(name='new'))
     assert article.writer.id is not None

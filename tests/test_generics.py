@@ -29,6 +29,22 @@ class Book(Model):
     published: bool = False
 
 
+class Publisher(Model):
+    name: str
+
+
+class Edition(Model):
+    title: str
+    publisher: Publisher | None = None
+
+
+class ListEditions(ListAPI):
+    filter_fields = ['publisher']
+
+    async def get_query(self, request: Request, **kwargs: Any) -> Any:
+        return (await Edition.find()).sort('title')
+
+
 class BookSerializer(ModelSerializer):
     class Config:
         model = Book
@@ -145,6 +161,7 @@ class WrongQuery(ListAPI):
 
 URLS = {
     'books/': ListBooks,
+    'editions/': ListEditions,
     'published/': ListPublished,
     'create/': CreateBook,
     'create-loose/': CreateLoose,
@@ -278,6 +295,20 @@ async def test_list_filters_are_converted_to_field_types(client: APIClient) -> N
     response = await client.get('books/', query_params={'pages_count': 'abc'})
     assert response.status_code == 400
     assert 'pages_count' in response.data['detail']
+
+
+async def test_list_filters_related_fields_by_id(client: APIClient) -> None:
+    first, second = await Publisher.insert_many([{'name': 'first'}, {'name': 'second'}])
+    await Edition.insert_many(
+        [{'title': 'a', 'publisher': first}, {'title': 'b', 'publisher': second}, {'title': 'c', 'publisher': first}]
+    )
+    response = await client.get('editions/', query_params={'publisher': str(first.id)})
+    assert response.status_code == 200
+    assert [edition['title'] for edition in response.data] == ['a', 'c']
+    assert response.data[0]['publisher'] == {'id': str(first.id), 'name': 'first'}
+    for unknown in ('not-an-id', '0' * 24, '0' * 26):
+        response = await client.get('editions/', query_params={'publisher': unknown})
+        assert (response.status_code, response.data) == (200, [])
 
 
 async def test_list_search_is_case_insensitive_any_field_contains(client: APIClient) -> None:

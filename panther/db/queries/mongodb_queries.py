@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from panther.configs import config
-from panther.db._documents import ObjectId, encode_instance, encode_value, prepare_insert, prepare_update
+from panther.db._documents import ObjectId, encode_instance, encode_value, plan_for, prepare_insert, prepare_update
 from panther.db.cursor import Cursor
 from panther.db.queries.base_queries import BaseQuery
 from panther.exceptions import DatabaseError
@@ -52,14 +52,69 @@ def _object_id(value: Any) -> Any:
     return None
 
 
-def _convert(query: Mapping[str, Any]) -> dict[str, Any]:
-    """`id` → `_id` as ObjectId, values encoded for BSON; operators (`$or`, `$in`, …) pass through."""
+def _relation(model: type[Model], key: str) -> bool:
+    """Whether `key` (a field or a dotted path) holds references to other documents, stored as `ObjectId`s."""
+    cache_key = (model, key)
+    found = _relations.get(cache_key)
+    if found is None:
+        segments = key.split('.')
+        node: Any = plan_for(model).nodes.get(segments[0])
+        for segment in segments[1:]:
+            while node is not None and node[0] == 'list' and not segment.isdigit():
+                node = node[1]
+            if node is None:
+                break
+            if node[0] in ('list', 'dict'):
+                node = node[1]
+            elif node[0] == 'object':
+                node = node[1].get(segment)
+            else:
+                node = None
+        while node is not None and node[0] == 'list':
+            node = node[1]
+        found = node is not None and node[0] == 'model'
+        if len(_relations) >= 4096:
+            _relations.clear()
+        _relations[cache_key] = found
+    return found
+
+
+_relations: dict[tuple[type, str], bool] = {}
+
+
+def _reference(value: Any) -> Any:
+    # An id given as text is compared as the `ObjectId` the reference is stored as. Text that is not an id stays
+    # text, which no stored reference equals: it matches nothing (and `$ne` everything), as an unknown id would.
+    if isinstance(value, str):
+        try:
+            return ObjectId(value)
+        except Exception:
+            return value
+    if isinstance(value, (list, tuple, set)):
+        return [_reference(item) for item in value]
+    return encode_value(value, True)
+
+
+def _reference_filter(value: Any) -> Any:
+    if isinstance(value, Mapping) and value and all(isinstance(key, str) and key.startswith('$') for key in value):
+        return {
+            op: _reference(operand) if op in ('$eq', '$ne', '$in', '$nin', '$all') else encode_value(operand, True)
+            for op, operand in value.items()
+        }
+    return _reference(value)
+
+
+def _convert(model: type[Model], query: Mapping[str, Any]) -> dict[str, Any]:
+    """`id` → `_id` as ObjectId, values encoded for BSON, ids of related documents as ObjectIds; operators
+    (`$or`, `$in`, …) pass through."""
     converted: dict[str, Any] = {}
     for key, value in query.items():
         if key in ('id', '_id'):
             converted['_id'] = _object_id(value)
         elif key in ('$and', '$or', '$nor') and isinstance(value, list):
-            converted[key] = [_convert(item) if isinstance(item, Mapping) else item for item in value]
+            converted[key] = [_convert(model, item) if isinstance(item, Mapping) else item for item in value]
+        elif _relation(model, key):
+            converted[key] = _reference_filter(value)
         else:
             converted[key] = encode_value(value, True)
     return converted
@@ -85,21 +140,21 @@ class BaseMongoDBQuery(BaseQuery):
 
     @classmethod
     async def find_one(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
-        return await cls._one(model, await _collection(model).find_one(_convert(query)))
+        return await cls._one(model, await _collection(model).find_one(_convert(model, query)))
 
     @classmethod
     async def first(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
-        document = await _collection(model).find_one(_convert(query), sort=[('_id', 1)])
+        document = await _collection(model).find_one(_convert(model, query), sort=[('_id', 1)])
         return await cls._one(model, document)
 
     @classmethod
     async def last(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
-        document = await _collection(model).find_one(_convert(query), sort=[('_id', -1)])
+        document = await _collection(model).find_one(_convert(model, query), sort=[('_id', -1)])
         return await cls._one(model, document)
 
     @classmethod
     async def find(cls, model: type[Model], query: dict[str, Any]) -> Cursor:
-        return Cursor(model, _convert(query), cls)
+        return Cursor(model, _convert(model, query), cls)
 
     @classmethod
     async def stream_batches(cls, cursor: Cursor) -> AsyncIterator[list[Model]]:
@@ -124,11 +179,11 @@ class BaseMongoDBQuery(BaseQuery):
 
     @classmethod
     async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
-        return await _collection(model).count_documents(_convert(query))
+        return await _collection(model).count_documents(_convert(model, query))
 
     @classmethod
     async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:
-        return await _collection(model).find_one(_convert(query), projection={'_id': 1}) is not None
+        return await _collection(model).find_one(_convert(model, query), projection={'_id': 1}) is not None
 
     @classmethod
     async def aggregate(cls, model: type[Model], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -176,7 +231,7 @@ class BaseMongoDBQuery(BaseQuery):
         document = await cls._update_document(model, update)
         if not document:
             return await cls.exists(model, query)
-        result = await _collection(model).update_one(_convert(query), document)
+        result = await _collection(model).update_one(_convert(model, query), document)
         return result.matched_count > 0
 
     @classmethod
@@ -184,7 +239,7 @@ class BaseMongoDBQuery(BaseQuery):
         document = await cls._update_document(model, update)
         if not document:
             return await cls.count(model, query)
-        result = await _collection(model).update_many(_convert(query), document)
+        result = await _collection(model).update_many(_convert(model, query), document)
         # Matched, not modified: the same number the embedded engine reports.
         return result.matched_count
 
@@ -192,12 +247,12 @@ class BaseMongoDBQuery(BaseQuery):
     async def delete_one(cls, model: type[Model], query: dict[str, Any]) -> bool:
         if not query:
             return False
-        result = await _collection(model).delete_one(_convert(query))
+        result = await _collection(model).delete_one(_convert(model, query))
         return result.deleted_count > 0
 
     @classmethod
     async def delete_many(cls, model: type[Model], query: dict[str, Any]) -> int:
-        result = await _collection(model).delete_many(_convert(query))
+        result = await _collection(model).delete_many(_convert(model, query))
         return result.deleted_count
 
     # ------------------------------------------------------------------------------------------ instance

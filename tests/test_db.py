@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import enum
@@ -739,3 +740,60 @@ def test_load_database_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
     with pytest.raises(PantherError, match='subclass of `BaseQuery`'):
         load_database({'query': 'panther.db.models.Model'})
     config.DATABASE.store.close_sync()
+
+
+@pytest.mark.mongodb
+async def test_load_database_again_closes_the_previous_mongodb_client(tmp_path: Path) -> None:
+    from pymongo.errors import InvalidOperation
+
+    from panther.db.connections import database as database_module
+
+    mongodb = {
+        'engine': {
+            'class': 'panther.db.connections.MongoDBConnection',
+            'host': 'mongodb://127.0.0.1:27017',
+            'database': f'panther_test_{uuid.uuid4().hex[:12]}',
+        }
+    }
+    load_database(mongodb)
+    first = config.DATABASE.client
+    assert await Book.count() == 0
+    load_database(mongodb)  # e.g. the app configured again in the same process
+    second = config.DATABASE.client
+    assert await Book.count() == 0
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'x.db'}})
+    assert await Book.count() == 0
+    # The old clients are closed by tasks of this loop.
+    await asyncio.gather(*database_module._closing)
+    with pytest.raises(InvalidOperation):
+        await first.admin.command('ping')
+    with pytest.raises(InvalidOperation):
+        await second.admin.command('ping')
+    await config.DATABASE.close()
+
+
+@pytest.mark.mongodb
+def test_load_database_outside_the_event_loop_closes_the_previous_mongodb_client() -> None:
+    from pymongo.errors import InvalidOperation
+
+    mongodb = {
+        'engine': {
+            'class': 'panther.db.connections.MongoDBConnection',
+            'host': 'mongodb://127.0.0.1:27017',
+            'database': f'panther_test_{uuid.uuid4().hex[:12]}',
+        }
+    }
+    loop = asyncio.new_event_loop()
+    try:
+        load_database(mongodb)
+        first = config.DATABASE.client
+        assert loop.run_until_complete(Book.count()) == 0
+        load_database(mongodb)
+        with pytest.raises(InvalidOperation):
+            loop.run_until_complete(first.admin.command('ping'))
+        loop.run_until_complete(config.DATABASE.close())
+        # Never used: nothing to close.
+        load_database(mongodb)
+        load_database(mongodb)
+    finally:
+        loop.close()

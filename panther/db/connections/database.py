@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -136,8 +137,34 @@ class MongoDBConnection(BaseDatabaseConnection):
     async def close(self) -> None:
         await self._client.close()
 
+    def close_soon(self) -> None:
+        """Close the client from synchronous code (`load_database()` replacing this connection).
+
+        The client belongs to the event loop it was first used in: it is closed by a task of that loop when it is
+        the running one, or by running that loop when none is. A client never used has nothing to release, and
+        one whose loop is already closed cannot be closed from another loop.
+        """
+        # pymongo binds the client to its loop on first use and keeps it there.
+        bound = getattr(self._client, '_loop', None)
+        if not isinstance(bound, asyncio.AbstractEventLoop) or bound.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is bound:
+            task = bound.create_task(self.close())
+            # The loop keeps only weak references to tasks.
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+        elif running is None:
+            bound.run_until_complete(self.close())
+
     def __repr__(self) -> str:
         return f'MongoDBConnection(database={self._database.name!r})'
+
+
+_closing: set[asyncio.Task[None]] = set()
 
 
 class DatabaseConnection:
@@ -191,9 +218,11 @@ def load_database(database_config: dict[str, Any]) -> None:
             raise PantherError(f"Invalid 'DATABASE': `{class_path}` is not a class.")
         options = {key: value for key, value in engine.items() if key != 'class'}
         previous = config.DATABASE
+        # The app is being configured again in this process: release the old connection first.
         if isinstance(previous, PantherDBConnection):
-            # The app is being configured again in this process: release the old file handles first.
             previous.store.close_sync()
+        elif isinstance(previous, MongoDBConnection):
+            previous.close_soon()
         try:
             config.DATABASE = connection_class(**options)
         except TypeError as error:

@@ -86,6 +86,18 @@ class User(BaseUser):
     pass
 
 
+class Window(BaseModel):
+    opens: dt.datetime
+    closes: dt.datetime | None = None
+
+
+class Event(Model):
+    at: dt.datetime
+    history: list[dt.datetime] = []
+    window: Window | None = None
+    day: dt.date | None = None
+
+
 class Review(BaseModel):
     author: str
     score: int = 0
@@ -555,6 +567,35 @@ async def test_field_types_round_trip(engine: str) -> None:
     await found.update(address={'city': 'Shiraz', 'zip_code': '7'}, note='n')
     assert found.address == Address(city='Shiraz', zip_code='7')
     assert found.note == 'n'
+
+
+async def test_datetimes_read_back_as_returned_by_insert(engine: str) -> None:
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    window = Window(opens=when, closes=when + dt.timedelta(microseconds=999))
+    event = await Event.insert_one(at=when, history=[when, when.replace(microsecond=1)], window=window)
+    found = await Event.find_one(id=event.id)
+    assert found == event
+    # MongoDB keeps milliseconds (the rest is cut); the embedded engine keeps microseconds.
+    expected = when.replace(microsecond=123000) if engine == 'mongodb' else when
+    assert (event.at, event.window.opens, event.history[0]) == (expected, expected, expected)
+    assert window.opens == when  # the caller's sub-document is not changed
+    assert await Event.count(at=when) == 1
+    assert await Event.count(at={'$gte': when}) == 1
+    many = await Event.insert_many([{'at': when}, Event(at=when + dt.timedelta(microseconds=1500))])
+    assert [await Event.find_one(id=item.id) for item in many] == many
+    draft = Event(at=when, day=dt.date(2024, 5, 6))
+    await draft.save()
+    assert await Event.find_one(id=draft.id) == draft
+    draft.at = when + dt.timedelta(microseconds=2)
+    await draft.save()
+    assert await Event.find_one(id=draft.id) == draft
+    await draft.update(history=[when])
+    assert await Event.find_one(id=draft.id) == draft
+    user = await User.insert_one(username='u')
+    stored = await User.find_one(id=user.id)
+    assert stored.date_created.replace(tzinfo=None) == user.date_created.astimezone(dt.timezone.utc).replace(
+        tzinfo=None
+    )
 
 
 # ---------------------------------------------------------------------------------------------- foreign keys

@@ -41,10 +41,12 @@ __all__ = [
     'encode_value',
     'format_validation_error',
     'id_unobserved',
+    'keep_as_stored',
     'plan_for',
     'prepare_insert',
     'prepare_update',
     'resolve_input_references',
+    'to_milliseconds',
 ]
 
 _PRIMITIVES = frozenset({str, int, float, bool, type(None)})
@@ -219,7 +221,7 @@ def encode_value(value: Any, mongo: bool) -> Any:
     if isinstance(value, enum.Enum):
         return encode_value(value.value, mongo)
     if isinstance(value, dt.datetime):
-        return value if mongo else value.isoformat()
+        return to_milliseconds(value) if mongo else value.isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (uuid.UUID, decimal.Decimal, PurePath)):
@@ -235,6 +237,56 @@ def encode_value(value: Any, mongo: bool) -> Any:
     if isinstance(value, bytes) and mongo:
         return value
     raise DatabaseError(f'Panther cannot store a value of type `{kind.__name__}`.')
+
+
+def to_milliseconds(value: dt.datetime) -> dt.datetime:
+    """The datetime as MongoDB stores it: BSON dates have millisecond precision (the rest is cut, not rounded)."""
+    extra = value.microsecond % 1000
+    return value.replace(microsecond=value.microsecond - extra) if extra else value
+
+
+def _as_stored_value(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PRIMITIVES:
+        return value
+    if isinstance(value, dt.datetime):
+        return to_milliseconds(value)
+    if isinstance(value, BaseModel):
+        if isinstance(value, (_model_base(), _file_base())):
+            # Stored as a reference or a path; a related document keeps the values it was stored with itself.
+            return value
+        changed = {}
+        for name, item in value.__dict__.items():
+            stored = _as_stored_value(item)
+            if stored is not item:
+                changed[name] = stored
+        # A copy: the sub-document may be shared with the caller's input.
+        return value.model_copy(update=changed) if changed else value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_as_stored_value(item) for item in value]
+        if all(stored is item for stored, item in zip(items, value, strict=True)):
+            return value
+        if isinstance(value, list):
+            return items
+        if isinstance(value, set):
+            return set(items)
+        return frozenset(items) if isinstance(value, frozenset) else tuple(items)
+    if isinstance(value, dict):
+        stored_items = {key: _as_stored_value(item) for key, item in value.items()}
+        if all(stored_items[key] is item for key, item in value.items()):
+            return value
+        return stored_items
+    return value
+
+
+def keep_as_stored(instance: BaseModel) -> None:
+    """Give `instance` (validated for a MongoDB write) the datetimes MongoDB stores, so it equals a later read."""
+    fields = instance.__dict__
+    for name, value in fields.items():
+        if type(value) not in _PRIMITIVES:
+            stored = _as_stored_value(value)
+            if stored is not value:
+                fields[name] = stored
 
 
 def encode_instance(instance: BaseModel, mongo: bool) -> dict[str, Any]:

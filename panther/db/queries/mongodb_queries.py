@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from panther.configs import config
-from panther.db._documents import ObjectId, encode_instance, encode_value, plan_for, prepare_insert, prepare_update
+from panther.db._documents import (
+    ObjectId,
+    encode_instance,
+    encode_value,
+    keep_as_stored,
+    plan_for,
+    prepare_insert,
+    prepare_update,
+)
 from panther.db.cursor import Cursor
 from panther.db.queries.base_queries import BaseQuery
 from panther.exceptions import DatabaseError
@@ -204,6 +212,7 @@ class BaseMongoDBQuery(BaseQuery):
     @classmethod
     async def insert_one(cls, model: type[Model], document: Any) -> Model:
         instance = await prepare_insert(model, document, cls.fetch_related)
+        keep_as_stored(instance)
         result = await _collection(model).insert_one(encode_instance(instance, True))
         instance.id = result.inserted_id
         return instance
@@ -213,6 +222,8 @@ class BaseMongoDBQuery(BaseQuery):
         instances = [await prepare_insert(model, document, cls.fetch_related) for document in documents]
         if not instances:
             return []
+        for instance in instances:
+            keep_as_stored(instance)
         result = await _collection(model).insert_many([encode_instance(instance, True) for instance in instances])
         for instance, identifier in zip(instances, result.inserted_ids, strict=True):
             instance.id = identifier
@@ -284,6 +295,7 @@ class BaseMongoDBQuery(BaseQuery):
             cls.copy_into(instance, inserted)
             return
         fresh = await prepare_insert(model, instance, cls.fetch_related)
+        keep_as_stored(fresh)
         await _collection(model).replace_one({'_id': instance._id}, encode_instance(fresh, True), upsert=True)
         fresh.id = instance.id
         cls.copy_into(instance, fresh)

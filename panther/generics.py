@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from panther import status
 from panther.app import GenericAPI
-from panther.db._documents import plan_for
+from panther.db._documents import DocumentError, plan_for
 from panther.db.cursor import BaseCursor
 from panther.db.models import Model
 from panther.exceptions import APIError, BadRequestAPIError, DatabaseError
@@ -42,7 +42,11 @@ def _field_errors(error: ValidationError) -> dict[str, str]:
 
 
 def _write_error(model: type[BaseModel], data: dict[str, Any], error: DatabaseError) -> APIError:
-    """A 400 naming the fields the database refused (re-validated to get them one by one)."""
+    """A 400 naming the fields the database refused (a value a unique field already holds, a document that does not
+    validate), `{"username": "already exists"}`."""
+    if isinstance(error, DocumentError) and error.fields:
+        return APIError(detail=dict(error.fields), status_code=status.HTTP_400_BAD_REQUEST)
+    # Other refusals are re-validated with the input model to name the fields one by one when possible.
     try:
         model.model_validate(data)
     except ValidationError as validation:

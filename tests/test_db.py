@@ -20,7 +20,7 @@ from panther.configs import config
 from panther.db import Model
 from panther.db.connections import db, load_database
 from panther.db.cursor import BaseCursor
-from panther.db.models import BaseUser
+from panther.db.models import BaseUser, DocumentError, Unique
 from panther.db.queries.base_queries import BaseQuery
 from panther.exceptions import DatabaseError, NotFoundAPIError, PantherError
 
@@ -84,6 +84,12 @@ class Shelf(Model):
 
 class User(BaseUser):
     pass
+
+
+class Account(Model):
+    username: Annotated[str, Unique()]
+    email: Annotated[str | None, Unique()] = None
+    nickname: str = ''
 
 
 class Window(BaseModel):
@@ -596,6 +602,121 @@ async def test_datetimes_read_back_as_returned_by_insert(engine: str) -> None:
     assert stored.date_created.replace(tzinfo=None) == user.date_created.astimezone(dt.timezone.utc).replace(
         tzinfo=None
     )
+
+
+# ----------------------------------------------------------------------------------------------- unique fields
+
+
+async def test_unique_fields(engine: str) -> None:
+    ali = await Account.insert_one(username='ali', email='ali@example.com')
+    with pytest.raises(DocumentError) as raised:
+        await Account.insert_one(username='ali')
+    assert str(raised.value) == 'Account(username="already exists")'
+    assert raised.value.fields == {'username': 'already exists'}
+    assert isinstance(raised.value, DatabaseError)
+    with pytest.raises(DatabaseError, match=r'^Account\(email="already exists"\)$'):
+        await Account.insert_one(username='other', email='ali@example.com')
+    # An optional unique field may be left empty by several documents.
+    sara = await Account.insert_one(username='sara')
+    reza = await Account.insert_one(username='reza', email=None)
+    assert await Account.count() == 3
+    assert (await Account.find_one(username='ali')).id == ali.id
+
+    with pytest.raises(DatabaseError, match=r'^Account\(username="already exists"\)$'):
+        await Account.update_one({'id': sara.id}, username='ali')
+    with pytest.raises(DatabaseError, match=r'^Account\(email="already exists"\)$'):
+        await Account.update_many({'username': {'$in': ['sara', 'reza']}}, email='same@example.com')
+    with pytest.raises(DatabaseError, match=r'^Account\(username="already exists"\)$'):
+        await sara.update(username='reza')
+    assert sara.username == 'sara'
+    sara.username = 'ali'
+    with pytest.raises(DatabaseError, match=r'^Account\(username="already exists"\)$'):
+        await sara.save()
+    # Writing a document's own value again is no conflict.
+    assert await Account.update_one({'id': ali.id}, username='ali', nickname='a') is True
+    await reza.update(username='reza2')
+    assert (await Account.find_one(id=reza.id)).username == 'reza2'
+
+    # A batch with a repeated value writes nothing, on both engines.
+    with pytest.raises(DatabaseError, match=r'^Account\(username="already exists"\)$'):
+        await Account.insert_many([{'username': 'new1'}, {'username': 'new2'}, {'username': 'new1'}])
+    with pytest.raises(DatabaseError, match=r'^Account\(username="already exists"\)$'):
+        await Account.insert_many([{'username': 'new3'}, {'username': 'ali'}])
+    assert sorted(account.username for account in await (await Account.find()).to_list()) == ['ali', 'reza2', 'sara']
+
+
+async def test_concurrent_inserts_of_one_unique_value(engine: str) -> None:
+    results = await asyncio.gather(*(Account.insert_one(username='race') for _ in range(5)), return_exceptions=True)
+    assert len([result for result in results if isinstance(result, Account)]) == 1
+    assert all(isinstance(result, DocumentError) for result in results if not isinstance(result, Account))
+    assert await Account.count(username='race') == 1
+
+    # Check-then-insert is a race on its own (on MongoDB both checks can pass); the unique index settles it.
+    async def sign_up(name: str) -> Account | None:
+        if await Account.exists(username=name):
+            return None
+        return await Account.insert_one(username=name)
+
+    results = await asyncio.gather(sign_up('twice'), sign_up('twice'), return_exceptions=True)
+    assert len([result for result in results if isinstance(result, Account)]) == 1
+    assert await Account.count(username='twice') == 1
+
+
+async def test_unique_index_follows_the_model(engine: str, tmp_path: Path) -> None:
+    class Handle(Model):
+        name: Annotated[str, Unique()]
+
+    await Handle.insert_one(name='x')
+    with pytest.raises(DatabaseError, match='already exists'):
+        await Handle.insert_one(name='x')
+    await _reconnect(engine)
+
+    class Handle(Model):  # type: ignore[no-redef]  # the same collection, no longer unique
+        name: str
+
+    await Handle.insert_one(name='x')
+    assert await Handle.count(name='x') == 2
+    await _reconnect(engine)
+
+    class Handle(Model):  # type: ignore[no-redef]
+        name: Annotated[str, Unique()]
+
+    # The duplicates can still be read (and removed); writes are refused until they are gone.
+    assert await Handle.count(name='x') == 2
+    with pytest.raises(DatabaseError, match=r'`Handle.name` cannot be made unique: stored documents already share'):
+        await Handle.insert_one(name='y')
+    assert await Handle.count() == 2
+    assert await Handle.delete_one(name='x') is True
+    await Handle.insert_one(name='y')
+    with pytest.raises(DatabaseError, match=r'^Handle\(name="already exists"\)$'):
+        await Handle.insert_one(name='x')
+
+
+async def _reconnect(engine: str) -> None:
+    # A new connection to the same database, as after a restart of the application.
+    if engine == 'sqlite':
+        path = config.DATABASE.path
+        await config.DATABASE.close()
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
+    else:
+        name = config.DATABASE.session.name
+        await config.DATABASE.close()
+        load_database(
+            {
+                'engine': {
+                    'class': 'panther.db.connections.MongoDBConnection',
+                    'host': 'mongodb://127.0.0.1:27017',
+                    'database': name,
+                }
+            }
+        )
+
+
+def test_unique_needs_a_single_valued_field() -> None:
+    with pytest.raises(DatabaseError, match=r'`Tags.tags`: `Unique\(\)` needs a field holding one value'):
+
+        class Tags(Model):
+            tags: Annotated[list[str], Unique()]
 
 
 # ---------------------------------------------------------------------------------------------- foreign keys

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import orjson
 import pytest
@@ -25,6 +25,7 @@ from panther.configs import config
 from panther.db import Model, _sqlite
 from panther.db.connections import PantherDBConnection, load_database
 from panther.db.cursor import PantherDBCursor
+from panther.db.models import Unique
 from panther.db.queries.pantherdb_queries import BasePantherDBQuery, new_ulid
 from panther.exceptions import DatabaseError, PantherError
 
@@ -35,6 +36,11 @@ CROCKFORD = set('0123456789ABCDEFGHJKMNPQRSTVWXYZ')
 class Note(Model):
     title: str
     rank: int = 0
+
+
+class Member(Model):
+    name: Annotated[str, Unique()]
+    team: str = ''
 
 
 class Tagged(Model):
@@ -379,6 +385,38 @@ async def test_encryption(tmp_path: Path) -> None:
         await config.DATABASE.close()
 
 
+async def test_unique_fields_on_an_encrypted_database(tmp_path: Path) -> None:
+    config.SECRET_KEY = Fernet.generate_key().decode()
+    path = tmp_path / 'secret.sqlite3'
+    load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path, 'encryption': True}})
+    try:
+        await Member.insert_many([{'name': 'confidential name'}, {'name': 'other'}])
+        with pytest.raises(DatabaseError, match=r'^Member\(name="already exists"\)$'):
+            await Member.insert_one(name='confidential name')
+        with pytest.raises(DatabaseError, match=r'^Member\(name="already exists"\)$'):
+            await Member.update_one({'name': 'other'}, name='confidential name')
+        assert (await Member.find_one(name='confidential name')).team == ''
+        assert await Member.count() == 2
+        # The unique index holds keyed hashes, not the names.
+        assert b'confidential name' not in b''.join(_file_bytes(p) for p in _files(tmp_path))
+    finally:
+        await config.DATABASE.close()
+
+
+async def test_unique_index_serves_lookups(database: Path) -> None:
+    await Member.insert_many([{'name': f'm{i}'} for i in range(20)])
+    assert (await Member.find_one(name='m3')).name == 'm3'
+    store = config.DATABASE.store
+    await store.run_in_worker(_sqlite.fetch_one, 'SELECT 1', ())
+    connection = store.connection()
+    indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    # No second (plain) index on the same expression.
+    assert {name for name in indexes if name.startswith(('ix_Member', 'ux_Member'))} == {'ux_Member__name'}
+    sql, params = BasePantherDBQuery._cursor_sql(store, PantherDBCursor(Member, {'name': 'm3'}, BasePantherDBQuery))
+    plan = ' '.join(row[3] for row in connection.execute(f'EXPLAIN QUERY PLAN {sql}', params))
+    assert 'USING INDEX ux_Member__name' in plan
+
+
 def test_encryption_needs_a_valid_key(tmp_path: Path) -> None:
     config.SECRET_KEY = 'not a fernet key'
     with pytest.raises(PantherError, match='Fernet key'):
@@ -491,6 +529,71 @@ def _writer(tmp_path: Path, path: Path, count: int, tag: str) -> subprocess.Pope
     return subprocess.Popen(
         [sys.executable, str(script), str(path), str(count), tag], stdout=subprocess.PIPE, text=True, env=env
     )
+
+
+_UNIQUE_WRITER = textwrap.dedent(
+    """
+    import asyncio, os, sys, time
+    from typing import Annotated
+    from panther.db import Model
+    from panther.db.connections import load_database
+    from panther.db.models import Unique
+    from panther.exceptions import DatabaseError
+
+    class Member(Model):
+        name: Annotated[str, Unique()]
+        team: str = ''
+
+    async def main(path, start, count, team):
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
+        await Member.count()
+        while not os.path.exists(start):
+            time.sleep(0.001)
+        for i in range(count):
+            try:
+                await Member.insert_one(name=f'name-{i}', team=team)
+            except DatabaseError as error:
+                assert str(error) == 'Member(name="already exists")', error
+                sys.stdout.write(f'refused {i}\\n')
+            else:
+                sys.stdout.write(f'inserted {i}\\n')
+        sys.stdout.flush()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_inserting_the_same_unique_values_one_wins_each(tmp_path: Path) -> None:
+    path = tmp_path / 'unique.sqlite3'
+    start = tmp_path / 'start'
+    script = tmp_path / 'unique_writer.py'
+    script.write_text(_UNIQUE_WRITER)
+    env = {**os.environ, 'PYTHONPATH': str(REPO)}
+    count = 200
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path), str(start), str(count), team],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for team in ('a', 'b')
+    ]
+    time.sleep(0.5)
+    start.write_text('go')
+    outputs = [writer.communicate(timeout=120)[0] for writer in writers]
+    assert all(writer.returncode == 0 for writer in writers)
+    inserted = [line.split()[1] for output in outputs for line in output.splitlines() if line.startswith('inserted')]
+    refused = [line.split()[1] for output in outputs for line in output.splitlines() if line.startswith('refused')]
+    # Every name was inserted by exactly one of the two processes and refused to the other.
+    assert sorted(inserted, key=int) == [str(i) for i in range(count)]
+    assert sorted(refused, key=int) == [str(i) for i in range(count)]
+    raw = _raw(path)
+    names = [orjson.loads(row[0])['name'] for row in raw.execute('SELECT data FROM "Member"')]
+    raw.close()
+    assert sorted(names) == sorted(f'name-{i}' for i in range(count))
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from pydantic import field_validator
@@ -15,6 +15,7 @@ from panther import Panther
 from panther.configs import config
 from panther.db import Model
 from panther.db.connections import load_database
+from panther.db.models import Unique
 from panther.generics import CreateAPI, DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
 from panther.pagination import Pagination
 from panther.request import Request
@@ -43,6 +44,28 @@ class ListEditions(ListAPI):
 
     async def get_query(self, request: Request, **kwargs: Any) -> Any:
         return (await Edition.find()).sort('title')
+
+
+class Member(Model):
+    username: Annotated[str, Unique()]
+    team: str = ''
+
+
+class MemberSerializer(ModelSerializer):
+    class Config:
+        model = Member
+        fields = ['username', 'team']
+
+
+class CreateMember(CreateAPI):
+    input_model = MemberSerializer
+
+
+class UpdateMember(UpdateAPI):
+    input_model = MemberSerializer
+
+    async def get_instance(self, request: Request, **kwargs: Any) -> Model:
+        return await Member.find_one_or_raise(id=kwargs['member_id'])
 
 
 class BookSerializer(ModelSerializer):
@@ -162,6 +185,8 @@ class WrongQuery(ListAPI):
 URLS = {
     'books/': ListBooks,
     'editions/': ListEditions,
+    'members/': CreateMember,
+    'members/<member_id>/': UpdateMember,
     'published/': ListPublished,
     'create/': CreateBook,
     'create-loose/': CreateLoose,
@@ -225,6 +250,22 @@ async def test_create_with_invalid_body_is_400_and_writes_nothing(client: APICli
     assert response.status_code == 400
     assert response.data == {'name': 'Field required'}
     assert await Book.count() == 0
+
+
+async def test_unique_fields_are_400(client: APIClient) -> None:
+    response = await client.post('members/', payload={'username': 'ali'})
+    assert response.status_code == 201
+    response = await client.post('members/', payload={'username': 'ali', 'team': 'x'})
+    assert (response.status_code, response.data) == (400, {'username': 'already exists'})
+    other = await client.post('members/', payload={'username': 'sara'})
+    url = f'members/{other.data["id"]}/'
+    response = await client.patch(url, payload={'username': 'ali'})
+    assert (response.status_code, response.data) == (400, {'username': 'already exists'})
+    response = await client.put(url, payload={'username': 'ali', 'team': 'y'})
+    assert (response.status_code, response.data) == (400, {'username': 'already exists'})
+    response = await client.patch(url, payload={'team': 'z'})
+    assert (response.status_code, response.data['username'], response.data['team']) == (200, 'sara', 'z')
+    assert sorted(member.username for member in await (await Member.find()).to_list()) == ['ali', 'sara']
 
 
 # --------------------------------------------------------------------------------------------------- retrieve

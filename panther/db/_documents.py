@@ -33,9 +33,12 @@ except ImportError:  # pragma: no cover - pymongo is an optional extra
 
 
 __all__ = [
+    'ALREADY_EXISTS',
     'MAX_REFERENCE_DEPTH',
+    'DocumentError',
     'ObjectId',
     'Plan',
+    'Unique',
     'collect_references',
     'encode_instance',
     'encode_value',
@@ -47,7 +50,46 @@ __all__ = [
     'prepare_update',
     'resolve_input_references',
     'to_milliseconds',
+    'unique_fields',
 ]
+
+
+class DocumentError(DatabaseError):
+    """A document the database refused, with the reason for each field in `fields`.
+
+    Raised for documents that do not validate and for values a unique field already holds; the message reads
+    `Model(field="reason", ...)`.
+    """
+
+    def __init__(self, model_name: str, errors: list[tuple[str, str]]) -> None:
+        self.fields: dict[str, str] = {}
+        for location, message in errors:
+            self.fields.setdefault(location, message)
+        parts = ', '.join(f'{location}="{message}"' for location, message in errors)
+        super().__init__(f'{model_name}({parts})')
+
+
+class Unique:
+    """Field metadata: no two documents of the model may hold the same value in this field.
+
+    `username: Annotated[str, Unique()]`. Enforced by a unique index (SQLite expression index / MongoDB index),
+    so concurrent writes cannot both succeed; a write that would repeat a value raises
+    `DocumentError('User(username="already exists")')`. Several documents may leave an optional field empty.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return 'Unique()'
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unique)
+
+    def __hash__(self) -> int:
+        return hash(Unique)
+
+
+ALREADY_EXISTS = 'already exists'
 
 _PRIMITIVES = frozenset({str, int, float, bool, type(None)})
 _NONE_TYPE = type(None)
@@ -180,6 +222,29 @@ def id_unobserved(model: type[BaseModel]) -> bool:
     return not _has_info_function(model.__pydantic_core_schema__)
 
 
+_unique: dict[type, tuple[str, ...]] = {}
+
+
+def unique_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` declared with `Unique()`, checked to hold a single value (or a sub-document)."""
+    found = _unique.get(model)
+    if found is None:
+        from panther.db._shapes import may_be_array, shape_of
+
+        names = []
+        for name, field in model.model_fields.items():
+            if name != 'id' and any(isinstance(item, Unique) for item in field.metadata):
+                if may_be_array(shape_of(field.annotation)):
+                    raise DatabaseError(
+                        f'`{model.__name__}.{name}`: `Unique()` needs a field holding one value, not a list or `Any`.'
+                    )
+                names.append(name)
+        found = tuple(names)
+        if model.__pydantic_complete__:
+            _unique[model] = found
+    return found
+
+
 def plan_for(model: type[BaseModel]) -> Plan:
     plan = _plans.get(model)
     if plan is None:
@@ -302,21 +367,20 @@ def encode_instance(instance: BaseModel, mongo: bool) -> dict[str, Any]:
 # Validation
 
 
-def _error_parts(error: ValidationError, prefix: tuple[Any, ...] = (), *, ignore_missing: bool = False) -> list[str]:
-    parts = []
+def _errors(
+    error: ValidationError, prefix: tuple[Any, ...] = (), *, ignore_missing: bool = False
+) -> list[tuple[str, str]]:
+    """`(location, message)` of each error; the location is dotted (`address.city`)."""
+    errors = []
     for item in error.errors(include_url=False):
         if ignore_missing and item['type'] == 'missing':
             continue
-        location = '.'.join(str(part) for part in (*prefix, *item['loc']))
-        parts.append(f'{location}="{item["msg"]}"')
-    return parts
+        errors.append(('.'.join(str(part) for part in (*prefix, *item['loc'])), item['msg']))
+    return errors
 
 
-def format_validation_error(model_name: str, error: ValidationError, *, ignore_missing: bool = False) -> str | None:
-    parts = _error_parts(error, ignore_missing=ignore_missing)
-    if not parts:
-        return None
-    return f'{model_name}({", ".join(parts)})'
+def format_validation_error(model_name: str, error: ValidationError) -> str:
+    return str(DocumentError(model_name, _errors(error)))
 
 
 Fetcher = Callable[[type, list[str]], Awaitable[dict[str, Any]]]
@@ -445,7 +509,7 @@ async def prepare_insert(model: type[Model], document: Any, fetch: Fetcher) -> M
     try:
         instance = model.model_validate(data)
     except ValidationError as error:
-        raise DatabaseError(format_validation_error(model.__name__, error)) from None
+        raise DocumentError(model.__name__, _errors(error)) from None
     if plan.nodes:
         for name in plan.nodes:
             await _save_pending(instance.__dict__.get(name))
@@ -538,7 +602,7 @@ async def prepare_update(
     checks = _field_checks.get(model)
     if checks is None:
         checks = _field_checks_for(model) if model.__pydantic_complete__ else dict.fromkeys(model.model_fields)
-    errors: list[str] = []
+    errors: list[tuple[str, str]] = []
     validated: dict[str, Any] = {}
     for key, value in values.items():
         if key not in checks:
@@ -550,9 +614,9 @@ async def prepare_update(
             validated[key] = _assigned(model, key, value) if check is None else check.validate_python(value)
         except ValidationError as error:
             # Errors of a lone field are located relative to it; `validate_assignment` puts the field first.
-            errors.extend(_error_parts(error, () if check is None else (key,), ignore_missing=True))
+            errors.extend(_errors(error, () if check is None else (key,), ignore_missing=True))
     if errors:
-        raise DatabaseError(f'{model.__name__}({", ".join(errors)})')
+        raise DocumentError(model.__name__, errors)
     if plan.nodes:
         for name in plan.nodes:
             if name in validated:

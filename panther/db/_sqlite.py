@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
+import hmac
 import logging
 import re
 import sqlite3
@@ -25,7 +27,7 @@ from typing import Any, TypeVar
 
 from panther.exceptions import DatabaseError, PantherError
 
-__all__ = ['SQLITE_HEADER', 'SQLiteStore', 'check_database_file', 'quote_identifier']
+__all__ = ['SQLITE_HEADER', 'SQLiteStore', 'check_database_file', 'quote_identifier', 'unique_index_name']
 
 logger = logging.getLogger('panther')
 
@@ -136,6 +138,7 @@ class SQLiteStore:
         self.encrypted = encryption
         self._key = key
         self._fernet: Any = None
+        self._blind_key: bytes | None = None
         self._inline: sqlite3.Connection | None = None
         self._worker: sqlite3.Connection | None = None
         self._readers: list[sqlite3.Connection] = []
@@ -146,6 +149,8 @@ class SQLiteStore:
         # Statement → how many more times to skip the inline attempt (it overran its budget recently).
         self._slow: dict[Any, int] = {}
         self._tables: set[str] = set()
+        # Tables whose unique indexes match their model (writes wait for that, reads only need the table).
+        self.unique_ready: set[str] = set()
         self._indexes: set[str] = set()
         self._writes = 0
         self._checkpoint_pending = False
@@ -195,6 +200,19 @@ class SQLiteStore:
     def _sql_encrypt(self, text: str | None) -> str | None:
         return None if text is None else self.encrypt(text)
 
+    def _sql_blind(self, value: Any) -> bytes | None:
+        """A keyed hash of a value: what unique indexes of an encrypted database hold instead of the value itself
+        (an index stores its keys in clear)."""
+        if value is None:
+            return None
+        if self._blind_key is None:
+            key = self._key() if self._key is not None else b''
+            self._blind_key = hashlib.sha256(b'panther unique index\x00' + key).digest()
+        if isinstance(value, float) and value.is_integer():
+            # 1 and 1.0 are one value for a unique index, as in SQLite and MongoDB.
+            value = int(value)
+        return hmac.new(self._blind_key, f'{type(value).__name__}:{value}'.encode(), hashlib.sha256).digest()
+
     # ----------------------------------------------------------------------------------------- connections
 
     @staticmethod
@@ -235,6 +253,7 @@ class SQLiteStore:
             connection.create_function('panther_decrypt', 1, self._sql_decrypt, deterministic=True)
             # Fernet tokens are randomised, so encryption is not deterministic.
             connection.create_function('panther_encrypt', 1, self._sql_encrypt)
+            connection.create_function('panther_blind', 1, self._sql_blind, deterministic=True)
         return connection
 
     def _inline_connection(self) -> sqlite3.Connection:
@@ -358,6 +377,23 @@ class SQLiteStore:
         if table not in self._tables:
             self.run_sync(_create_table, quote_identifier(table))
             self._tables.add(table)
+
+    async def ensure_unique(self, table: str, unique: Sequence[tuple[str, str]]) -> None:
+        """Create the table if needed and a unique index for each `(field, expression)` of `unique`; unique indexes
+        of fields no longer listed are dropped.
+
+        Raises `sqlite3.IntegrityError` when stored rows already share a value of a field to make unique (the table
+        is usable for reading then, and the next call tries again).
+        """
+        await self.ensure_table(table)
+        wanted = _unique_indexes(table, unique)
+        existing = await self.run(_unique_index_names, table)
+        if existing != {name for name, _, _ in wanted}:
+            # Building an index reads the whole table: on the worker, never on the event loop.
+            await self.run_in_worker(_sync_unique_indexes, table, wanted, existing)
+        # A unique index also serves equality filters: no second index on the same expression.
+        self._indexes.update(f'{table}__{field}' for _, field, _ in wanted)
+        self.unique_ready.add(table)
 
     def ensure_index(self, table: str, path: str, expression: str) -> None:
         """Create an expression index for a filtered field in the background (never blocks the caller)."""
@@ -506,6 +542,7 @@ class SQLiteStore:
             self._inline = None
         self._opened.clear()
         self._tables.clear()
+        self.unique_ready.clear()
         self._indexes.clear()
         self._slow.clear()
 
@@ -525,6 +562,35 @@ def _release(connections: list[sqlite3.Connection], executors: list[ThreadPoolEx
 def _create_table(connection: sqlite3.Connection, table: str) -> None:
     # The implicit rowid keeps insertion order (`first`/`last`); `_id` is the public ULID.
     connection.execute(f'CREATE TABLE IF NOT EXISTS {table} (_id TEXT NOT NULL UNIQUE, data TEXT NOT NULL)')
+
+
+UNIQUE_PREFIX = 'ux_'
+
+
+def unique_index_name(table: str, field: str) -> str:
+    return f'{UNIQUE_PREFIX}{table}__{field}'
+
+
+def _unique_indexes(table: str, unique: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    return [(unique_index_name(table, field), field, expression) for field, expression in unique]
+
+
+def _unique_index_names(connection: sqlite3.Connection, table: str) -> set[str]:
+    rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))
+    prefix = unique_index_name(table, '')
+    return {name for (name,) in rows if name.startswith(prefix)}
+
+
+def _sync_unique_indexes(
+    connection: sqlite3.Connection, table: str, wanted: list[tuple[str, str, str]], existing: set[str]
+) -> None:
+    names = {name for name, _, _ in wanted}
+    for name in existing - names:
+        connection.execute(f'DROP INDEX IF EXISTS {quote_identifier(name)}')
+    for name, _, expression in wanted:
+        if name not in existing:
+            index, target = quote_identifier(name), quote_identifier(table)
+            connection.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {target} ({expression})')
 
 
 def _fetch_limited(connection: sqlite3.Connection, sql: str, params: Sequence[Any], limit: int) -> list[Any] | None:

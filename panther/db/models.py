@@ -12,10 +12,10 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from panther._internal.concurrency import to_thread
 from panther.configs import config
-from panther.db._documents import ObjectId
+from panther.db._documents import DocumentError, ObjectId, Unique, unique_fields
 from panther.db.queries import Query
 
-__all__ = ['ID', 'BaseUser', 'Model']
+__all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'Unique']
 
 
 def _validate_id(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -48,6 +48,9 @@ class Model(BaseModel, Query):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        if cls.__pydantic_complete__:
+            # A misplaced `Unique()` is reported where the model is declared.
+            unique_fields(cls)
         if cls.__dict__.get('__panther_abstract__', False):
             return
         config.MODELS.append(cls)

@@ -24,6 +24,7 @@ from panther.app import API
 from panther.authentications import RefreshCookieJWTAuthentication
 from panther.configs import config
 from panther.db.cursor import BaseCursor
+from panther.db.models import DocumentError
 from panther.exceptions import AuthenticationAPIError, BadRequestAPIError
 from panther.generics import CreateAPI, DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
 from panther.permissions import IsAuthenticated
@@ -94,9 +95,16 @@ def expired_cookies() -> list[Cookie]:
 )
 async def sign_up(request: Request) -> Response:
     data: SignUpIn = request.validated_data
+    # A quick answer for the usual case; the unique index on `username` is what guarantees it (see models.py).
     if await User.exists(username=data.username):
         raise BadRequestAPIError(detail={'username': 'This username is taken.'})
-    user = await User.insert_one(username=data.username)
+    try:
+        user = await User.insert_one(username=data.username)
+    except DocumentError as error:
+        if 'username' not in error.fields:
+            raise
+        # Another sign-up took the name between the check above and this insert.
+        raise BadRequestAPIError(detail={'username': 'This username is taken.'}) from None
     await user.set_password(data.password)  # scrypt runs in a worker thread
     return Response(data=user, status_code=status.HTTP_201_CREATED)
 

@@ -1,17 +1,21 @@
 """Stored documents. Each class is one table of the embedded database."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from panther.db import Model
-from panther.db.models import BaseUser
+from panther.db.models import BaseUser, Unique
 from panther.file_handler import Image
 from panther.utils import timezone_now
 
 
 class User(BaseUser):
     """An author. `username`, `password` (scrypt hash), `last_login` and `date_created` come from `BaseUser`."""
+
+    # A unique index: two sign-ups with one name cannot both succeed, however close together they arrive.
+    username: Annotated[str, Unique()]
 
 
 class Post(Model):

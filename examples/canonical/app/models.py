@@ -1,11 +1,12 @@
 """Stored documents. Each class is one table (embedded database) or collection (MongoDB)."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from panther.db import Model
-from panther.db.models import BaseUser
+from panther.db.models import BaseUser, Unique
 from panther.utils import timezone_now
 
 
@@ -14,6 +15,9 @@ class User(BaseUser):
 
     `USER_MODEL` in core/configs.py points here, so JWT authentication loads this class.
     """
+
+    # A unique index: two sign-ups with one name cannot both succeed, however close together they arrive.
+    username: Annotated[str, Unique()]
 
 
 class Note(Model):

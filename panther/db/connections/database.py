@@ -118,6 +118,16 @@ class MongoDBConnection(BaseDatabaseConnection):
                     "Invalid 'DATABASE': MongoDB needs a database name, as `database` or in the URI."
                 ) from None
         self._collections: dict[str, Any] = {}
+        # Collections whose unique indexes have been checked by this connection (see `BaseMongoDBQuery`).
+        self.indexed: set[str] = set()
+        self._index_lock: asyncio.Lock | None = None
+
+    @property
+    def index_lock(self) -> asyncio.Lock:
+        """Serialises index set-up, so concurrent first writes wait for the unique indexes instead of racing."""
+        if self._index_lock is None:
+            self._index_lock = asyncio.Lock()
+        return self._index_lock
 
     def collection(self, name: str) -> Any:
         found = self._collections.get(name)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from panther.configs import config
 from panther.db._documents import (
+    ALREADY_EXISTS,
+    DocumentError,
     ObjectId,
     encode_instance,
     encode_value,
@@ -15,6 +18,7 @@ from panther.db._documents import (
     plan_for,
     prepare_insert,
     prepare_update,
+    unique_fields,
 )
 from panther.db.cursor import Cursor
 from panther.db.queries.base_queries import BaseQuery
@@ -22,6 +26,17 @@ from panther.exceptions import DatabaseError
 
 if TYPE_CHECKING:
     from panther.db.models import Model
+
+try:
+    from pymongo.errors import BulkWriteError, DuplicateKeyError
+except ImportError:  # pragma: no cover - pymongo is an optional extra, without which this engine is not used
+
+    class BulkWriteError(Exception):  # type: ignore[no-redef]
+        details: dict[str, Any]
+
+    class DuplicateKeyError(Exception):  # type: ignore[no-redef]
+        details: dict[str, Any] | None
+
 
 __all__ = ['BaseMongoDBQuery']
 
@@ -38,6 +53,67 @@ def _collection(model: type[Model]) -> Any:
             '`BaseMongoDBQuery` needs `config.DATABASE` to be a `MongoDBConnection`; check your DATABASE block.'
         )
     return collection(model.__name__)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unique fields
+
+UNIQUE_PREFIX = 'panther_unique__'
+# Every BSON type but null: several documents may leave an optional unique field empty (as on the embedded engine,
+# where SQLite's unique indexes let NULLs repeat).
+_INDEXED_TYPES = ['string', 'number', 'bool', 'date', 'objectId', 'object', 'binData', 'timestamp']
+_DUPLICATE_KEY = 11000
+
+
+async def _writable(model: type[Model]) -> Any:
+    """The collection, once its unique indexes match the model's `Unique()` fields (checked once per connection)."""
+    collection = _collection(model)
+    connection = config.DATABASE
+    name = model.__name__
+    if name not in connection.indexed:
+        async with connection.index_lock:
+            if name not in connection.indexed:
+                await _sync_unique_indexes(model, collection)
+                connection.indexed.add(name)
+    return collection
+
+
+async def _sync_unique_indexes(model: type[Model], collection: Any) -> None:
+    from pymongo.errors import OperationFailure
+
+    wanted = {UNIQUE_PREFIX + field: field for field in unique_fields(model)}
+    existing = {name for name in await collection.index_information() if name.startswith(UNIQUE_PREFIX)}
+    for name in existing - set(wanted):
+        # No longer declared unique.
+        await collection.drop_index(name)
+    for name, field in wanted.items():
+        if name in existing:
+            continue
+        try:
+            await collection.create_index(
+                [(field, 1)], name=name, unique=True, partialFilterExpression={field: {'$type': _INDEXED_TYPES}}
+            )
+        except OperationFailure as error:
+            if error.code != _DUPLICATE_KEY:
+                raise
+            raise DatabaseError(
+                f'`{model.__name__}.{field}` cannot be made unique: stored documents already share a value. '
+                f'Remove the duplicates first.'
+            ) from None
+
+
+def _duplicate(model: type[Model], details: Mapping[str, Any] | None, message: str) -> DatabaseError:
+    """The error of a write refused by a unique index, naming the field."""
+    field = None
+    pattern = (details or {}).get('keyPattern')
+    if isinstance(pattern, Mapping) and len(pattern) == 1:
+        field = next(iter(pattern))
+    else:
+        found = re.search(rf'index: {UNIQUE_PREFIX}(\w+)', message)
+        field = found.group(1) if found else None
+    if field is None or field not in unique_fields(model):
+        return DatabaseError(message)
+    return DocumentError(model.__name__, [(field, ALREADY_EXISTS)])
 
 
 def _object_id(value: Any) -> Any:
@@ -213,7 +289,11 @@ class BaseMongoDBQuery(BaseQuery):
     async def insert_one(cls, model: type[Model], document: Any) -> Model:
         instance = await prepare_insert(model, document, cls.fetch_related)
         keep_as_stored(instance)
-        result = await _collection(model).insert_one(encode_instance(instance, True))
+        collection = await _writable(model)
+        try:
+            result = await collection.insert_one(encode_instance(instance, True))
+        except DuplicateKeyError as error:
+            raise _duplicate(model, error.details, str(error)) from None
         instance.id = result.inserted_id
         return instance
 
@@ -224,7 +304,18 @@ class BaseMongoDBQuery(BaseQuery):
             return []
         for instance in instances:
             keep_as_stored(instance)
-        result = await _collection(model).insert_many([encode_instance(instance, True) for instance in instances])
+        collection = await _writable(model)
+        documents = [encode_instance(instance, True) for instance in instances]
+        try:
+            result = await collection.insert_many(documents)
+        except BulkWriteError as error:
+            failed = (error.details.get('writeErrors') or [{}])[0]
+            # Ordered inserts stop at the first failure; the documents before it are removed again, so that, as on
+            # the embedded engine, a refused batch leaves nothing behind.
+            written = [document['_id'] for document in documents[: failed.get('index', 0)] if '_id' in document]
+            if written:
+                await collection.delete_many({'_id': {'$in': written}})
+            raise _duplicate(model, failed, failed.get('errmsg', str(error))) from None
         for instance, identifier in zip(instances, result.inserted_ids, strict=True):
             instance.id = identifier
         return instances
@@ -242,7 +333,11 @@ class BaseMongoDBQuery(BaseQuery):
         document = await cls._update_document(model, update)
         if not document:
             return await cls.exists(model, query)
-        result = await _collection(model).update_one(_convert(model, query), document)
+        collection = await _writable(model)
+        try:
+            result = await collection.update_one(_convert(model, query), document)
+        except DuplicateKeyError as error:
+            raise _duplicate(model, error.details, str(error)) from None
         return result.matched_count > 0
 
     @classmethod
@@ -250,7 +345,11 @@ class BaseMongoDBQuery(BaseQuery):
         document = await cls._update_document(model, update)
         if not document:
             return await cls.count(model, query)
-        result = await _collection(model).update_many(_convert(model, query), document)
+        collection = await _writable(model)
+        try:
+            result = await collection.update_many(_convert(model, query), document)
+        except DuplicateKeyError as error:
+            raise _duplicate(model, error.details, str(error)) from None
         # Matched, not modified: the same number the embedded engine reports.
         return result.matched_count
 
@@ -279,9 +378,13 @@ class BaseMongoDBQuery(BaseQuery):
         if not document:
             await cls.reload_instance(instance)
             return
-        stored = await _collection(model).find_one_and_update(
-            {'_id': instance._id}, document, return_document=ReturnDocument.AFTER
-        )
+        collection = await _writable(model)
+        try:
+            stored = await collection.find_one_and_update(
+                {'_id': instance._id}, document, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError as error:
+            raise _duplicate(model, error.details, str(error)) from None
         if stored is None:
             raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
         fresh = await cls._one(model, stored)
@@ -296,7 +399,11 @@ class BaseMongoDBQuery(BaseQuery):
             return
         fresh = await prepare_insert(model, instance, cls.fetch_related)
         keep_as_stored(fresh)
-        await _collection(model).replace_one({'_id': instance._id}, encode_instance(fresh, True), upsert=True)
+        collection = await _writable(model)
+        try:
+            await collection.replace_one({'_id': instance._id}, encode_instance(fresh, True), upsert=True)
+        except DuplicateKeyError as error:
+            raise _duplicate(model, error.details, str(error)) from None
         fresh.id = instance.id
         cls.copy_into(instance, fresh)
 

@@ -7,8 +7,10 @@ field names are validated and never interpolated from values.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, Vali
 from panther.configs import config
 from panther.db import _sqlite
 from panther.db._documents import (
+    ALREADY_EXISTS,
     MAX_REFERENCE_DEPTH,
+    DocumentError,
     ObjectId,
     collect_references,
     encode_instance,
@@ -29,6 +33,7 @@ from panther.db._documents import (
     plan_for,
     prepare_insert,
     prepare_update,
+    unique_fields,
 )
 from panther.db._shapes import ANY, SCALAR, Shape, child, may_be_array, model_shape
 from panther.db.cursor import PantherDBCursor
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
     from panther.db.models import Model
 
 __all__ = ['BasePantherDBQuery', 'new_ulid']
+
+logger = logging.getLogger('panther')
 
 # ---------------------------------------------------------------------------------------------------------------
 # ULIDs: 48-bit millisecond time + 80 random bits, Crockford base32. Monotonic inside a process (the random part
@@ -546,6 +553,56 @@ def _update_expression(values: dict[str, Any], operators: dict[str, Any], store:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Unique fields
+
+
+def _unique_expressions(model: type[Model], store: SQLiteStore) -> list[tuple[str, str]]:
+    if store.encrypted:
+        # An index holds its keys in clear: encrypted documents are indexed by a keyed hash of the value.
+        return [
+            (field, f"panther_blind(json_extract(panther_decrypt(data), '{_json_path(field)}'))")
+            for field in unique_fields(model)
+        ]
+    # The same expression as the filters' (`_Compiler.plain_column`), so the unique index also serves lookups.
+    return [(field, f"json_extract(data, '{_json_path(field)}')") for field in unique_fields(model)]
+
+
+def _unique_field(model: type[Model], error: sqlite3.IntegrityError) -> str | None:
+    # SQLite names the index: "UNIQUE constraint failed: index 'ux_User__username'".
+    message = str(error)
+    for field in unique_fields(model):
+        if f"'{_sqlite.unique_index_name(model.__name__, field)}'" in message:
+            return field
+    return None
+
+
+def _duplicate(model: type[Model], error: sqlite3.IntegrityError) -> DatabaseError:
+    field = _unique_field(model, error)
+    if field is None:
+        return DatabaseError(str(error))
+    return DocumentError(model.__name__, [(field, ALREADY_EXISTS)])
+
+
+async def _prepare(store: SQLiteStore, model: type[Model], *, writing: bool) -> None:
+    try:
+        await store.ensure_unique(model.__name__, _unique_expressions(model, store))
+    except sqlite3.IntegrityError as error:
+        refused = _not_unique_yet(model, error)
+        if writing:
+            raise refused from None
+        # Reading goes on (the duplicates can be found and removed); every write tries the index again.
+        logger.warning(str(refused))
+
+
+def _not_unique_yet(model: type[Model], error: sqlite3.IntegrityError) -> DatabaseError:
+    field = _unique_field(model, error)
+    name = f'{model.__name__}.{field}' if field else model.__name__
+    return DatabaseError(
+        f'`{name}` cannot be made unique: stored documents already share a value. Remove the duplicates first.'
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The engine
 
 
@@ -661,9 +718,18 @@ class BasePantherDBQuery(BaseQuery):
 
     @staticmethod
     async def _ready(model: type[Model]) -> SQLiteStore:
+        """The store, with the model's table (for reading and deleting)."""
         store = _store()
         if model.__name__ not in store._tables:
-            await store.ensure_table(model.__name__)
+            await _prepare(store, model, writing=False)
+        return store
+
+    @staticmethod
+    async def _writable(model: type[Model]) -> SQLiteStore:
+        """The store, with the model's table and its unique indexes (for inserting and updating)."""
+        store = _store()
+        if model.__name__ not in store.unique_ready:
+            await _prepare(store, model, writing=True)
         return store
 
     @staticmethod
@@ -845,12 +911,14 @@ class BasePantherDBQuery(BaseQuery):
     @classmethod
     async def insert_one(cls, model: type[Model], document: Any) -> Model:
         instance = await prepare_insert(model, document, cls.fetch_related)
-        store = await cls._ready(model)
+        store = await cls._writable(model)
         identifier = new_ulid()
         sql = f'INSERT INTO {_table(model)} (_id, data) VALUES (?, ?)'
-        await store.run(
-            _sqlite.execute, sql, (identifier, cls._encode(store, encode_instance(instance, False))), write=True
-        )
+        data = cls._encode(store, encode_instance(instance, False))
+        try:
+            await store.run(_sqlite.execute, sql, (identifier, data), write=True)
+        except sqlite3.IntegrityError as error:
+            raise _duplicate(model, error) from None
         instance.id = identifier
         return instance
 
@@ -860,16 +928,19 @@ class BasePantherDBQuery(BaseQuery):
         instances = [await prepare_insert(model, document, cls.fetch_related) for document in documents]
         if not instances:
             return []
-        store = await cls._ready(model)
+        store = await cls._writable(model)
         rows = []
         for instance in instances:
             identifier = new_ulid()
             rows.append((identifier, cls._encode(store, encode_instance(instance, False))))
         sql = f'INSERT INTO {_table(model)} (_id, data) VALUES (?, ?)'
-        if len(rows) > _sqlite.INLINE_MAX_ROWS:
-            await store.run_in_worker(_sqlite.execute_many, sql, rows)
-        else:
-            await store.run(_sqlite.execute_many, sql, rows, write=True)
+        try:
+            if len(rows) > _sqlite.INLINE_MAX_ROWS:
+                await store.run_in_worker(_sqlite.execute_many, sql, rows)
+            else:
+                await store.run(_sqlite.execute_many, sql, rows, write=True)
+        except sqlite3.IntegrityError as error:
+            raise _duplicate(model, error) from None
         for instance, (identifier, _) in zip(instances, rows, strict=True):
             instance.id = identifier
         return instances
@@ -905,8 +976,15 @@ class BasePantherDBQuery(BaseQuery):
 
     @classmethod
     async def _update(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any], many: bool) -> int:
+        try:
+            return await cls._apply_update(model, query, update, many)
+        except sqlite3.IntegrityError as error:
+            raise _duplicate(model, error) from None
+
+    @classmethod
+    async def _apply_update(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any], many: bool) -> int:
         values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False)
-        store = await cls._ready(model)
+        store = await cls._writable(model)
         query = _normalise(query)
         if not values and not operators:
             return await cls.count(model, query) if many else int(await cls.exists(model, query))
@@ -949,13 +1027,16 @@ class BasePantherDBQuery(BaseQuery):
         if instance.id is None:
             raise DatabaseError(f'This `{model.__name__}` has no id; save it first.')
         values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False)
-        store = await cls._ready(model)
+        store = await cls._writable(model)
         if not values and not operators:
             await cls.reload_instance(instance)
             return
         expression, params = _update_expression(values, operators, store)
         sql = f'UPDATE {_table(model)} SET data = {expression} WHERE _id = ? RETURNING _id, data'
-        rows = await store.run(_sqlite.execute_returning, sql, [*params, str(instance.id)], key=sql, write=True)
+        try:
+            rows = await store.run(_sqlite.execute_returning, sql, [*params, str(instance.id)], key=sql, write=True)
+        except sqlite3.IntegrityError as error:
+            raise _duplicate(model, error) from None
         if not rows:
             raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
         fresh = (await cls.materialise(model, [cls._decode(store, rows[0])]))[0]
@@ -969,12 +1050,15 @@ class BasePantherDBQuery(BaseQuery):
             cls.copy_into(instance, inserted)
             return
         fresh = await prepare_insert(model, instance, cls.fetch_related)
-        store = await cls._ready(model)
+        store = await cls._writable(model)
         sql = (
             f'INSERT INTO {_table(model)} (_id, data) VALUES (?, ?) ON CONFLICT(_id) DO UPDATE SET data = excluded.data'
         )
         data = cls._encode(store, encode_instance(fresh, False))
-        await store.run(_sqlite.execute, sql, (str(instance.id), data), write=True)
+        try:
+            await store.run(_sqlite.execute, sql, (str(instance.id), data), write=True)
+        except sqlite3.IntegrityError as error:
+            raise _duplicate(model, error) from None
         fresh.id = instance.id
         cls.copy_into(instance, fresh)
 

@@ -201,7 +201,7 @@ def report(store_name: str, figures: list[tuple[str, float]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--redis', action='store_true', help='also measure with the Redis Store')
-    parser.add_argument('--output', default=str(Path(__file__).with_name('results_auth.md')))
+    parser.add_argument('--output', help='also write the markdown report to this file')
     args = parser.parse_args()
 
     stores = ['memory', 'redis'] if args.redis else ['memory']
@@ -217,7 +217,8 @@ def main() -> None:
         lines += report(store_name, figures)
     text = '\n'.join(lines)
     print(text)
-    Path(args.output).write_text(text + '\n')
+    if args.output:
+        Path(args.output).write_text(text + '\n')
 
 
 if __name__ == '__main__':

@@ -92,6 +92,18 @@ class Account(Model):
     nickname: str = ''
 
 
+class Point(BaseModel):
+    a: int
+    b: int
+
+
+class Plot(Model):
+    name: str
+    origin: Point | None = None
+    path: list[Point] = []
+    named: dict[str, Point] = {}
+
+
 class Window(BaseModel):
     opens: dt.datetime
     closes: dt.datetime | None = None
@@ -447,6 +459,25 @@ async def test_update_applies_the_models_validators_and_config(engine: str) -> N
         await Shelf.update_one({'id': shelf.id}, serial=2)
     # Nothing of a rejected update is written, not even its valid fields.
     assert await Shelf.find_one(id=shelf.id) == found
+
+
+async def test_updates_with_incomplete_sub_documents_are_refused(engine: str) -> None:
+    plot = await Plot.insert_one(name='p', origin={'a': 1, 'b': 2})
+    # Required fields of the model itself may be left out of an update, those of a sub-document may not.
+    with pytest.raises(DocumentError) as raised:
+        await Plot.update_one({'id': plot.id}, origin={'a': 5})
+    assert str(raised.value) == 'Plot(origin.b="Field required")'
+    assert raised.value.fields == {'origin.b': 'Field required'}
+    with pytest.raises(DatabaseError, match=r'^Plot\(path\.1\.a="Field required"\)$'):
+        await Plot.update_many({'name': 'p'}, path=[{'a': 1, 'b': 1}, {'b': 2}])
+    with pytest.raises(DatabaseError, match=r'^Plot\(named\.x\.b="Field required", name="Input should be'):
+        await plot.update(named={'x': {'a': 1}}, name=5)
+    with pytest.raises(DatabaseError, match=r'^Plot\(origin\.b="Field required"\)$'):
+        await Plot.update_one({'id': plot.id}, {'$set': {'origin': {'a': 5}}})
+    assert await Plot.find_one(id=plot.id) == plot
+    assert (plot.name, plot.origin, plot.path, plot.named) == ('p', Point(a=1, b=2), [], {})
+    assert await Plot.update_one({'id': plot.id}, origin={'a': 5, 'b': 6}) is True
+    assert (await Plot.find_one(id=plot.id)).origin == Point(a=5, b=6)
 
 
 async def test_update_many_returns_matched_count(engine: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from pydantic import field_validator
+from pydantic import BaseModel, field_validator
 
 from panther import Panther
 from panther.configs import config
@@ -66,6 +66,33 @@ class UpdateMember(UpdateAPI):
 
     async def get_instance(self, request: Request, **kwargs: Any) -> Model:
         return await Member.find_one_or_raise(id=kwargs['member_id'])
+
+
+class Corner(BaseModel):
+    x: int
+    y: int
+
+
+class Room(Model):
+    name: str
+    corner: Corner | None = None
+
+
+class LooseRoomSerializer(ModelSerializer):
+    """Lets any dict through as `corner`, so the database is the one to check it."""
+
+    class Config:
+        model = Room
+        fields = ['name', 'corner']
+
+    corner: dict[str, Any] | None = None
+
+
+class UpdateRoom(UpdateAPI):
+    input_model = LooseRoomSerializer
+
+    async def get_instance(self, request: Request, **kwargs: Any) -> Model:
+        return await Room.find_one_or_raise(id=kwargs['room_id'])
 
 
 class BookSerializer(ModelSerializer):
@@ -187,6 +214,7 @@ URLS = {
     'editions/': ListEditions,
     'members/': CreateMember,
     'members/<member_id>/': UpdateMember,
+    'rooms/<room_id>/': UpdateRoom,
     'published/': ListPublished,
     'create/': CreateBook,
     'create-loose/': CreateLoose,
@@ -414,6 +442,15 @@ async def test_patch_validates_only_the_fields_sent(client: APIClient) -> None:
     assert response.status_code == 400
     assert 'pages_count' in response.data
     assert (await Book.find_one(id=books[1].id)).pages_count == books[1].pages_count
+
+
+async def test_update_with_an_incomplete_sub_document_is_400(client: APIClient) -> None:
+    room = await Room.insert_one(name='hall', corner={'x': 1, 'y': 2})
+    response = await client.patch(f'rooms/{room.id}/', payload={'corner': {'x': 5}})
+    assert (response.status_code, response.data) == (400, {'corner.y': 'Field required'})
+    assert (await Room.find_one(id=room.id)).corner == Corner(x=1, y=2)
+    response = await client.patch(f'rooms/{room.id}/', payload={'corner': {'x': 5, 'y': 6}})
+    assert (response.status_code, response.data['corner']) == (200, {'x': 5, 'y': 6})
 
 
 async def test_create_hook_adds_server_side_fields(client: APIClient) -> None:

@@ -367,16 +367,12 @@ def encode_instance(instance: BaseModel, mongo: bool) -> dict[str, Any]:
 # Validation
 
 
-def _errors(
-    error: ValidationError, prefix: tuple[Any, ...] = (), *, ignore_missing: bool = False
-) -> list[tuple[str, str]]:
+def _errors(error: ValidationError, prefix: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
     """`(location, message)` of each error; the location is dotted (`address.city`)."""
-    errors = []
-    for item in error.errors(include_url=False):
-        if ignore_missing and item['type'] == 'missing':
-            continue
-        errors.append(('.'.join(str(part) for part in (*prefix, *item['loc'])), item['msg']))
-    return errors
+    return [
+        ('.'.join(str(part) for part in (*prefix, *item['loc'])), item['msg'])
+        for item in error.errors(include_url=False)
+    ]
 
 
 def format_validation_error(model_name: str, error: ValidationError) -> str:
@@ -578,8 +574,9 @@ async def prepare_update(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate the fields an update sets; returns `(encoded values to set, other operators)`.
 
-    Missing required fields are not an error (it is a partial update). Keys starting with `$` other than
-    `$set` are passed through with their values encoded.
+    Only the fields given are validated (it is a partial update: required fields left out are not missing), each
+    one completely: a sub-document lacking a required field is an error like any other. Keys starting with `$`
+    other than `$set` are passed through with their values encoded.
     """
     values: dict[str, Any] = {}
     operators: dict[str, Any] = {}
@@ -614,7 +611,8 @@ async def prepare_update(
             validated[key] = _assigned(model, key, value) if check is None else check.validate_python(value)
         except ValidationError as error:
             # Errors of a lone field are located relative to it; `validate_assignment` puts the field first.
-            errors.extend(_errors(error, () if check is None else (key,), ignore_missing=True))
+            # No error can be ignored here: the field would be left out of the update without a word.
+            errors.extend(_errors(error, () if check is None else (key,)))
     if errors:
         raise DocumentError(model.__name__, errors)
     if plan.nodes:

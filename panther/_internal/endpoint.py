@@ -253,34 +253,30 @@ def compile_pipeline(
                 granted = await granted
             if not granted:
                 raise AuthorizationAPIError
-        if throttle is None:
-            return await after_throttle(request, method)
-        extra_headers = await throttle.check_and_increment(request)
-        if not extra_headers:
-            return await after_throttle(request, method)
+        extra_headers = await throttle.check_and_increment(request) if throttle is not None else None
         try:
-            response = await after_throttle(request, method)
+            if method in READ_BODY_METHODS:
+                await request.read_body()
+            if input_model is not None and method in BODY_METHODS:
+                if prepare_input is not None:
+                    request.data = await prepare_input(request.data)
+                request.validate_data(input_model)
+            if cache and method == 'GET':
+                cached = await caching.get_response_from_cache(request=request, duration=cache)
+                if cached is not None:
+                    if extra_headers:
+                        cached.headers.update(extra_headers)
+                    return cached
+            response = await call_handler(request)
         except APIError as error:
-            # Rate-limit headers belong on every counted answer, errors included.
-            error.headers = {**extra_headers, **(error.headers or {})}
+            if extra_headers:
+                # Rate-limit headers belong on every counted answer, errors included.
+                error.headers = {**extra_headers, **(error.headers or {})}
             raise
-        response.headers.update(extra_headers)
-        return response
-
-    async def after_throttle(request: Request, method: str) -> Response:
-        if method in READ_BODY_METHODS:
-            await request.read_body()
-        if input_model is not None and method in BODY_METHODS:
-            if prepare_input is not None:
-                request.data = await prepare_input(request.data)
-            request.validate_data(input_model)
-        if cache and method == 'GET':
-            cached = await caching.get_response_from_cache(request=request, duration=cache)
-            if cached is not None:
-                return cached
-        response = await call_handler(request)
         if cache and method == 'GET':
             await caching.set_response_in_cache(request=request, response=response, duration=cache)
+        if extra_headers:
+            response.headers.update(extra_headers)
         return response
 
     build = plan.build

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from panther.configs import config
 from panther.db import Model
@@ -90,6 +90,30 @@ class Account(Model):
     username: Annotated[str, Unique()]
     email: Annotated[str | None, Unique()] = None
     nickname: str = ''
+
+
+class Stay(Model):
+    check_in: dt.date
+    check_out: dt.date
+
+    @field_validator('check_out')
+    @classmethod
+    def _after_check_in(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        check_in = info.data.get('check_in')
+        if check_in is None or value <= check_in:
+            raise ValueError(f'must be after check_in ({check_in})')
+        return value
+
+
+class Booking(Model):
+    start: int
+    end: int
+
+    @model_validator(mode='after')
+    def _ordered(self) -> Booking:
+        if self.end <= self.start:
+            raise ValueError(f'end must be after start ({self.start})')
+        return self
 
 
 class Point(BaseModel):
@@ -478,6 +502,47 @@ async def test_updates_with_incomplete_sub_documents_are_refused(engine: str) ->
     assert (plot.name, plot.origin, plot.path, plot.named) == ('p', Point(a=1, b=2), [], {})
     assert await Plot.update_one({'id': plot.id}, origin={'a': 5, 'b': 6}) is True
     assert (await Plot.find_one(id=plot.id)).origin == Point(a=5, b=6)
+
+
+async def test_validators_that_see_other_fields_get_the_documents_own_values(engine: str) -> None:
+    day = dt.date(2024, 1, 1)
+    early = await Stay.insert_one(check_in=day, check_out=day + dt.timedelta(days=2))
+    late = await Stay.insert_one(check_in=day + dt.timedelta(days=10), check_out=day + dt.timedelta(days=12))
+    assert await Stay.update_one({'id': late.id}, check_out=day + dt.timedelta(days=11)) is True
+    message = r'^Stay\(check_out="Value error, must be after check_in \(2024-01-11\)"\)$'
+    with pytest.raises(DatabaseError, match=message):
+        await Stay.update_one({'id': late.id}, check_out=day + dt.timedelta(days=5))
+    assert await Stay.update_one({'id': early.id}, check_out=day + dt.timedelta(days=5)) is True
+    assert await Stay.update_many({}, check_out=day + dt.timedelta(days=20)) == 2
+    # Every document is validated before anything is written.
+    with pytest.raises(DatabaseError, match='must be after check_in'):
+        await Stay.update_many({}, check_out=day + dt.timedelta(days=6))
+    assert {stay.check_out for stay in await (await Stay.find()).to_list()} == {day + dt.timedelta(days=20)}
+    await early.update(check_out=day + dt.timedelta(days=1))
+    with pytest.raises(DatabaseError, match='must be after check_in'):
+        await early.update(check_out=day)
+    assert (await Stay.find_one(id=early.id)).check_out == day + dt.timedelta(days=1)
+    # No document: nothing to write, nor to check the value against.
+    assert await Stay.update_one({'check_in': day + dt.timedelta(days=99)}, check_out=day) is False
+    assert await Stay.update_many({'check_in': day + dt.timedelta(days=99)}, check_out=day) == 0
+
+    # Model validators see the whole document; earlier updates of other documents must not leak into it.
+    first = await Booking.insert_one(start=0, end=10)
+    second = await Booking.insert_one(start=50, end=60)
+    assert await Booking.update_one({'id': second.id}, start=58) is True
+    assert await Booking.update_one({'id': first.id}, end=20) is True
+    with pytest.raises(DatabaseError, match=r'^Booking\(end="Value error, end must be after start \(0\)"\)$'):
+        await Booking.update_one({'id': first.id}, end=-1)
+    assert await Booking.update_many({}, end=70) == 2
+    with pytest.raises(DatabaseError, match=r'end must be after start \(58\)'):
+        await Booking.update_many({}, end=30)
+    await first.update(start=65)
+    with pytest.raises(DatabaseError, match='end must be after start'):
+        await first.update(start=75)
+    assert [(item.start, item.end) for item in await (await Booking.find()).sort('start').to_list()] == [
+        (58, 70),
+        (65, 70),
+    ]
 
 
 async def test_update_many_returns_matched_count(engine: str) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     'format_validation_error',
     'id_unobserved',
     'keep_as_stored',
+    'needs_document',
     'plan_for',
     'prepare_insert',
     'prepare_update',
@@ -512,7 +513,6 @@ async def prepare_insert(model: type[Model], document: Any, fetch: Fetcher) -> M
     return instance
 
 
-_holders: dict[type, Any] = {}
 # Model → {field name: validator of that field alone, or None where the field needs `validate_assignment`}.
 _field_checks: dict[type, dict[str, Any]] = {}
 
@@ -560,23 +560,41 @@ def _field_checks_for(model: type[BaseModel]) -> dict[str, Any]:
     return checks
 
 
-def _assigned(model: type[Model], key: str, value: Any) -> Any:
-    holder = _holders.get(model)
-    if holder is None:
-        # Reused: `validate_assignment` needs an instance, and building one per update costs more than the update.
-        holder = _holders[model] = model.model_construct()
-    model.__pydantic_validator__.validate_assignment(holder, key, value)
-    return holder.__dict__[key]
+def _checks(model: type[Model]) -> dict[str, Any]:
+    checks = _field_checks.get(model)
+    if checks is None:
+        checks = _field_checks_for(model) if model.__pydantic_complete__ else dict.fromkeys(model.model_fields)
+    return checks
+
+
+def _set_keys(update: Mapping[str, Any]) -> list[str]:
+    keys = []
+    for key, value in update.items():
+        if key == '$set' and isinstance(value, Mapping):
+            keys.extend(value)
+        elif not key.startswith('$'):
+            keys.append(key)
+    return keys
+
+
+def needs_document(model: type[Model], update: Mapping[str, Any]) -> bool:
+    """Whether validating `update` runs code that sees the document's other fields (validators taking `info`,
+    model validators), so each document must be validated with its own current values."""
+    checks = _checks(model)
+    return any(key in checks and checks[key] is None for key in _set_keys(update))
 
 
 async def prepare_update(
-    model: type[Model], update: Mapping[str, Any], fetch: Fetcher, mongo: bool
+    model: type[Model], update: Mapping[str, Any], fetch: Fetcher, mongo: bool, current: Model | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate the fields an update sets; returns `(encoded values to set, other operators)`.
 
     Only the fields given are validated (it is a partial update: required fields left out are not missing), each
     one completely: a sub-document lacking a required field is an error like any other. Keys starting with `$`
     other than `$set` are passed through with their values encoded.
+
+    Fields whose validation runs code that can see the other fields (see `needs_document`) are validated as an
+    assignment to a copy of `current`, the document being updated, so that code sees its current values.
     """
     values: dict[str, Any] = {}
     operators: dict[str, Any] = {}
@@ -596,11 +614,10 @@ async def prepare_update(
     plan = plan_for(model)
     if plan.nodes:
         values = await resolve_input_references(model, values, fetch)
-    checks = _field_checks.get(model)
-    if checks is None:
-        checks = _field_checks_for(model) if model.__pydantic_complete__ else dict.fromkeys(model.model_fields)
+    checks = _checks(model)
     errors: list[tuple[str, str]] = []
     validated: dict[str, Any] = {}
+    holder = None
     for key, value in values.items():
         if key not in checks:
             # Dotted paths into sub-documents and keys the model does not declare are stored as given.
@@ -608,11 +625,20 @@ async def prepare_update(
             continue
         check = checks[key]
         try:
-            validated[key] = _assigned(model, key, value) if check is None else check.validate_python(value)
+            if check is None:
+                if holder is None:
+                    # Never shared between updates: validators would see another document's values.
+                    holder = current.model_copy() if current is not None else model.model_construct()
+                model.__pydantic_validator__.validate_assignment(holder, key, value)
+                validated[key] = holder.__dict__[key]
+            else:
+                validated[key] = check.validate_python(value)
         except ValidationError as error:
-            # Errors of a lone field are located relative to it; `validate_assignment` puts the field first.
+            # Errors of a lone field are located relative to it; `validate_assignment` puts the field first,
+            # except for model validators' errors, which are about the assignment of this field all the same.
             # No error can be ignored here: the field would be left out of the update without a word.
-            errors.extend(_errors(error, () if check is None else (key,)))
+            found = _errors(error, () if check is None else (key,))
+            errors.extend((location or key, message) for location, message in found)
     if errors:
         raise DocumentError(model.__name__, errors)
     if plan.nodes:

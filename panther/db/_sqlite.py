@@ -619,6 +619,19 @@ def execute_returning(connection: sqlite3.Connection, sql: str, params: Sequence
     return connection.execute(sql, params).fetchall()
 
 
+def execute_each(connection: sqlite3.Connection, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
+    """Several statements in one transaction (all or none); returns the rows they changed."""
+    connection.execute('BEGIN IMMEDIATE')
+    try:
+        changed = sum(connection.execute(sql, params).rowcount for sql, params in statements)
+        connection.execute('COMMIT')
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute('ROLLBACK')
+        raise
+    return changed
+
+
 def execute_many(connection: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
     """One transaction for every row: all are written or none."""
     connection.execute('BEGIN IMMEDIATE')

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from panther.db._documents import MAX_REFERENCE_DEPTH, collect_references, materialise_documents, plan_for
+from panther.db._documents import (
+    MAX_REFERENCE_DEPTH,
+    collect_references,
+    materialise_documents,
+    needs_document,
+    plan_for,
+)
+from panther.exceptions import DatabaseError
 
 if TYPE_CHECKING:
     from panther.db.cursor import BaseCursor
@@ -127,6 +134,26 @@ class BaseQuery:
                 for container, key, related, identifier in references:
                     container[key] = found[related].get(identifier)
         return materialise_documents(model, documents)
+
+    @classmethod
+    async def documents_to_update(cls, model: type[Model], query: dict[str, Any], many: bool) -> list[Model]:
+        """The documents an update would change, read first when validating it needs their current values."""
+        if many:
+            return await (await cls.find(model, dict(query))).to_list()
+        found = await cls.find_one(model, dict(query))
+        return [] if found is None else [found]
+
+    @classmethod
+    async def stored_version(cls, instance: Model, update: dict[str, Any]) -> Model:
+        """What validating an update of `instance` is given as the document's current values: the stored document
+        when validators can see them (`instance` itself may be out of date), else `instance`."""
+        model = type(instance)
+        if not needs_document(model, update):
+            return instance
+        stored = await cls.find_one(model, {'_id': instance._id})
+        if stored is None:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
+        return stored
 
     @classmethod
     async def fetch_related(cls, model: type[Model], ids: list[str]) -> dict[str, Model]:

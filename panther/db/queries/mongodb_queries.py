@@ -15,6 +15,7 @@ from panther.db._documents import (
     encode_instance,
     encode_value,
     keep_as_stored,
+    needs_document,
     plan_for,
     prepare_insert,
     prepare_update,
@@ -321,15 +322,43 @@ class BaseMongoDBQuery(BaseQuery):
         return instances
 
     @classmethod
-    async def _update_document(cls, model: type[Model], update: dict[str, Any]) -> dict[str, Any]:
-        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=True)
+    async def _update_document(
+        cls, model: type[Model], update: dict[str, Any], current: Model | None = None
+    ) -> dict[str, Any]:
+        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=True, current=current)
         document = dict(operators)
         if values:
             document['$set'] = values
         return document
 
     @classmethod
+    async def _update_each(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any], many: bool) -> int:
+        """An update whose validation sees the other fields: each document is validated with its own current values
+        (all of them before anything is written), then written by id."""
+        from pymongo import UpdateOne
+
+        documents = await cls.documents_to_update(model, query, many)
+        if not documents:
+            # Nothing is written, and there is no document to check the values against.
+            return 0
+        changes = [await cls._update_document(model, update, document) for document in documents]
+        if not changes[0]:
+            return len(documents)
+        collection = await _writable(model)
+        requests = [
+            UpdateOne({'_id': document._id}, change) for document, change in zip(documents, changes, strict=True)
+        ]
+        try:
+            result = await collection.bulk_write(requests)
+        except BulkWriteError as error:
+            failed = (error.details.get('writeErrors') or [{}])[0]
+            raise _duplicate(model, failed, failed.get('errmsg', str(error))) from None
+        return result.matched_count
+
+    @classmethod
     async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
+        if needs_document(model, update):
+            return await cls._update_each(model, query, update, many=False) > 0
         document = await cls._update_document(model, update)
         if not document:
             return await cls.exists(model, query)
@@ -342,6 +371,8 @@ class BaseMongoDBQuery(BaseQuery):
 
     @classmethod
     async def update_many(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> int:
+        if needs_document(model, update):
+            return await cls._update_each(model, query, update, many=True)
         document = await cls._update_document(model, update)
         if not document:
             return await cls.count(model, query)
@@ -374,7 +405,7 @@ class BaseMongoDBQuery(BaseQuery):
         model = type(instance)
         if instance.id is None:
             raise DatabaseError(f'This `{model.__name__}` has no id; save it first.')
-        document = await cls._update_document(model, update)
+        document = await cls._update_document(model, update, await cls.stored_version(instance, update))
         if not document:
             await cls.reload_instance(instance)
             return

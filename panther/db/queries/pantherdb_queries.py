@@ -30,6 +30,7 @@ from panther.db._documents import (
     encode_value,
     id_unobserved,
     materialise_documents,
+    needs_document,
     plan_for,
     prepare_insert,
     prepare_update,
@@ -983,6 +984,8 @@ class BasePantherDBQuery(BaseQuery):
 
     @classmethod
     async def _apply_update(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any], many: bool) -> int:
+        if needs_document(model, update):
+            return await cls._update_each(model, query, update, many)
         values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False)
         store = await cls._writable(model)
         query = _normalise(query)
@@ -998,6 +1001,27 @@ class BasePantherDBQuery(BaseQuery):
         return await cls._write(
             store, model, query, f'UPDATE {_table(model)} SET data = {expression}', update_params, many
         )
+
+    @classmethod
+    async def _update_each(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any], many: bool) -> int:
+        """An update whose validation sees the other fields: each document is validated with its own current values
+        (all of them before anything is written), then the documents are written by id in one transaction."""
+        documents = await cls.documents_to_update(model, query, many)
+        if not documents:
+            # Nothing is written, and there is no document to check the values against.
+            return 0
+        prepared = [
+            await prepare_update(model, update, cls.fetch_related, mongo=False, current=document)
+            for document in documents
+        ]
+        store = await cls._writable(model)
+        statements = []
+        for document, (values, operators) in zip(documents, prepared, strict=True):
+            expression, params = _update_expression(values, operators, store)
+            statements.append((f'UPDATE {_table(model)} SET data = {expression} WHERE _id = ?', [*params, document.id]))
+        if len(statements) > _sqlite.INLINE_MAX_ROWS:
+            return await store.run_in_worker(_sqlite.execute_each, statements)
+        return await store.run(_sqlite.execute_each, statements, write=True)
 
     @classmethod
     async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
@@ -1026,7 +1050,8 @@ class BasePantherDBQuery(BaseQuery):
         model = type(instance)
         if instance.id is None:
             raise DatabaseError(f'This `{model.__name__}` has no id; save it first.')
-        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False)
+        current = await cls.stored_version(instance, update)
+        values, operators = await prepare_update(model, update, cls.fetch_related, mongo=False, current=current)
         store = await cls._writable(model)
         if not values and not operators:
             await cls.reload_instance(instance)

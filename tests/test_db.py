@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from panther.configs import config
 from panther.db import Model
@@ -90,6 +98,14 @@ class Account(Model):
     username: Annotated[str, Unique()]
     email: Annotated[str | None, Unique()] = None
     nickname: str = ''
+
+
+class Entry(Model):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    at: dt.datetime | None = None
+    writer: Author | None = None
 
 
 class Stay(Model):
@@ -213,6 +229,29 @@ async def test_insert_one_accepts_a_model_instance(engine: str) -> None:
     found = await Book.find_one(id=book.id)
     assert found is not None
     assert found.pages_count == 3
+
+
+async def test_frozen_models(engine: str) -> None:
+    entry = await Entry.insert_one(text='a', at=dt.datetime(2024, 1, 2, 3, 4, 5, 678901), writer=Author(name='w'))
+    assert entry.id is not None
+    assert entry.model_dump()['id'] == str(entry.id)
+    assert await Entry.find_one(id=entry.id) == entry
+    assert entry.writer.id is not None  # the unsaved (not frozen) related document was inserted first
+    with pytest.raises(ValidationError):
+        entry.text = 'changed'
+    many = await Entry.insert_many([{'text': 'b'}, Entry(text='c')])
+    assert [await Entry.find_one(id=item.id) for item in many] == many
+    draft = Entry(text='d')
+    await draft.save()
+    assert draft.id is not None
+    assert await Entry.find_one(id=draft.id) == draft
+    await draft.save()  # stored again under its id
+    assert await Entry.count(text='d') == 1
+    # The stored document can still be changed through the query API; the instance is reloaded.
+    await entry.update(text='e')
+    assert entry.text == 'e'
+    assert await Entry.update_one({'id': draft.id}, text='f') is True
+    assert (await Entry.find_one(id=draft.id)).text == 'f'
 
 
 async def test_insert_invalid_document_raises_and_writes_nothing(engine: str) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     'prepare_insert',
     'prepare_update',
     'resolve_input_references',
+    'set_id',
     'to_milliseconds',
     'unique_fields',
 ]
@@ -353,6 +354,13 @@ def keep_as_stored(instance: BaseModel) -> None:
             stored = _as_stored_value(value)
             if stored is not value:
                 fields[name] = stored
+
+
+def set_id(instance: BaseModel, identifier: Any) -> None:
+    """Give a validated instance the id the database chose; works for frozen models too (the id is not a change
+    of the document, and it is already of the `ID` type's stored form)."""
+    instance.__dict__['id'] = identifier
+    instance.__pydantic_fields_set__.add('id')
 
 
 def encode_instance(instance: BaseModel, mongo: bool) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from panther.db._documents import (
     plan_for,
     prepare_insert,
     prepare_update,
+    set_id,
     unique_fields,
 )
 from panther.db.cursor import Cursor
@@ -295,7 +296,7 @@ class BaseMongoDBQuery(BaseQuery):
             result = await collection.insert_one(encode_instance(instance, True))
         except DuplicateKeyError as error:
             raise _duplicate(model, error.details, str(error)) from None
-        instance.id = result.inserted_id
+        set_id(instance, result.inserted_id)
         return instance
 
     @classmethod
@@ -318,7 +319,7 @@ class BaseMongoDBQuery(BaseQuery):
                 await collection.delete_many({'_id': {'$in': written}})
             raise _duplicate(model, failed, failed.get('errmsg', str(error))) from None
         for instance, identifier in zip(instances, result.inserted_ids, strict=True):
-            instance.id = identifier
+            set_id(instance, identifier)
         return instances
 
     @classmethod
@@ -435,7 +436,7 @@ class BaseMongoDBQuery(BaseQuery):
             await collection.replace_one({'_id': instance._id}, encode_instance(fresh, True), upsert=True)
         except DuplicateKeyError as error:
             raise _duplicate(model, error.details, str(error)) from None
-        fresh.id = instance.id
+        set_id(fresh, instance.id)
         cls.copy_into(instance, fresh)
 
     @classmethod

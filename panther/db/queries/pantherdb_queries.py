@@ -34,6 +34,7 @@ from panther.db._documents import (
     plan_for,
     prepare_insert,
     prepare_update,
+    set_id,
     unique_fields,
 )
 from panther.db._shapes import ANY, SCALAR, Shape, child, may_be_array, model_shape
@@ -920,7 +921,7 @@ class BasePantherDBQuery(BaseQuery):
             await store.run(_sqlite.execute, sql, (identifier, data), write=True)
         except sqlite3.IntegrityError as error:
             raise _duplicate(model, error) from None
-        instance.id = identifier
+        set_id(instance, identifier)
         return instance
 
     @classmethod
@@ -943,7 +944,7 @@ class BasePantherDBQuery(BaseQuery):
         except sqlite3.IntegrityError as error:
             raise _duplicate(model, error) from None
         for instance, (identifier, _) in zip(instances, rows, strict=True):
-            instance.id = identifier
+            set_id(instance, identifier)
         return instances
 
     @classmethod
@@ -1084,7 +1085,7 @@ class BasePantherDBQuery(BaseQuery):
             await store.run(_sqlite.execute, sql, (str(instance.id), data), write=True)
         except sqlite3.IntegrityError as error:
             raise _duplicate(model, error) from None
-        fresh.id = instance.id
+        set_id(fresh, instance.id)
         cls.copy_into(instance, fresh)
 
     @classmethod

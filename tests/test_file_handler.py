@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -148,3 +149,53 @@ async def test_file_fields_are_saved_and_stored_as_paths(database: Path) -> None
     assert found.attachment.read() == b'report body'
     found.attachment.close()
     assert _is_file(saved)
+
+
+@pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
+async def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    if request.param == 'sqlite':
+        engine = {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'f.sqlite3'}
+    else:
+        engine = {
+            'class': 'panther.db.connections.MongoDBConnection',
+            'host': 'mongodb://127.0.0.1:27017',
+            'database': f'panther_files_{uuid.uuid4().hex[:12]}',
+        }
+    load_database({'engine': engine})
+    yield tmp_path
+    if request.param == 'mongodb':
+        await config.DATABASE.client.drop_database(config.DATABASE.session.name)
+    await config.DATABASE.close()
+
+
+@pytest.mark.parametrize('relative', [True, False])
+async def test_file_fields_are_saved_under_media_root(engine: Path, relative: bool) -> None:
+    media = engine / 'media' / 'uploads'
+    config.MEDIA_ROOT = 'media/uploads' if relative else media
+    first = await Document.insert_one(
+        title='a', attachment=File(file_name='../../etc/passwd', content_type='text/plain', file=b'one')
+    )
+    second = await Document.insert_one(
+        title='b', attachment=File(file_name='passwd', content_type='text/plain', file=b'two')
+    )
+    paths = [Path(first.attachment.save()), Path(second.attachment.save())]
+    # Inside MEDIA_ROOT, under sanitised names, and never overwriting each other.
+    assert [_parent(path) for path in paths] == [media.resolve()] * 2
+    assert paths[0].name == 'passwd' and paths[1] != paths[0]
+    assert [path.read_bytes() for path in paths] == [b'one', b'two']
+    assert not (engine / 'passwd').exists()
+
+    found = await Document.find_one(id=first.id)
+    assert found.attachment.read() == b'one'
+    found.attachment.close()
+    # Storing a document again keeps its file where it is (no copy).
+    await found.save()
+    await Document.update_one({'id': second.id}, title='b2')
+    assert len(list(media.iterdir())) == 2
+    await found.update(attachment=File(file_name='.hidden', content_type='text/plain', file=b'three'))
+    assert _parent(Path(found.attachment.file_name)) == media.resolve()
+    assert not Path(found.attachment.file_name).name.startswith('.')
+    assert len(list(media.iterdir())) == 3

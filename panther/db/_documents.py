@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import os
 import types
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -50,6 +51,7 @@ __all__ = [
     'prepare_insert',
     'prepare_update',
     'resolve_input_references',
+    'save_file',
     'set_id',
     'to_milliseconds',
     'unique_fields',
@@ -266,6 +268,18 @@ def plan_for(model: type[BaseModel]) -> Plan:
 # Encoding (write path and filter values)
 
 
+def save_file(file: Any) -> str:
+    """Write a `File` of a model and return the path to store: inside `config.MEDIA_ROOT` when it is set (under the
+    file's sanitised name, made unique, never outside that directory), else in the working directory."""
+    from panther.configs import config
+
+    root = config.MEDIA_ROOT
+    if root is None or str(root) == '':
+        return file.save()
+    # A trailing separator makes `save()` treat the path as the directory to keep the sanitised name in.
+    return file.save(os.path.join(os.fspath(root), ''))
+
+
 def encode_value(value: Any, mongo: bool) -> Any:
     """Convert one Python value to what the engine stores: JSON types for SQLite, BSON types for MongoDB."""
     kind = type(value)
@@ -279,7 +293,7 @@ def encode_value(value: Any, mongo: bool) -> Any:
                 )
             return value._id
         if isinstance(value, _file_base()):
-            return value.save()
+            return save_file(value)
         return {name: encode_value(getattr(value, name), mongo) for name in type(value).model_fields}
     if isinstance(value, dict):
         return {(k.value if isinstance(k, enum.Enum) else str(k)): encode_value(v, mongo) for k, v in value.items()}
@@ -452,7 +466,10 @@ def collect_references(
         if files and isinstance(value, str):
             from panther._utils import detect_mime_type
 
-            container[key] = node[1](file_name=value, content_type=detect_mime_type(value))
+            stored = node[1](file_name=value, content_type=detect_mime_type(value))
+            # Already saved: storing the document again keeps this path instead of writing a copy.
+            stored._saved_path = value
+            container[key] = stored
     elif kind == 'list':
         if isinstance(value, list):
             for index in range(len(value)):
@@ -488,7 +505,7 @@ async def _save_pending(value: Any) -> None:
         if isinstance(value, _file_base()):
             from panther._internal.concurrency import to_thread
 
-            await to_thread(value.save)
+            await to_thread(save_file, value)
             return
         for name in type(value).model_fields:
             await _save_pending(getattr(value, name))

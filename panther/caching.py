@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from panther import status
-from panther._internal.store import MemoryStore, StoreUnavailableError, get_store
+from panther._internal.store import MemoryStore, Store, StoreUnavailableError, get_store
 from panther.configs import config
 from panther.response import Response, StreamingResponse
 from panther.throttling import client_ip
@@ -146,13 +146,9 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 
 def _if_none_match(request: Request) -> str | None:
     # Read from the raw ASGI list: building the parsed `Headers` costs more than the whole cache hit.
-    found: list[bytes] | None = None
-    for name, value in request.scope.get('headers') or ():
-        if name.lower() == b'if-none-match':
-            if found is None:
-                found = []
-            found.append(value)
-    return None if found is None else b', '.join(found).decode('latin-1')
+    # ASGI header names are lower-case (servers and the test clients guarantee it).
+    found = [value for name, value in request.scope.get('headers') or () if name == b'if-none-match']
+    return b', '.join(found).decode('latin-1') if found else None
 
 
 # Entries read from a shared store (Redis) are kept here too, until the moment they expire there. A cached
@@ -184,12 +180,7 @@ def clear_near_cache() -> None:
     _near_cache.clear()
 
 
-async def _lookup(key: str) -> CachedResponse | None:
-    store = get_store()
-    if isinstance(store, MemoryStore):
-        # The memory store keeps the decoded entry itself (see `set_response_in_cache`).
-        raw = await store.get(key)
-        return None if raw is None else (raw if type(raw) is CachedResponse else CachedResponse.loads(raw))
+async def _remote_lookup(store: Store, key: str) -> CachedResponse | None:
     cached = _near(key)
     if cached is not None:
         return cached
@@ -203,8 +194,15 @@ async def _lookup(key: str) -> CachedResponse | None:
 
 async def get_response_from_cache(*, request: Request, duration: timedelta | None = None) -> Response | None:
     """The cached response (or a 304 for a matching `If-None-Match`), or `None` on a miss."""
+    key = api_cache_key(request, duration)
+    store = get_store()
     try:
-        cached = await _lookup(api_cache_key(request, duration))
+        if type(store) is MemoryStore:
+            # The memory store keeps the decoded entry itself (see `set_response_in_cache`).
+            raw = await store.get(key)
+            cached = raw if raw is None or type(raw) is CachedResponse else CachedResponse.loads(raw)
+        else:
+            cached = await _remote_lookup(store, key)
     except StoreUnavailableError as exc:
         logger.error(f'Response cache is not used for this request: {exc}')
         return None

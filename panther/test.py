@@ -21,7 +21,8 @@ _MISSING: Any = object()
 
 
 def _encode_headers(headers: dict[str, Any] | None) -> list[tuple[bytes, bytes]]:
-    return [(str(k).encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
+    # Lower-case names, as the ASGI specification requires of servers.
+    return [(str(k).lower().encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
 
 
 def _query_string(query_params: dict[str, Any] | None) -> bytes:

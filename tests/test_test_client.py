@@ -55,7 +55,7 @@ async def test_http_scope() -> None:
     assert scope['raw_path'] == b'/items/1'
     assert scope['query_string'] == b'a=x+y&tag=1&tag=2'
     assert scope['client'] == ('127.0.0.1', 8585)
-    assert (b'X-Custom', b'5') in scope['headers']
+    assert (b'x-custom', b'5') in scope['headers']  # names are lower-case, as ASGI requires
     assert app.messages == [{'type': 'http.request', 'body': b'', 'more_body': False}]
 
 
@@ -80,7 +80,7 @@ async def test_body_methods_send_json_with_content_type_and_length(method: str) 
 async def test_user_headers_override_the_content_type() -> None:
     app = ScopeRecorder()
     await APIClient(app).post('/x', payload=b'raw', headers={'Content-Type': 'text/plain'})
-    assert app.scopes[0]['headers'] == [(b'Content-Type', b'text/plain'), (b'content-length', b'3')]
+    assert app.scopes[0]['headers'] == [(b'content-type', b'text/plain'), (b'content-length', b'3')]
 
 
 async def test_form_payload_is_url_encoded() -> None:
@@ -261,7 +261,7 @@ async def test_websocket_scope() -> None:
         'path': '/chat',
         'raw_path': b'/chat',
         'query_string': b'q=1+2',
-        'headers': [(b'X-A', b'b')],
+        'headers': [(b'x-a', b'b')],
         'subprotocols': ['v1'],
         'state': {},
     }

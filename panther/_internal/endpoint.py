@@ -317,14 +317,29 @@ def compile_pipeline(
             return Response(data=result)
         return await finish_result(result)
 
-    pipeline = full_pipeline if needs_steps or needs_finish else fast_pipeline
+    async def cache_only_pipeline(request: Request) -> Response:
+        # Only `cache` is configured: a GET goes straight to the cache lookup.
+        if request.scope['method'] != 'GET' or 'GET' not in methods:
+            return await full_pipeline(request)
+        cached = await caching.get_response_from_cache(request=request, duration=cache)
+        if cached is not None:
+            return cached
+        response = await call_handler(request)
+        await caching.set_response_in_cache(request=request, response=response, duration=cache)
+        return response
+
+    only_cache = cache and not (auth_call or permissions or throttle is not None or input_model is not None)
+    if only_cache and output_model is None:
+        pipeline: Handler = cache_only_pipeline
+    else:
+        pipeline = full_pipeline if needs_steps or needs_finish else fast_pipeline
     if pipeline is fast_pipeline and (no_arguments or single is not None):
         # The app may call such handlers without entering `fast_pipeline` (see `DirectCall`).
         fast_pipeline.direct = DirectCall(  # type: ignore[attr-defined]
             func, frozenset(methods - READ_BODY_METHODS), single_name, single_convert, single_annotation
         )
 
-    handler: Handler = pipeline
+    handler = pipeline
     if options.middlewares:
         handler = _wrap_endpoint_middlewares(pipeline, options.middlewares)
     return handler

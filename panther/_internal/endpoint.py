@@ -317,15 +317,17 @@ def compile_pipeline(
             return Response(data=result)
         return await finish_result(result)
 
+    cache_duration = cache or timedelta()
+
     async def cache_only_pipeline(request: Request) -> Response:
         # Only `cache` is configured: a GET goes straight to the cache lookup.
         if request.scope['method'] != 'GET' or 'GET' not in methods:
             return await full_pipeline(request)
-        cached = await caching.get_response_from_cache(request=request, duration=cache)
+        cached = await caching.get_response_from_cache(request=request, duration=cache_duration)
         if cached is not None:
             return cached
         response = await call_handler(request)
-        await caching.set_response_in_cache(request=request, response=response, duration=cache)
+        await caching.set_response_in_cache(request=request, response=response, duration=cache_duration)
         return response
 
     only_cache = cache and not (auth_call or permissions or throttle is not None or input_model is not None)

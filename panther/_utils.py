@@ -255,7 +255,7 @@ class _UploadedFile:
 SPOOL_THRESHOLD = 1024 * 1024
 
 
-class _Spool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+class _Spool(tempfile.SpooledTemporaryFile):
     """A spooled upload that closes itself when the last `File` using it is gone."""
 
     def __del__(self) -> None:

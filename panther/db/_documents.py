@@ -160,9 +160,9 @@ def _node(annotation: Any, seen: frozenset[type]) -> Node | None:
                 return ('list', inner)
         return None
     if origin is dict or (origin is not None and isinstance(origin, type) and issubclass(origin, Mapping)):
-        args = get_args(annotation)
-        if len(args) == 2:
-            inner = _node(args[1], seen)
+        pair = get_args(annotation)
+        if len(pair) == 2:
+            inner = _node(pair[1], seen)
             if inner is not None:
                 return ('dict', inner)
         return None
@@ -593,7 +593,7 @@ def _checks(model: type[Model]) -> dict[str, Any]:
 
 
 def _set_keys(update: Mapping[str, Any]) -> list[str]:
-    keys = []
+    keys: list[str] = []
     for key, value in update.items():
         if key == '$set' and isinstance(value, Mapping):
             keys.extend(value)

@@ -108,7 +108,7 @@ class PantherDBCursor(BaseCursor):
         super().__init__(cls, filter)
         self._engine = engine
 
-    async def __aiter__(self) -> AsyncIterator[Any]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[Any]:
         self._start()
         async for batch in self._engine.stream_batches(self):
             for item in batch:
@@ -148,7 +148,7 @@ class Cursor(BaseCursor):
         super().__init__(cls, filter)
         self._engine = engine
 
-    async def __aiter__(self) -> AsyncIterator[Any]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[Any]:
         self._start()
         async for batch in self._engine.stream_batches(self):
             for item in batch:

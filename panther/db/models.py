@@ -67,6 +67,13 @@ class Model(BaseModel, Query):
         return value
 
 
+def _password_digest(password: str, salt: bytes) -> str:
+    # A plain function for the thread helper: its `str` result is known, unlike that of the overloaded `scrypt`.
+    from panther.utils import scrypt
+
+    return scrypt(password, salt, True)
+
+
 class BaseUser(Model):
     """A user with a scrypt-hashed password and token helpers delegating to `config.AUTHENTICATION`."""
 
@@ -101,15 +108,15 @@ class BaseUser(Model):
 
     async def set_password(self, password: str) -> None:
         """Store `salt.hex() + md5(scrypt(password, salt)).hexdigest()` (the Panther 5.x format)."""
-        from panther.utils import URANDOM_SIZE, scrypt
+        from panther.utils import URANDOM_SIZE
 
         salt = os.urandom(URANDOM_SIZE)
-        digest = await to_thread(scrypt, password, salt, True)
+        digest = await to_thread(_password_digest, password, salt)
         await self.update(password=salt.hex() + digest)
 
     async def check_password(self, password: str) -> bool:
         """Whether `password` matches. A coroutine (Panther 5.x had it synchronous): scrypt runs in a thread."""
-        from panther.utils import URANDOM_SIZE, scrypt
+        from panther.utils import URANDOM_SIZE
 
         stored = self.password or ''
         salt_length = URANDOM_SIZE * 2
@@ -119,5 +126,5 @@ class BaseUser(Model):
             salt = bytes.fromhex(stored[:salt_length])
         except ValueError:
             return False
-        digest = await to_thread(scrypt, password, salt, True)
+        digest = await to_thread(_password_digest, password, salt)
         return hmac.compare_digest(digest, stored[salt_length:])

@@ -129,7 +129,8 @@ def _object_id(value: Any) -> Any:
         try:
             return ObjectId(value)
         except Exception:
-            query_logger.warning(f'id={value} is not a valid bson.ObjectId')
+            shown = value if isinstance(value, str) else repr(value)
+            query_logger.warning(f'id={shown} is not a valid bson.ObjectId')
             return None
     identifier = getattr(value, 'id', None)
     if identifier is not None:

@@ -819,7 +819,7 @@ class BasePantherDBQuery(BaseQuery):
     @classmethod
     async def fetch_by_ids(cls, model: type[Model], ids: list[str], depth: int = 0) -> dict[str, Model]:
         store = await cls._ready(model)
-        documents = []
+        documents: list[dict[str, Any]] = []
         for start in range(0, len(ids), 500):
             chunk = [str(identifier) for identifier in ids[start : start + 500]]
             sql = f'SELECT _id, data FROM {_table(model)} WHERE _id IN ({", ".join("?" * len(chunk))})'
@@ -903,7 +903,7 @@ class BasePantherDBQuery(BaseQuery):
                     sql = f'SELECT _id, data FROM {_table(related)} WHERE _id IN ({", ".join("?" * len(chunk))})'
                     related_documents = [cls._decode(store, row) for row in store.fetch_all_sync(sql, chunk)]
                     for instance in cls._materialise_sync(store, related, related_documents, depth + 1):
-                        found[related][instance.id] = instance
+                        found[related][str(instance.id)] = instance
             for container, key, related, identifier in references:
                 container[key] = found[related].get(identifier)
         return materialise_documents(model, documents)

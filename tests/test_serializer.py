@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,6 +15,7 @@ from panther.app import API
 from panther.configs import config
 from panther.db import Model
 from panther.db.connections import load_database
+from panther.db.models import Unique
 from panther.request import Request
 from panther.serializer import ModelSerializer
 from panther.test import APIClient
@@ -204,6 +205,22 @@ def test_declaration_errors(attributes: dict[str, Any], message: str) -> None:
     with pytest.raises(AttributeError) as error:
         _serializer('Bad', **attributes)
     assert str(error.value) == message
+
+
+def test_unique_fields_keep_their_constraints_in_a_serializer() -> None:
+    class Handle(Model):
+        name: Annotated[str, Unique(), Field(min_length=2)]
+
+    class HandleSerializer(ModelSerializer):
+        class Config:
+            model = Handle
+            fields = ['name']
+
+    assert HandleSerializer(name='ab').name == 'ab'
+    with pytest.raises(ValidationError, match='at least 2 characters'):
+        HandleSerializer(name='a')
+    # The marker is only the model's (the serializer is not stored).
+    assert Unique() in Handle.model_fields['name'].metadata
 
 
 def test_missing_config() -> None:

@@ -185,6 +185,10 @@ class _Compiler:
             return f'NOT ({joined})' if key == '$nor' else f'({joined})'
         if doc is None:
             if key in ('_id', 'id'):
+                if type(value) in _PLAIN_SCALARS:
+                    # The usual lookup by id: nothing to encode and no operators.
+                    self.params.append(value)
+                    return '_id = ?'
                 return self.id_clause(value)
             if type(value) in _PLAIN_SCALARS:
                 # The usual `field=value` on a single-valued field: nothing to encode and no operators.

@@ -42,6 +42,9 @@ class _Route:
         self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
 
 
+_RESERVED_ROUTE = _Route(None)
+
+
 class Panther:
     """`Panther(__name__, configs=__name__, urls={...})` — the ASGI application.
 
@@ -78,7 +81,12 @@ class Panther:
         self._max_body_size = config.MAX_BODY_SIZE or DEFAULT_MAX_BODY_SIZE
         self._middlewares = list(config.HTTP_MIDDLEWARES)
         self._router = Router(config.URLS, wrap=_Route)
-        self._static = {path: route for path, route in self._router.raw_static.items() if isinstance(route, _Route)}
+        # Reserved paths stay in the table (their "route" has no handler, so they go to `dispatch` and 404):
+        # otherwise the dynamic lookup below could match them against a variable sibling.
+        self._static = {
+            path: route if isinstance(route, _Route) else _RESERVED_ROUTE
+            for path, route in self._router.raw_static.items()
+        }
         self._urls = config.URLS
         self._version = state.config_version
 
@@ -97,7 +105,7 @@ class Panther:
                     # Static routes are one dict lookup; anything else goes through the router.
                     route = self._static.get(scope['path'])
                     if route is None:
-                        route, variables = self._router.resolve(scope['path'])  # type: ignore[union-attr]
+                        route, variables = self._router.resolve_dynamic(scope['path'])  # type: ignore[union-attr]
                     else:
                         variables = None
                     if route is None or route.handler is None:
@@ -123,9 +131,24 @@ class Panther:
                                             raise InvalidPathVariableAPIError(raw, direct.annotation) from None
                                         result = await direct.func(value)
                                 if type(result) in PLAIN_TYPES:
-                                    response = Response(data=result)
-                                else:
-                                    response = await finish_result(result)
+                                    # Plain data: rendered and sent without building a Response object.
+                                    if result is None:
+                                        body = b''
+                                    else:
+                                        body = result if type(result) is bytes else render_json(result)
+                                    await send(
+                                        {
+                                            'type': 'http.response.start',
+                                            'status': 200,
+                                            'headers': [
+                                                (b'Content-Length', str(len(body)).encode()),
+                                                _JSON_CONTENT_TYPE,
+                                            ],
+                                        }
+                                    )
+                                    await send({'type': 'http.response.body', 'body': body, 'more_body': False})
+                                    return
+                                response = await finish_result(result)
                             else:
                                 response = await route.handler(request)
                         except ClientDisconnected:

@@ -80,7 +80,12 @@ class Request(BaseRequest):
         if self._body is not None:
             return self._body
         limit = self.max_body_size
-        declared = self.raw_header(b'content-length')
+        declared = content_type = None
+        for name, value in self.scope.get('headers') or ():
+            if name == b'content-length':
+                declared = value
+            elif name == b'content-type':
+                content_type = value
         if declared is not None:
             try:
                 declared_size = int(declared)
@@ -88,13 +93,19 @@ class Request(BaseRequest):
                 raise BadRequestAPIError(detail='Content-Length header is not a valid integer') from None
             if declared_size > limit:
                 raise PayloadTooLargeAPIError(detail=f'Request body is larger than {limit} bytes')
-        boundary = self._multipart_boundary()
-        if boundary is not None:
-            return await self._read_multipart(boundary, limit)
+        if content_type is not None and content_type[:10].lower() == b'multipart/':
+            boundary = self._multipart_boundary(content_type)
+            if boundary is not None:
+                return await self._read_multipart(boundary, limit)
         chunks: list[bytes] = []
         size = 0
+        receive = self.asgi_receive
         while True:
-            chunk, more = await self._receive_chunk()
+            message = await receive()
+            if message['type'] == 'http.disconnect':
+                raise ClientDisconnected
+            chunk = message.get('body', b'')
+            more = message.get('more_body', False)
             if chunk:
                 size += len(chunk)
                 if size > limit:
@@ -111,9 +122,9 @@ class Request(BaseRequest):
             raise ClientDisconnected
         return message.get('body', b''), message.get('more_body', False)
 
-    def _multipart_boundary(self) -> str | None:
-        raw = self.raw_header(b'content-type')
-        if not raw or not raw.lower().startswith(b'multipart/form-data'):
+    @staticmethod
+    def _multipart_boundary(raw: bytes) -> str | None:
+        if not raw.lower().startswith(b'multipart/form-data'):
             return None
         _, params = _media_type(raw.decode('latin-1'))
         return params.get('boundary') or None

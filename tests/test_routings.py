@@ -261,3 +261,18 @@ async def test_backtracking_over_http_collects_the_right_variables() -> None:
 async def test_percent_decoded_path_variable() -> None:
     res = await APIClient(make_app({'user/<name>': show_path})).get('/user/John Doe')
     assert res.data == {'path': '/user/John Doe', 'vars': {'name': 'John Doe'}}
+
+
+async def test_app_answers_404_for_a_reserved_path_next_to_a_variable() -> None:
+    from panther.app import API
+    from panther.test import APIClient
+    from tests._core_helpers import make_app
+
+    @API()
+    async def section(name: str) -> dict[str, str]:
+        return {'section': name}
+
+    client = APIClient(make_app({'admin/v2': {}, 'admin/<name>': section}))
+    assert (await client.get('/admin/v2')).status_code == 404
+    assert (await client.get('/admin/v2/')).status_code == 404
+    assert (await client.get('/admin/v3')).data == {'section': 'v3'}

@@ -80,6 +80,10 @@ class Router:
         endpoint = self.raw_static.get(path)
         if endpoint is not None:
             return (None if endpoint is RESERVED else endpoint), None
+        return self.resolve_dynamic(path)
+
+    def resolve_dynamic(self, path: str) -> tuple[Any, dict[str, str] | None]:
+        """`resolve()` for a path already known not to be a static route in its raw spelling."""
         raw_parts = path.split('/')
         if len(raw_parts) == 3 and not raw_parts[0] and raw_parts[2]:
             # `/literal/value`: static routes already missed above, so the precomputed pair decides.

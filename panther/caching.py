@@ -81,13 +81,14 @@ class CachedResponse:
 class CachedHit(Response):
     """A response replayed from the cache; its header list is encoded once per entry, not per request."""
 
+    # Class-level defaults for what `Response.__init__` would set to None: this is the hit path.
+    _headers: dict[str, Any] | None = None
+    pagination = None
+    cookies = None
+
     def __init__(self, cached: CachedResponse) -> None:
-        # The attributes `Response.__init__` would set, without its argument handling: this is the hit path.
         self.data = cached.data
         self.status_code = cached.status_code
-        self._headers = None
-        self.pagination = None
-        self.cookies = None
         self.cached = cached
 
     @property
@@ -100,6 +101,11 @@ class CachedHit(Response):
     @headers.setter
     def headers(self, value: dict[str, Any]) -> None:
         self._headers = value
+
+    def ready_messages(self) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        if self._headers is not None or self.cookies is not None:
+            return None
+        return self.status_code, self.cached.encode_headers(), self.data
 
     async def send(self, send: Send, receive: Receive, *, head: bool = False) -> None:
         if self._headers is not None or self.cookies is not None:
@@ -147,8 +153,11 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 def _if_none_match(request: Request) -> str | None:
     # Read from the raw ASGI list: building the parsed `Headers` costs more than the whole cache hit.
     # ASGI header names are lower-case (servers and the test clients guarantee it).
-    found = [value for name, value in request.scope.get('headers') or () if name == b'if-none-match']
-    return b', '.join(found).decode('latin-1') if found else None
+    found = None
+    for name, value in request.scope.get('headers') or ():
+        if name == b'if-none-match':
+            found = value if found is None else found + b', ' + value
+    return None if found is None else found.decode('latin-1')
 
 
 # Entries read from a shared store (Redis) are kept here too, until the moment they expire there. A cached
@@ -192,20 +201,11 @@ async def _remote_lookup(store: Store, key: str) -> CachedResponse | None:
     return cached
 
 
-async def get_response_from_cache(*, request: Request, duration: timedelta | None = None) -> Response | None:
-    """The cached response (or a 304 for a matching `If-None-Match`), or `None` on a miss."""
-    key = api_cache_key(request, duration)
-    store = get_store()
-    try:
-        if type(store) is MemoryStore:
-            # The memory store keeps the decoded entry itself (see `set_response_in_cache`).
-            raw = await store.get(key)
-            cached = raw if raw is None or type(raw) is CachedResponse else CachedResponse.loads(raw)
-        else:
-            cached = await _remote_lookup(store, key)
-    except StoreUnavailableError as exc:
-        logger.error(f'Response cache is not used for this request: {exc}')
-        return None
+# `memory_hit()` answers this when the entry lives in a shared store and needs an `await`.
+REMOTE: Any = object()
+
+
+def _as_response(cached: CachedResponse | None, request: Request) -> Response | None:
     if cached is None:
         return None
     if cached.etag is not None:
@@ -215,6 +215,33 @@ async def get_response_from_cache(*, request: Request, duration: timedelta | Non
             del response.headers['Content-Type']
             return response
     return CachedHit(cached)
+
+
+def memory_hit(request: Request, duration: timedelta | None = None) -> Response | None:
+    """The cached response from the in-memory store without awaiting anything, or `REMOTE` for other stores."""
+    store = get_store()
+    if type(store) is not MemoryStore:
+        return REMOTE
+    raw = store.get_nowait(api_cache_key(request, duration))
+    if raw is None:
+        return None
+    cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
+    if cached.etag is None or not _if_none_match(request):
+        return CachedHit(cached)
+    return _as_response(cached, request)
+
+
+async def get_response_from_cache(*, request: Request, duration: timedelta | None = None) -> Response | None:
+    """The cached response (or a 304 for a matching `If-None-Match`), or `None` on a miss."""
+    hit = memory_hit(request, duration)
+    if hit is not REMOTE:
+        return hit
+    try:
+        cached = await _remote_lookup(get_store(), api_cache_key(request, duration))
+    except StoreUnavailableError as exc:
+        logger.error(f'Response cache is not used for this request: {exc}')
+        return None
+    return _as_response(cached, request)
 
 
 async def set_response_in_cache(*, request: Request, response: Response, duration: timedelta) -> None:

@@ -13,6 +13,7 @@ from panther._internal.endpoint import DirectCall, finish_result
 from panther._internal.errors import catch_errors, error_to_response
 from panther._internal.routing import Router
 from panther._internal.types import Receive, Scope, Send
+from panther.caching import REMOTE, memory_hit
 from panther.configs import config
 from panther.exceptions import InvalidPathVariableAPIError, NotFoundAPIError, PantherError, UpgradeRequiredError
 from panther.request import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
@@ -33,13 +34,14 @@ class _HooksFailed(PantherError):
 class _Route:
     """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
 
-    __slots__ = ('direct', 'endpoint', 'handler')
+    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler')
 
     def __init__(self, endpoint: Any) -> None:
         self.endpoint = endpoint
         compiled = getattr(endpoint, '__panther_endpoint__', None)
         self.handler = compiled.handler() if compiled is not None and compiled.kind != 'websocket' else None
         self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
+        self.cache_duration: Any = getattr(self.handler, 'cache_duration', None)
 
 
 _RESERVED_ROUTE = _Route(None)
@@ -149,6 +151,13 @@ class Panther:
                                     await send({'type': 'http.response.body', 'body': body, 'more_body': False})
                                     return
                                 response = await finish_result(result)
+                            elif route.cache_duration is not None and scope['method'] == 'GET':
+                                # Cache-only endpoints: an in-memory hit is answered without the pipeline.
+                                hit = memory_hit(request, route.cache_duration)
+                                if hit is None or hit is REMOTE:
+                                    response = await route.handler(request)
+                                else:
+                                    response = hit
                             else:
                                 response = await route.handler(request)
                         except ClientDisconnected:
@@ -184,6 +193,10 @@ class Panther:
                     await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
                 elif response.wants_scope:
                     await response.send(send, receive, head=head, scope=scope)  # type: ignore[call-arg]
+                elif (ready := response.ready_messages()) is not None:
+                    # Responses whose messages are already encoded (e.g. cache hits) skip their `send()`.
+                    await send({'type': 'http.response.start', 'status': ready[0], 'headers': ready[1]})
+                    await send({'type': 'http.response.body', 'body': b'' if head else ready[2], 'more_body': False})
                 else:
                     await response.send(send, receive, head=head)
             except Exception as exc:

@@ -182,6 +182,10 @@ class Response:
     def bytes_headers(self) -> list[tuple[bytes, bytes]]:
         return self._header_list(len(self.body))
 
+    def ready_messages(self) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """`(status, headers, body)` when they are known without awaiting anything, else None (use `send()`)."""
+        return None
+
     async def prepare(self) -> None:
         """Finish async work before sending: materialise database cursors returned as data."""
         if type(self.data) in PLAIN_TYPES or isinstance(self.data, BaseModel):

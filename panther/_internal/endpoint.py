@@ -323,7 +323,9 @@ def compile_pipeline(
         # Only `cache` is configured: a GET goes straight to the cache lookup.
         if request.scope['method'] != 'GET' or 'GET' not in methods:
             return await full_pipeline(request)
-        cached = await caching.get_response_from_cache(request=request, duration=cache_duration)
+        cached = caching.memory_hit(request, cache_duration)
+        if cached is caching.REMOTE:
+            cached = await caching.get_response_from_cache(request=request, duration=cache_duration)
         if cached is not None:
             return cached
         response = await call_handler(request)
@@ -333,6 +335,9 @@ def compile_pipeline(
     only_cache = cache and not (auth_call or permissions or throttle is not None or input_model is not None)
     if only_cache and output_model is None:
         pipeline: Handler = cache_only_pipeline
+        if 'GET' in methods:
+            # The app looks such GETs up in the in-memory cache itself before entering the pipeline.
+            cache_only_pipeline.cache_duration = cache_duration  # type: ignore[attr-defined]
     else:
         pipeline = full_pipeline if needs_steps or needs_finish else fast_pipeline
     if pipeline is fast_pipeline and (no_arguments or single is not None):

@@ -162,6 +162,17 @@ class MemoryStore(Store):
         self._expiries = [(entry[1], key) for key, entry in self._data.items() if entry[1] is not None]
         heapq.heapify(self._expiries)
 
+    def get_nowait(self, key: str) -> Any:
+        """The stored object itself (no copy, no await); for callers that keep decoded values here."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[1] is not None and entry[1] <= time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return entry[0]
+
     async def get(self, key: str) -> bytes | None:
         entry = self._lookup(key)
         if entry is None:

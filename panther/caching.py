@@ -190,9 +190,6 @@ def clear_near_cache() -> None:
 
 
 async def _remote_lookup(store: Store, key: str) -> CachedResponse | None:
-    cached = _near(key)
-    if cached is not None:
-        return cached
     raw, ttl = await store.get_with_ttl(key)
     if raw is None:
         return None
@@ -201,7 +198,7 @@ async def _remote_lookup(store: Store, key: str) -> CachedResponse | None:
     return cached
 
 
-# `memory_hit()` answers this when the entry lives in a shared store and needs an `await`.
+# `memory_hit()` answers this when the entry must be read from a shared store (an `await`).
 REMOTE: Any = object()
 
 
@@ -218,14 +215,20 @@ def _as_response(cached: CachedResponse | None, request: Request) -> Response | 
 
 
 def memory_hit(request: Request, duration: timedelta | None = None) -> Response | None:
-    """The cached response from the in-memory store without awaiting anything, or `REMOTE` for other stores."""
+    """The cached response when it is in process memory (the memory store, or this process's copy of a Redis
+    entry), found without awaiting anything; `REMOTE` when a shared store must be asked."""
     store = get_store()
-    if type(store) is not MemoryStore:
-        return REMOTE
-    raw = store.get_nowait(api_cache_key(request, duration))
-    if raw is None:
-        return None
-    cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
+    key = api_cache_key(request, duration)
+    if type(store) is MemoryStore:
+        raw = store.get_nowait(key)
+        if raw is None:
+            return None
+        cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
+    else:
+        near = _near(key)
+        if near is None:
+            return REMOTE
+        cached = near
     if cached.etag is None or not _if_none_match(request):
         return CachedHit(cached)
     return _as_response(cached, request)

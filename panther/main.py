@@ -27,6 +27,19 @@ _NO_BODY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 _JSON_CONTENT_TYPE = (b'Content-Type', b'application/json')
 
 
+def _json_messages(status: int, data: Any, *, head: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two ASGI messages of a JSON response with default headers."""
+    body = b'' if data is None else (data if type(data) is bytes else render_json(data))
+    return (
+        {
+            'type': 'http.response.start',
+            'status': status,
+            'headers': [(b'Content-Length', str(len(body)).encode()), _JSON_CONTENT_TYPE],
+        },
+        {'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False},
+    )
+
+
 class _HooksFailed(PantherError):
     """Start-up hooks failed (each one already logged its error)."""
 
@@ -134,21 +147,9 @@ class Panther:
                                         result = await direct.func(value)
                                 if type(result) in PLAIN_TYPES:
                                     # Plain data: rendered and sent without building a Response object.
-                                    if result is None:
-                                        body = b''
-                                    else:
-                                        body = result if type(result) is bytes else render_json(result)
-                                    await send(
-                                        {
-                                            'type': 'http.response.start',
-                                            'status': 200,
-                                            'headers': [
-                                                (b'Content-Length', str(len(body)).encode()),
-                                                _JSON_CONTENT_TYPE,
-                                            ],
-                                        }
-                                    )
-                                    await send({'type': 'http.response.body', 'body': body, 'more_body': False})
+                                    start, body = _json_messages(200, result, head=False)
+                                    await send(start)
+                                    await send(body)
                                     return
                                 response = await finish_result(result)
                             elif route.cache_duration is not None and scope['method'] == 'GET':
@@ -181,16 +182,9 @@ class Panther:
                     and response.status_code != 204
                 ):
                     # Plain JSON response with default headers: sent here to skip a coroutine per request.
-                    data = response.data
-                    body = data if type(data) is bytes else (b'' if data is None else render_json(data))
-                    await send(
-                        {
-                            'type': 'http.response.start',
-                            'status': response.status_code,
-                            'headers': [(b'Content-Length', str(len(body)).encode()), _JSON_CONTENT_TYPE],
-                        }
-                    )
-                    await send({'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False})
+                    start, body = _json_messages(response.status_code, response.data, head=head)
+                    await send(start)
+                    await send(body)
                 elif response.wants_scope:
                     await response.send(send, receive, head=head, scope=scope)  # type: ignore[call-arg]
                 elif (ready := response.ready_messages()) is not None:

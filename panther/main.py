@@ -77,7 +77,6 @@ class Panther:
         self._middlewares: list[Any] = []
         self._router: Router | None = None
         self._static: dict[str, _Route] = {}
-        self._urls: Any = None
         config.BASE_DIR = Path(name).resolve().parent
         try:
             from panther._internal import config_loader
@@ -102,7 +101,6 @@ class Panther:
             path: route if isinstance(route, _Route) else _RESERVED_ROUTE
             for path, route in self._router.raw_static.items()
         }
-        self._urls = config.URLS
         self._version = state.config_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

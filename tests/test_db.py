@@ -30,6 +30,7 @@ from panther.db.connections import db, load_database
 from panther.db.cursor import BaseCursor
 from panther.db.models import BaseUser, DocumentError, Unique
 from panther.db.queries.base_queries import BaseQuery
+from panther.db.queries.pantherdb_queries import BasePantherDBQuery
 from panther.exceptions import DatabaseError, NotFoundAPIError, PantherError
 
 
@@ -1022,8 +1023,8 @@ def test_load_database_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
     load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'a.sqlite3'}})
     assert config.QUERY_ENGINE.__name__ == 'BasePantherDBQuery'
 
-    class CustomQuery(BaseQuery):
-        pass
+    class CustomQuery(BasePantherDBQuery):
+        """A custom engine built on the embedded one (a bare `BaseQuery` subclass is refused as incomplete)."""
 
     with caplog.at_level(logging.WARNING, logger='panther'):
         load_database(
@@ -1094,3 +1095,43 @@ def test_load_database_outside_the_event_loop_closes_the_previous_mongodb_client
         load_database(mongodb)
     finally:
         loop.close()
+
+
+# --- custom engines and missing configuration -------------------------------------------------------------------
+
+
+class IncompleteEngine(BaseQuery):
+    @classmethod
+    async def find_one(cls, model: Any, query: dict[str, Any]) -> Any:
+        return None
+
+
+class CustomEngine(BasePantherDBQuery):
+    pass
+
+
+def test_custom_query_engine_must_implement_the_interface(tmp_path: Path) -> None:
+    engine = {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'c.sqlite3'}
+    with pytest.raises(PantherError) as error:
+        load_database({'engine': engine, 'query': IncompleteEngine})
+    message = str(error.value)
+    assert message.startswith("Invalid 'DATABASE': ")
+    assert 'does not implement' in message
+    assert 'insert_one' in message
+    assert 'find_one' not in message
+    with pytest.raises(PantherError, match='should be a subclass of `BaseQuery`'):
+        load_database({'engine': engine, 'query': dict})
+    load_database({'engine': engine, 'query': CustomEngine})
+    assert config.QUERY_ENGINE is CustomEngine
+    asyncio.run(config.DATABASE.close())
+
+
+def test_queries_without_a_database_raise_the_documented_error() -> None:
+    class Orphan(Model):
+        name: str
+
+    with pytest.raises(NotImplementedError) as error:
+        asyncio.run(Orphan.find_one(name='x'))
+    assert str(error.value).startswith(
+        "You don't have active database connection, Check your DATABASE block in configs"
+    )

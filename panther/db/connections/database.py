@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +26,20 @@ logger = logging.getLogger('panther')
 DEFAULT_PATH = 'database.pdb'
 
 
-class BaseDatabaseConnection:
-    """A configured database; `config.DATABASE` holds one instance."""
+class BaseDatabaseConnection(ABC):
+    """A configured database; `config.DATABASE` holds one instance. Subclasses provide `session` and `client`."""
 
     @property
+    @abstractmethod
     def session(self) -> Any:
-        raise NotImplementedError
+        """The database handle queries run on."""
 
     @property
+    @abstractmethod
     def client(self) -> Any:
-        raise NotImplementedError
+        """The underlying driver object."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook: not every connection holds resources
         """Release connections (called on application shutdown)."""
 
 
@@ -251,4 +254,8 @@ def load_database(database_config: dict[str, Any]) -> None:
         query_class = _import(query, query) if isinstance(query, str) else query
         if not (isinstance(query_class, type) and issubclass(query_class, BaseQuery)):
             raise PantherError(f"Invalid 'DATABASE': `{query}` should be a subclass of `BaseQuery`.")
+        # Engines are used as classes, never instantiated, so missing methods are reported here.
+        missing = sorted(getattr(query_class, '__abstractmethods__', ()))
+        if missing:
+            raise PantherError(f"Invalid 'DATABASE': `{query}` does not implement {', '.join(missing)}.")
         config.QUERY_ENGINE = query_class

@@ -8,6 +8,7 @@ and delegate here. Filters and updates arrive already merged and as fresh dicts 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from panther.db._documents import (
@@ -26,88 +27,100 @@ if TYPE_CHECKING:
 __all__ = ['BaseQuery']
 
 
-class BaseQuery:
-    """Subclass this to write a custom engine; every method below must be implemented."""
+class BaseQuery(ABC):
+    """Subclass this to write a custom engine; every abstract method below must be implemented."""
 
     # True when documents are identified by `bson.ObjectId` (the `ID` type validates into it).
     object_ids = False
 
     @classmethod
+    @abstractmethod
     async def find_one(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
-        raise NotImplementedError
+        """The first document matching `query`, or None."""
 
     @classmethod
+    @abstractmethod
     async def find(cls, model: type[Model], query: dict[str, Any]) -> BaseCursor:
-        raise NotImplementedError
+        """A cursor over the documents matching `query`."""
 
     @classmethod
+    @abstractmethod
     async def first(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
-        raise NotImplementedError
+        """The earliest stored match (insertion order), or None."""
 
     @classmethod
+    @abstractmethod
     async def last(cls, model: type[Model], query: dict[str, Any]) -> Model | None:
-        raise NotImplementedError
+        """The latest stored match, or None."""
 
     @classmethod
+    @abstractmethod
     async def aggregate(cls, model: type[Model], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """Raw result documents of an aggregation pipeline (engines without one raise DatabaseError)."""
 
     @classmethod
+    @abstractmethod
     async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
-        raise NotImplementedError
+        """How many documents match `query`."""
 
     @classmethod
     async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:
         return await cls.count(model, query) > 0
 
     @classmethod
+    @abstractmethod
     async def insert_one(cls, model: type[Model], document: Any) -> Model:
-        raise NotImplementedError
+        """Validate and store one document; the new instance, with its id."""
 
     @classmethod
+    @abstractmethod
     async def insert_many(cls, model: type[Model], documents: list[Any]) -> list[Model]:
-        raise NotImplementedError
+        """Validate every document first, then store them all; the new instances in input order."""
 
     @classmethod
+    @abstractmethod
     async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
-        raise NotImplementedError
+        """Update the first match; whether a document matched."""
 
     @classmethod
+    @abstractmethod
     async def update_many(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> int:
         """Returns the number of *matched* documents on every engine."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     async def delete_one(cls, model: type[Model], query: dict[str, Any]) -> bool:
         """An empty filter deletes nothing (on every engine) and returns `False`."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     async def delete_many(cls, model: type[Model], query: dict[str, Any]) -> int:
-        raise NotImplementedError
+        """Delete every match (an empty filter deletes all); how many were deleted."""
 
     @classmethod
+    @abstractmethod
     async def update_instance(cls, instance: Model, update: dict[str, Any]) -> None:
         """Update the stored document of `instance` and reload every field into it."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     async def save_instance(cls, instance: Model) -> None:
         """Insert `instance` (setting its id) or replace its stored document."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     async def delete_instance(cls, instance: Model) -> None:
-        raise NotImplementedError
+        """Delete the stored document of `instance`."""
 
     @classmethod
+    @abstractmethod
     async def reload_instance(cls, instance: Model) -> None:
-        raise NotImplementedError
+        """Re-read every field of `instance` from the database."""
 
     @classmethod
+    @abstractmethod
     async def fetch_by_ids(cls, model: type[Model], ids: list[str], depth: int = 0) -> dict[str, Model]:
         """`{id: instance}` for the ids that exist, in one round trip (used to resolve foreign keys)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------- helpers
 

@@ -28,10 +28,17 @@ F = TypeVar('F', bound=Callable[..., Coroutine[Any, Any, Any]])
 NO_DATABASE = "You don't have active database connection, Check your DATABASE block in configs"
 
 
+class NoDatabaseError(NotImplementedError):
+    """A query method was called before any `DATABASE` was configured (a `NotImplementedError`, as in 5.x)."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_DATABASE)
+
+
 def _engine() -> type[BaseQuery]:
     engine = config.QUERY_ENGINE
     if engine is None:
-        raise NotImplementedError(NO_DATABASE)
+        raise NoDatabaseError
     return engine
 
 

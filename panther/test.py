@@ -265,6 +265,26 @@ class APIClient:
     ) -> Response:
         return await self.request('DELETE', path, headers=headers, query_params=query_params, **kwargs)
 
+    async def _send_body(
+        self,
+        method: str,
+        path: str,
+        payload: Any,
+        headers: dict[str, Any] | None,
+        query_params: dict[str, Any] | None,
+        content_type: str,
+        options: dict[str, Any],
+    ) -> Response:
+        return await self.request(
+            method,
+            path,
+            payload=payload,
+            headers=headers,
+            query_params=query_params,
+            content_type=content_type,
+            **options,
+        )
+
     async def post(
         self,
         path: str,
@@ -274,15 +294,7 @@ class APIClient:
         content_type: str = 'application/json',
         **kwargs: Any,
     ) -> Response:
-        return await self.request(
-            'POST',
-            path,
-            payload=payload,
-            headers=headers,
-            query_params=query_params,
-            content_type=content_type,
-            **kwargs,
-        )
+        return await self._send_body('POST', path, payload, headers, query_params, content_type, kwargs)
 
     async def put(
         self,
@@ -293,15 +305,7 @@ class APIClient:
         content_type: str = 'application/json',
         **kwargs: Any,
     ) -> Response:
-        return await self.request(
-            'PUT',
-            path,
-            payload=payload,
-            headers=headers,
-            query_params=query_params,
-            content_type=content_type,
-            **kwargs,
-        )
+        return await self._send_body('PUT', path, payload, headers, query_params, content_type, kwargs)
 
     async def patch(
         self,
@@ -312,15 +316,7 @@ class APIClient:
         content_type: str = 'application/json',
         **kwargs: Any,
     ) -> Response:
-        return await self.request(
-            'PATCH',
-            path,
-            payload=payload,
-            headers=headers,
-            query_params=query_params,
-            content_type=content_type,
-            **kwargs,
-        )
+        return await self._send_body('PATCH', path, payload, headers, query_params, content_type, kwargs)
 
 
 class WebsocketSession:

@@ -111,3 +111,25 @@ def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+async def check_unique_sign_up(client: Any, monkeypatch: Any, user_model: Any, url: str, password: str) -> None:
+    """Sign-up stays unique when the endpoint's `exists()` fast path misses: the unique index is the guarantee.
+
+    Shared by the example apps' tests (each example has the same sign-up contract).
+    """
+
+    async def never(cls: type, *args: object, **kwargs: object) -> bool:
+        return False
+
+    monkeypatch.setattr(user_model, 'exists', classmethod(never))
+    response = await client.post(url, payload={'username': 'Alice', 'password': password})
+    assert response.status_code == 201
+    response = await client.post(url, payload={'username': 'alice', 'password': password})
+    assert response.status_code == 400
+    assert response.data == {'username': 'This username is taken.'}
+    responses = await asyncio.gather(
+        *(client.post(url, payload={'username': 'bob', 'password': password}) for _ in range(2))
+    )
+    assert sorted(response.status_code for response in responses) == [201, 400]
+    assert await user_model.count() == 2

@@ -9,7 +9,6 @@ test (or from another test module) into the next.
 from __future__ import annotations
 
 import ast
-import asyncio
 import importlib
 import os
 import re
@@ -33,6 +32,7 @@ from panther.configs import config
 from panther.db.connections import MongoDBConnection, PantherDBConnection
 from panther.events import Event
 from panther.test import APIClient, WebsocketClient
+from tests._core_helpers import check_unique_sign_up
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = 'examples.canonical.core.configs'
@@ -151,21 +151,7 @@ async def test_sign_up(client: APIClient) -> None:
 async def test_sign_up_names_are_unique_even_when_the_early_check_misses(
     client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The `exists()` check in the endpoint is a fast path; the unique index on `username` is the guarantee.
-    async def never(cls: type, *args: object, **kwargs: object) -> bool:
-        return False
-
-    monkeypatch.setattr(User, 'exists', classmethod(never))
-    response = await client.post('/auth/signup/', payload={'username': 'Alice', 'password': PASSWORD})
-    assert response.status_code == 201
-    response = await client.post('/auth/signup/', payload={'username': 'alice', 'password': PASSWORD})
-    assert response.status_code == 400
-    assert response.data == {'username': 'This username is taken.'}
-    responses = await asyncio.gather(
-        *(client.post('/auth/signup/', payload={'username': 'bob', 'password': PASSWORD}) for _ in range(2))
-    )
-    assert sorted(response.status_code for response in responses) == [201, 400]
-    assert await User.count() == 2
+    await check_unique_sign_up(client, monkeypatch, User, '/auth/signup/', PASSWORD)
 
 
 async def test_sign_up_validation(client: APIClient) -> None:

@@ -7,7 +7,6 @@ file in the test's temporary directory, no Redis unless the test asks for it) an
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import subprocess
@@ -29,6 +28,7 @@ from panther.db.connections import PantherDBConnection, redis
 from panther.events import Event
 from panther.test import APIClient, WebsocketClient
 from panther.test import WebsocketSession as Session
+from tests._core_helpers import check_unique_sign_up
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = 'examples.chat.core.configs'
@@ -142,21 +142,7 @@ async def test_sign_up_login_and_refresh_give_tokens_for_the_socket(client: APIC
 async def test_sign_up_names_are_unique_even_when_the_early_check_misses(
     client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The `exists()` check in the endpoint is a fast path; the unique index on `username` is the guarantee.
-    async def never(cls: type, *args: object, **kwargs: object) -> bool:
-        return False
-
-    monkeypatch.setattr(User, 'exists', classmethod(never))
-    response = await client.post('/api/signup/', payload={'username': 'Alice', 'password': PASSWORD})
-    assert response.status_code == 201
-    response = await client.post('/api/signup/', payload={'username': 'alice', 'password': PASSWORD})
-    assert response.status_code == 400
-    assert response.data == {'username': 'This username is taken.'}
-    responses = await asyncio.gather(
-        *(client.post('/api/signup/', payload={'username': 'bob', 'password': PASSWORD}) for _ in range(2))
-    )
-    assert sorted(response.status_code for response in responses) == [201, 400]
-    assert await User.count() == 2
+    await check_unique_sign_up(client, monkeypatch, User, '/api/signup/', PASSWORD)
 
 
 async def test_the_page_and_its_script(client: APIClient) -> None:

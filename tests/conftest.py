@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -71,3 +71,19 @@ def _fresh_memory_store() -> Iterator[None]:
     yield
     reset_memory_store()
     clear_near_cache()
+
+
+@pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """Runs a test once on the in-memory Store and once on the Redis Store."""
+    if request.param == 'memory':
+        yield 'memory'
+        return
+    from panther.db.connections.redis import close_redis, load_redis
+
+    host, port = request.getfixturevalue('redis_address')
+    load_redis({'host': host, 'port': port})
+    try:
+        yield 'redis'
+    finally:
+        await close_redis()

@@ -8,7 +8,6 @@ import logging
 import sys
 import time
 import types
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -27,7 +26,7 @@ from panther.authentications import (
     RefreshJWTAuthentication,
 )
 from panther.configs import JWTConfig, config
-from panther.db.connections.redis import RedisConnection, close_redis, load_redis
+from panther.db.connections.redis import RedisConnection
 from panther.exceptions import APIError, AuthenticationAPIError, PantherError
 from panther.permissions import IsAuthenticated
 from panther.request import Request
@@ -73,20 +72,6 @@ def users() -> None:
     config.USER_MODEL = User
     config.AUTHENTICATION = JWTAuthentication
     config.JWT_CONFIG = JWTConfig(key=KEY, life_time=60, refresh_life_time=120)
-
-
-@pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """Runs a test once with revocation in memory and once in Redis."""
-    if request.param == 'memory':
-        yield 'memory'
-        return
-    host, port = request.getfixturevalue('redis_address')
-    load_redis({'host': host, 'port': port})
-    try:
-        yield 'redis'
-    finally:
-        await close_redis()
 
 
 def make_request(

@@ -28,19 +28,6 @@ from panther.response import Cookie, HTMLResponse, Response, StreamingResponse
 from panther.test import APIClient
 
 
-@pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    if request.param == 'memory':
-        yield 'memory'
-        return
-    host, port = request.getfixturevalue('redis_address')
-    load_redis({'host': host, 'port': port})
-    try:
-        yield 'redis'
-    finally:
-        await close_redis()
-
-
 class U:
     def __init__(self, id: Any) -> None:
         self.id = id

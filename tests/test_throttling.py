@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from panther import Panther, throttling
 from panther._internal.store import RedisStore, set_redis_store
 from panther.app import API
 from panther.configs import config
-from panther.db.connections.redis import RedisConnection, close_redis, load_redis
+from panther.db.connections.redis import RedisConnection
 from panther.exceptions import NotFoundAPIError, PantherError, ThrottlingAPIError
 from panther.request import Request
 from panther.test import APIClient
@@ -45,19 +45,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock(1_000_000.0)
     monkeypatch.setattr(throttling, 'time', fake)
     return fake
-
-
-@pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    if request.param == 'memory':
-        yield 'memory'
-        return
-    host, port = request.getfixturevalue('redis_address')
-    load_redis({'host': host, 'port': port})
-    try:
-        yield 'redis'
-    finally:
-        await close_redis()
 
 
 def make_request(

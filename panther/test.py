@@ -15,14 +15,82 @@ import orjson
 from panther._internal.types import ASGIApp, Message
 from panther.response import HTMLResponse, PlainTextResponse, Response
 
-__all__ = ['APIClient', 'WebsocketClient']
+__all__ = ['APIClient', 'ResponseHeaders', 'WebsocketClient']
 
 _MISSING: Any = object()
+_BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
 
 
 def _encode_headers(headers: dict[str, Any] | None) -> list[tuple[bytes, bytes]]:
     # Lower-case names, as the ASGI specification requires of servers.
     return [(str(k).lower().encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
+
+
+class ResponseHeaders(dict[str, str]):
+    """Response headers: a plain `{name: value}` dict whose lookups ignore the case of the name (as in httpx).
+
+    Names keep the case the app sent them in (iteration, `items()`, `repr`); `res.headers['content-type']`,
+    `'Content-Type' in res.headers` and `.get()` work with any case, and comparing with a dict ignores case.
+    """
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        super().__init__()
+        self._names: dict[str, str] = {}
+        for name, value in items or []:
+            self[name] = value
+
+    def _stored_name(self, name: object) -> object:
+        return self._names.get(name.lower(), name) if isinstance(name, str) else name
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(self._stored_name(name))  # type: ignore[arg-type]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        # A repeated name (in any case) replaces the earlier value: the last one wins.
+        previous = self._names.get(name.lower())
+        if previous is not None and previous != name:
+            super().__delitem__(previous)
+        self._names[name.lower()] = name
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        stored = self._stored_name(name)
+        super().__delitem__(stored)  # type: ignore[arg-type]
+        self._names.pop(name.lower(), None)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(self._stored_name(name))
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(self._stored_name(name), default)  # type: ignore[call-overload]
+
+    def pop(self, name: str, *default: Any) -> Any:  # type: ignore[override]
+        stored = self._stored_name(name)
+        if isinstance(name, str):
+            self._names.pop(name.lower(), None)
+        return super().pop(stored, *default)  # type: ignore[call-overload]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, dict):
+            return NotImplemented
+        if len(other) != len(self):
+            return False
+        return all(isinstance(name, str) and name in self and self[name] == value for name, value in other.items())
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _query_string(query_params: dict[str, Any] | None) -> bytes:
@@ -139,7 +207,7 @@ class APIClient:
             body = urlencode(payload, doseq=True).encode()
         else:
             body = orjson.dumps(payload)
-        if body_chunks is None and content_type and (body or method in ('POST', 'PUT', 'PATCH')):
+        if body_chunks is None and content_type and (body or method in _BODY_METHODS):
             header_list.append((b'content-type', content_type.encode('latin-1')))
         lowered = {k.lower() for k in (headers or {})}
         header_list = [h for h in header_list if h[0].decode() not in lowered]
@@ -148,7 +216,8 @@ class APIClient:
         if jar and 'cookie' not in lowered:
             header_list.append((b'cookie', '; '.join(f'{k}={v}' for k, v in jar.items()).encode('latin-1')))
         chunks = body_chunks if body_chunks is not None else [body]
-        if body_chunks is None and 'content-length' not in lowered:
+        if body_chunks is None and 'content-length' not in lowered and (body or method in _BODY_METHODS):
+            # As a real client: a length only when there is a body, or a method that expects one (then 0).
             header_list.append((b'content-length', str(len(body)).encode()))
 
         path = _path(path)
@@ -196,7 +265,7 @@ class APIClient:
         if start is None:
             raise RuntimeError('The application sent no response')
         body = b''.join(m.get('body', b'') for m in messages if m['type'] == 'http.response.body')
-        headers: dict[str, str] = {}
+        headers = ResponseHeaders()
         cookies: list[tuple[bytes, bytes]] = []
         for name, value in start.get('headers', []):
             decoded_name, decoded_value = name.decode('latin-1'), value.decode('latin-1')
@@ -209,7 +278,7 @@ class APIClient:
                     self.cookies.pop(key, None)  # the server deleted it
                 else:
                     self.cookies[key] = rest.split(';', 1)[0]
-        content_type = next((v for k, v in headers.items() if k.lower() == 'content-type'), '')
+        content_type = headers.get('content-type', '')
         response: Response
         if content_type.startswith('text/html'):
             response = HTMLResponse(data=body.decode())

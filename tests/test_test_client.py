@@ -8,7 +8,7 @@ from panther.app import API
 from panther.events import Event
 from panther.request import Request
 from panther.response import Cookie, HTMLResponse, PlainTextResponse, Response
-from panther.test import APIClient, WebsocketClient
+from panther.test import APIClient, ResponseHeaders, WebsocketClient
 from panther.websocket import GenericWebsocket
 from tests._core_helpers import make_app
 
@@ -337,3 +337,89 @@ async def test_client_forgets_cookies_the_server_deletes() -> None:
     assert (await client.get('/cookies')).data == {'session': 'abc'}
     await client.get('/cookies', query_params={'clear': 1})
     assert client.cookies == {}
+
+
+# What the endpoint sees and what the test reads back
+
+
+@API()
+async def echo_headers(request: Request):
+    return dict(request.headers.items())
+
+
+@pytest.mark.parametrize('method', ['get', 'head', 'delete', 'options'])
+async def test_bodyless_request_carries_exactly_the_headers_sent(method: str) -> None:
+    app = make_app({'echo': echo_headers})
+    res = await getattr(APIClient(app), method)('/echo', headers={'X-Trace': 'abc', 'Accept': 'text/plain'})
+    if method in ('get', 'delete'):  # HEAD has no body; OPTIONS is answered by the framework
+        assert res.data == {'x-trace': 'abc', 'accept': 'text/plain'}
+    recorder = ScopeRecorder()
+    await getattr(APIClient(recorder), method)('/echo', headers={'X-Trace': 'abc'})
+    # No content-length / content-type without a body, as a real HTTP client.
+    assert recorder.scopes[0]['headers'] == [(b'x-trace', b'abc')]
+
+
+async def test_post_without_payload_sends_a_zero_length_like_a_real_client() -> None:
+    recorder = ScopeRecorder()
+    await APIClient(recorder).request('POST', '/x', headers={'X-A': '1'})
+    assert recorder.scopes[0]['headers'] == [
+        (b'content-type', b'application/json'),
+        (b'x-a', b'1'),
+        (b'content-length', b'0'),
+    ]
+
+
+async def test_endpoint_sees_the_body_headers_of_a_post() -> None:
+    res = await APIClient(make_app({'echo': echo_headers})).post('/echo', payload={'a': 1}, headers={'X-A': '1'})
+    assert res.data == {'content-type': 'application/json', 'x-a': '1', 'content-length': '7'}
+
+
+async def test_websocket_endpoint_sees_exactly_the_headers_sent() -> None:
+    seen: list[dict[str, str]] = []
+
+    class HeaderEcho(GenericWebsocket):
+        async def connect(self):
+            seen.append(dict(self.headers.items()))
+            await self.accept()
+
+    async with WebsocketClient(make_app({'ws': HeaderEcho})).session('/ws', headers={'X-Trace': 'abc'}) as ws:
+        assert ws.accepted
+    assert seen == [{'x-trace': 'abc'}]
+
+
+async def test_response_headers_ignore_the_case_of_names() -> None:
+    app = ScopeRecorder(headers=[(b'Content-Type', b'application/json'), (b'X-Request-Id', b'7')])
+    res = await APIClient(app).get('/')
+    assert res.headers['Content-Type'] == res.headers['content-type'] == res.headers['CONTENT-TYPE']
+    assert 'x-request-id' in res.headers and 'X-Request-Id' in res.headers
+    assert 'x-missing' not in res.headers
+    assert res.headers.get('x-request-id') == '7'
+    assert res.headers.get('x-missing', 'default') == 'default'
+    with pytest.raises(KeyError):
+        res.headers['x-missing']
+    # Names keep the case the app sent; equality with a dict ignores case, values must still match.
+    assert list(res.headers) == ['Content-Type', 'X-Request-Id']
+    assert res.headers == {'Content-Type': 'application/json', 'X-Request-Id': '7'}
+    assert res.headers == {'content-type': 'application/json', 'x-request-id': '7'}
+    assert res.headers != {'content-type': 'application/json', 'x-request-id': '8'}
+    assert res.headers != {'content-type': 'application/json'}
+    assert res.headers != [('content-type', 'application/json')]
+
+
+async def test_response_headers_repeated_name_keeps_the_last_value() -> None:
+    app = ScopeRecorder(headers=[(b'content-type', b'application/json'), (b'X-A', b'1'), (b'x-a', b'2')])
+    res = await APIClient(app).get('/')
+    assert res.headers == {'content-type': 'application/json', 'x-a': '2'}
+    assert len(res.headers) == 2
+
+
+def test_response_headers_mutation_ignores_case() -> None:
+    headers = ResponseHeaders([('Content-Type', 'text/plain')])
+    headers['content-type'] = 'application/json'
+    assert dict(headers) == {'content-type': 'application/json'}
+    headers.update({'X-A': '1'})
+    headers.setdefault('x-a', '2')
+    assert headers['X-A'] == '1'
+    assert headers.pop('X-a') == '1'
+    del headers['CONTENT-TYPE']
+    assert headers == {} and 'content-type' not in headers

@@ -25,6 +25,18 @@ from panther.response import Response
 
 __all__ = ['API', 'GenericAPI']
 
+# The generic views live in `panther.generics` (which imports this module and the database layer); they are
+# also importable from here, loaded on first use.
+_GENERIC_VIEWS = frozenset({'CreateAPI', 'DeleteAPI', 'ListAPI', 'RetrieveAPI', 'UpdateAPI'})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GENERIC_VIEWS:
+        from panther import generics
+
+        return getattr(generics, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
 
 class FunctionEndpoint:
     kind = 'function'

@@ -39,11 +39,11 @@ class ResponseHeaders(dict[str, str]):
         for name, value in items or []:
             self[name] = value
 
-    def _stored_name(self, name: object) -> object:
+    def _stored_name(self, name: str) -> str:
         return self._names.get(name.lower(), name) if isinstance(name, str) else name
 
     def __getitem__(self, name: str) -> str:
-        return super().__getitem__(self._stored_name(name))  # type: ignore[arg-type]
+        return super().__getitem__(self._stored_name(name))
 
     def __setitem__(self, name: str, value: str) -> None:
         # A repeated name (in any case) replaces the earlier value: the last one wins.
@@ -54,21 +54,19 @@ class ResponseHeaders(dict[str, str]):
         super().__setitem__(name, value)
 
     def __delitem__(self, name: str) -> None:
-        stored = self._stored_name(name)
-        super().__delitem__(stored)  # type: ignore[arg-type]
+        super().__delitem__(self._stored_name(name))
         self._names.pop(name.lower(), None)
 
     def __contains__(self, name: object) -> bool:
-        return super().__contains__(self._stored_name(name))
+        return isinstance(name, str) and super().__contains__(self._stored_name(name))
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(self._stored_name(name), default)  # type: ignore[call-overload]
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(self._stored_name(name), default)
 
-    def pop(self, name: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, name: str, *default: Any) -> Any:
         stored = self._stored_name(name)
-        if isinstance(name, str):
-            self._names.pop(name.lower(), None)
-        return super().pop(stored, *default)  # type: ignore[call-overload]
+        self._names.pop(name.lower(), None)
+        return super().pop(stored, *default)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, dict):
@@ -90,7 +88,7 @@ class ResponseHeaders(dict[str, str]):
             self[name] = default
         return self[name]
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def _query_string(query_params: dict[str, Any] | None) -> bytes:
@@ -401,6 +399,8 @@ class WebsocketSession:
         self.accepted = False
         self.close_code: int | None = None
         self.close_reason: str = ''
+        # The HTTP answer when the app refused the handshake with a denial response (status, headers, JSON data).
+        self.response: Response | None = None
         self.task: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
@@ -414,15 +414,29 @@ class WebsocketSession:
         first = await self._next()
         if first['type'] == 'websocket.accept':
             self.accepted = True
-            # A refused connection is accepted and closed in one go (so real clients see the close code and
-            # reason): report that as not accepted.
-            await asyncio.sleep(0)
-            if self._from_app and self._from_app[0]['type'] == 'websocket.close':
-                closing = self._from_app.popleft()
-                self.accepted = False
-                self.close_code, self.close_reason = closing.get('code', 1000), closing.get('reason', '')
         elif first['type'] == 'websocket.close':
             self.close_code, self.close_reason = first.get('code', 1000), first.get('reason', '')
+        elif first['type'] == 'websocket.http.response.start':
+            await self._read_denial(first)
+
+    async def _read_denial(self, start: Message) -> None:
+        """The handshake was refused with an HTTP response (the denial-response extension)."""
+        chunks: list[bytes] = []
+        while True:
+            message = await self._next()
+            chunks.append(message.get('body', b''))
+            if not message.get('more_body', False):
+                break
+        body = b''.join(chunks)
+        headers = ResponseHeaders()
+        for name, value in start.get('headers', []):
+            headers[name.decode('latin-1')] = value.decode('latin-1')
+        try:
+            data = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            data = body
+        self.response = Response(data=data, status_code=start['status'])
+        self.response.headers = headers
 
     async def _next(self, timeout: float = 5) -> Message:
         assert self.task is not None
@@ -487,9 +501,11 @@ class WebsocketSession:
 class WebsocketClient:
     """`async with WebsocketClient(app).session('/ws/')` as ws: ...` — or the one-shot `connect()`."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, denial_response: bool = True) -> None:
         self.app = app
         self.messages: list[Message] = []
+        # Offer the ASGI denial-response extension, as uvicorn does; False behaves like a server without it.
+        self.denial_response = denial_response
 
     def _scope(
         self,
@@ -512,6 +528,7 @@ class WebsocketClient:
             'headers': _encode_headers(headers),
             'subprotocols': subprotocols or [],
             'state': {},
+            'extensions': {'websocket.http.response': {}} if self.denial_response else {},
         }
 
     @contextlib.asynccontextmanager

@@ -170,3 +170,78 @@ def test_core_imports_without_optional_packages() -> None:
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'imported'
+
+
+# Every import statement of SPEC.md and the seed reference page (panther-llm-context.txt), plus the root and
+# `panther.app` names the public Panther docs use.
+DOCUMENTED_IMPORTS = [
+    'from panther import Panther',
+    'from panther.app import API',
+    'from panther.app import GenericAPI',
+    'from panther.db import Model',
+    'from panther.request import Request',
+    'from panther.response import HTMLResponse, Response',
+    'from panther.response import Response',
+    'from panther.test import APIClient',
+    'from panther.test import WebsocketClient',
+    'from panther.websocket import GenericWebsocket',
+    'from panther import API, GenericAPI, Request, Response, status, version',
+    'from panther.app import CreateAPI, DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI',
+    'import panther.status',
+]
+
+
+@pytest.mark.parametrize('statement', DOCUMENTED_IMPORTS)
+def test_documented_import_works(statement: str) -> None:
+    result = subprocess.run([sys.executable, '-c', statement], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_root_names_are_the_defining_modules_objects() -> None:
+    from panther import API, GenericAPI, Panther, Request, Response, status
+    from panther.app import API as app_API
+    from panther.app import GenericAPI as app_GenericAPI
+    from panther.main import Panther as main_Panther
+    from panther.request import Request as request_Request
+    from panther.response import Response as response_Response
+
+    assert (API, GenericAPI, Panther, Request, Response) == (
+        app_API,
+        app_GenericAPI,
+        main_Panther,
+        request_Request,
+        response_Response,
+    )
+    assert status.HTTP_200_OK == 200
+    assert {'API', 'GenericAPI', 'Panther', 'Request', 'Response'} <= set(dir(panther))
+
+
+def test_generic_views_from_panther_app_are_those_of_panther_generics() -> None:
+    import panther.app
+    import panther.generics
+
+    for name in ('CreateAPI', 'DeleteAPI', 'ListAPI', 'RetrieveAPI', 'UpdateAPI'):
+        assert getattr(panther.app, name) is getattr(panther.generics, name)
+
+
+def test_unknown_root_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        panther.Nope  # noqa: B018
+    with pytest.raises(ImportError):
+        exec('from panther.app import NopeAPI')
+
+
+def test_importing_a_small_module_does_not_load_the_framework() -> None:
+    script = textwrap.dedent("""
+        import sys
+        import panther.status
+        loaded = sorted(name for name in sys.modules if name == 'panther' or name.startswith('panther.'))
+        assert loaded == ['panther', 'panther.status'], loaded
+        from panther import API
+        assert 'panther.app' in sys.modules and 'panther.main' not in sys.modules
+        assert 'panther.generics' not in sys.modules
+        print('light')
+    """)
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'light'

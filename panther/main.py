@@ -145,7 +145,7 @@ class Panther:
                                         result = await direct.func(value)
                                 if type(result) in PLAIN_TYPES:
                                     # Plain data: rendered and sent without building a Response object.
-                                    start, body = _json_messages(200, result, head=False)
+                                    start, body = _json_messages(200, result, head=scope['method'] == 'HEAD')
                                     await send(start)
                                     await send(body)
                                     return

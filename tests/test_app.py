@@ -211,6 +211,37 @@ def test_default_methods_are_the_five() -> None:
     assert anything.methods == {'GET', 'POST', 'PUT', 'PATCH', 'DELETE'}
 
 
+def test_head_and_options_may_be_listed_in_methods() -> None:
+    @API(methods=('get', 'HEAD', 'options'))
+    async def listed():
+        return None
+
+    assert listed.methods == {'GET', 'HEAD', 'OPTIONS'}
+
+
+@pytest.mark.parametrize(
+    ('methods', 'message'),
+    [
+        (['GET', 'FETCH'], '`FETCH` is not a valid HTTP method in `methods`; use GET, POST, PUT, PATCH, DELETE'),
+        (['TRACE'], '`TRACE` is not a valid HTTP method'),
+        (['GET '], '`GET ` is not a valid HTTP method'),
+        ([1], '`1` is not a valid HTTP method'),
+        ('GET', "`methods` should be a list of HTTP method names, not 'GET'."),
+    ],
+)
+def test_unknown_methods_are_refused_at_declaration(
+    methods: object, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR), pytest.raises(PantherError) as info:
+
+        @API(methods=methods)
+        async def endpoint():
+            return None
+
+    assert message in str(info.value)
+    assert message in caplog.text
+
+
 # Argument injection (SPEC §5.5, issue 3)
 
 

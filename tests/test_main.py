@@ -735,3 +735,28 @@ def test_configuration_error_stops_the_server(tmp_path: Path) -> None:
     result = _serve(tmp_path, MISCONFIGURED_APP)
     assert result.returncode != 0
     assert "Invalid 'MIDDLEWARES': no.such.Middleware is not a valid middleware path or type" in result.stderr
+
+
+# HEAD on endpoints that list it themselves (the app calls such simple handlers inline)
+
+
+@API(methods=['GET', 'HEAD'])
+async def get_and_head():
+    return {'detail': 'hello'}
+
+
+@API(methods=['GET', 'HEAD'])
+async def get_and_head_item(item_id: int):
+    return {'item': item_id}
+
+
+@pytest.mark.parametrize(('path', 'length'), [('/both', b'18'), ('/items/7', b'10')])
+async def test_head_listed_in_methods_sends_no_body(path: str, length: bytes) -> None:
+    app = make_app({'both': get_and_head, 'items/<item_id>': get_and_head_item})
+    head = await RawCall()(app, 'HEAD', path)
+    assert head.status == 200
+    assert (b'Content-Length', length) in head.headers
+    assert head.body == b''
+    get = await RawCall()(app, 'GET', path)
+    assert (b'Content-Length', length) in get.headers
+    assert len(get.body) == int(length)

@@ -29,6 +29,8 @@ from panther.response import PLAIN_TYPES, Response
 logger = logging.getLogger('panther')
 
 ALL_METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
+# What `@API(methods=[...])` may list (HEAD and OPTIONS are answered by the framework unless listed).
+ALLOWED_METHODS = (*ALL_METHODS, 'HEAD', 'OPTIONS')
 BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
 READ_BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH', 'DELETE'})
 
@@ -127,7 +129,7 @@ class EndpointOptions:
                 if not (inspect.isclass(middleware) and issubclass(middleware, HTTPMiddleware)):
                     raise _fail(f'Invalid middleware {middleware!r}: it should be a sub class of `HTTPMiddleware`')
         return cls(
-            methods=frozenset(m.upper() for m in methods) if methods is not None else None,
+            methods=_checked_methods(methods) if methods is not None else None,
             input_model=input_model,
             output_model=output_model,
             output_schema=output_schema,
@@ -137,6 +139,19 @@ class EndpointOptions:
             cache=cache or None,
             middlewares=tuple(middlewares) if middlewares is not None else None,
         )
+
+
+def _checked_methods(methods: Any) -> frozenset[str]:
+    """Upper-cased method names; a name outside `ALLOWED_METHODS` is refused at declaration, not left to 405."""
+    if isinstance(methods, (str, bytes)) or not isinstance(methods, (list, tuple, set, frozenset)):
+        raise _fail(f'`methods` should be a list of HTTP method names, not {methods!r}.')
+    checked: set[str] = set()
+    for method in methods:
+        name = method.upper() if isinstance(method, str) else method
+        if name not in ALLOWED_METHODS:
+            raise _fail(f'`{method}` is not a valid HTTP method in `methods`; use {", ".join(ALLOWED_METHODS)}.')
+        checked.add(name)
+    return frozenset(checked)
 
 
 def _as_callable(value: Any) -> Callable[[Any], Any]:

@@ -32,6 +32,7 @@ from panther.db.models import BaseUser, DocumentError, Unique
 from panther.db.queries.base_queries import BaseQuery
 from panther.db.queries.pantherdb_queries import BasePantherDBQuery
 from panther.exceptions import DatabaseError, NotFoundAPIError, PantherError
+from tests.conftest import MONGO_HOST, MONGO_PORT
 
 
 class Color(enum.Enum):
@@ -180,11 +181,12 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         )
     else:
         name = f'panther_test_{uuid.uuid4().hex[:12]}'
+        host, port = request.getfixturevalue('mongodb_address')
         load_database(
             {
                 'engine': {
                     'class': 'panther.db.connections.MongoDBConnection',
-                    'host': 'mongodb://127.0.0.1:27017',
+                    'host': f'mongodb://{host}:{port}',
                     'database': name,
                 }
             }
@@ -383,6 +385,23 @@ async def test_query_operators(engine: str) -> None:
     assert await Book.count(missing={'$exists': False}) == 6
     # Numbers never compare with strings (MongoDB's type brackets).
     assert await Book.count(name={'$gt': 5}) == 0
+
+
+async def test_in_and_nin_on_the_id(engine: str) -> None:
+    books = await _books(4)
+    first, second = str(books[0].id), str(books[1].id)
+    names = sorted(book.name for book in await (await Book.find(id={'$nin': [first, second]})).to_list())
+    assert names == ['book2', 'book3']
+    names = sorted(book.name for book in await (await Book.find(id={'$in': [first, second]})).to_list())
+    assert names == ['book0', 'book1']
+    assert await Book.count(_id={'$nin': [first]}) == 3
+    assert await Book.count(id={'$nin': []}) == 4
+    assert await Book.count(id={'$in': []}) == 0
+    assert await Book.count({'$or': [{'id': {'$nin': [first]}}, {'name': 'book0'}]}) == 4
+    assert await Book.update_many({'id': {'$nin': [first]}}, pages_count=9) == 3
+    assert await Book.count(pages_count=9) == 3
+    assert await Book.delete_many(id={'$nin': [first, second]}) == 2
+    assert sorted(book.name for book in await (await Book.find()).to_list()) == ['book0', 'book1']
 
 
 _POSTS = [
@@ -841,7 +860,7 @@ async def _reconnect(engine: str) -> None:
             {
                 'engine': {
                     'class': 'panther.db.connections.MongoDBConnection',
-                    'host': 'mongodb://127.0.0.1:27017',
+                    'host': f'mongodb://{MONGO_HOST}:{MONGO_PORT}',
                     'database': name,
                 }
             }
@@ -1041,15 +1060,18 @@ def test_load_database_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
 
 
 @pytest.mark.mongodb
-async def test_load_database_again_closes_the_previous_mongodb_client(tmp_path: Path) -> None:
+async def test_load_database_again_closes_the_previous_mongodb_client(
+    tmp_path: Path, mongodb_address: tuple[str, int]
+) -> None:
     from pymongo.errors import InvalidOperation
 
     from panther.db.connections import database as database_module
 
+    host, port = mongodb_address
     mongodb = {
         'engine': {
             'class': 'panther.db.connections.MongoDBConnection',
-            'host': 'mongodb://127.0.0.1:27017',
+            'host': f'mongodb://{host}:{port}',
             'database': f'panther_test_{uuid.uuid4().hex[:12]}',
         }
     }
@@ -1071,13 +1093,16 @@ async def test_load_database_again_closes_the_previous_mongodb_client(tmp_path: 
 
 
 @pytest.mark.mongodb
-def test_load_database_outside_the_event_loop_closes_the_previous_mongodb_client() -> None:
+def test_load_database_outside_the_event_loop_closes_the_previous_mongodb_client(
+    mongodb_address: tuple[str, int],
+) -> None:
     from pymongo.errors import InvalidOperation
 
+    host, port = mongodb_address
     mongodb = {
         'engine': {
             'class': 'panther.db.connections.MongoDBConnection',
-            'host': 'mongodb://127.0.0.1:27017',
+            'host': f'mongodb://{host}:{port}',
             'database': f'panther_test_{uuid.uuid4().hex[:12]}',
         }
     }

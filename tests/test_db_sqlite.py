@@ -357,6 +357,48 @@ async def test_locked_file_moves_writes_to_the_worker(database: Path) -> None:
     blocker.close()
 
 
+async def test_inline_write_meeting_a_lock_is_redone_once_on_the_worker(database: Path) -> None:
+    first = await Note.insert_one(title='first')
+    store = config.DATABASE.store
+    loop = asyncio.get_running_loop()
+    holder = sqlite3.connect(database, isolation_level=None)
+    attempts: list[str] = []
+    waited: list[bool] = []
+    pending: list[asyncio.Task[Any]] = []
+
+    def release() -> None:
+        # The write had already failed inline with SQLITE_BUSY (the inline connection never waits): it is now
+        # waiting for the lock on the worker thread.
+        waited.append(not pending[0].done())
+        holder.execute('COMMIT')
+
+    def traced(statement: str) -> None:
+        if statement.startswith(('INSERT', 'UPDATE', 'BEGIN')) and holder.in_transaction:
+            attempts.append(statement.split()[0])
+            # Runs after the current step of the event loop: the inline attempt meets the lock for real.
+            loop.call_soon(release)
+
+    store.connection().set_trace_callback(traced)
+    try:
+        for write in (
+            lambda: Note.insert_one(title='waiting'),
+            lambda: Note.update_one({'id': first.id}, {'$inc': {'rank': 1}}),
+            lambda: Note.insert_many([{'title': 'many'}, {'title': 'many'}]),
+        ):
+            holder.execute('BEGIN IMMEDIATE')
+            pending[:] = [asyncio.ensure_future(write())]
+            await asyncio.wait_for(pending[0], 10)
+    finally:
+        store.connection().set_trace_callback(None)
+        holder.close()
+    assert attempts == ['INSERT', 'UPDATE', 'BEGIN']
+    assert waited == [True, True, True]
+    # Each write is applied exactly once, although it was started twice.
+    assert await Note.count(title='waiting') == 1
+    assert (await Note.find_one(id=first.id)).rank == 1
+    assert await Note.count(title='many') == 2
+
+
 async def test_encryption(tmp_path: Path) -> None:
     config.SECRET_KEY = Fernet.generate_key().decode()
     path = tmp_path / 'secret.sqlite3'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import sys
 import time
 import types
@@ -15,7 +16,7 @@ import jwt
 import pytest
 
 from panther import Panther, authentications, status
-from panther._internal.store import RedisStore, set_redis_store
+from panther._internal.store import RedisStore, reset_memory_store, set_redis_store
 from panther.app import API
 from panther.authentications import (
     BaseAuthentication,
@@ -32,6 +33,7 @@ from panther.permissions import IsAuthenticated
 from panther.request import Request
 from panther.response import Response
 from panther.test import APIClient, WebsocketClient
+from panther.throttling import Throttle
 from panther.websocket import GenericWebsocket
 
 KEY = 'a-test-signing-key-that-is-long-enough-for-hs256'
@@ -122,8 +124,18 @@ async def rejected(auth: BaseAuthentication, request: Request, caplog: pytest.Lo
     assert info.value.status_code == status.HTTP_401_UNAUTHORIZED
     errors = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert len(errors) == 1
-    assert errors[0].getMessage() == f'{type(auth).__name__} Error: "{info.value.detail}"'
-    return str(info.value.detail)
+    assert errors[0].getMessage() == f'{type(auth).__name__} Error: "{info.value.reason}"'
+    assert info.value.detail == 'Authentication Error'
+    return str(info.value.reason)
+
+
+def refused(response: Any) -> str:
+    """Check a 401 answer (generic body, RFC 6750 challenge) and return the reason the challenge gives."""
+    assert (response.status_code, response.data) == (401, {'detail': 'Authentication Error'})
+    challenge = response.headers['WWW-Authenticate']
+    match = re.fullmatch(r'Bearer error="invalid_token", error_description="([^"]*)"', challenge)
+    assert match is not None, challenge
+    return match.group(1)
 
 
 # --- reading the token -----------------------------------------------------------------------------------------
@@ -207,7 +219,8 @@ async def test_exception_logs_and_returns_a_401(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.ERROR, logger='panther'):
         error = CookieJWTAuthentication.exception('Custom reason')
     assert isinstance(error, AuthenticationAPIError)
-    assert error.detail == 'Custom reason'
+    assert (error.detail, error.reason) == ('Authentication Error', 'Custom reason')
+    assert error.headers == {'WWW-Authenticate': 'Bearer error="invalid_token", error_description="Custom reason"'}
     assert caplog.messages == ['CookieJWTAuthentication Error: "Custom reason"']
 
 
@@ -342,7 +355,7 @@ async def test_refresh_token_can_be_spent_only_once_even_concurrently(backend: s
     assert sum(isinstance(result, dict) for result in results) == 1
     failure = next(result for result in results if isinstance(result, Exception))
     assert isinstance(failure, AuthenticationAPIError)
-    assert failure.detail == 'Token has been revoked'
+    assert failure.reason == 'Token has been revoked'
 
 
 async def test_refresh_with_an_access_token_is_refused(caplog: pytest.LogCaptureFixture) -> None:
@@ -350,7 +363,7 @@ async def test_refresh_with_an_access_token_is_refused(caplog: pytest.LogCapture
     user = await JWTAuthentication()(bearer(tokens['access_token']))
     with caplog.at_level(logging.ERROR), pytest.raises(AuthenticationAPIError) as info:
         await user.refresh_tokens()
-    assert info.value.detail == 'Invalid token type; expected `refresh` token.'
+    assert info.value.reason == 'Invalid token type; expected `refresh` token.'
     assert caplog.messages == ['JWTAuthentication Error: "Invalid token type; expected `refresh` token."']
 
 
@@ -358,15 +371,18 @@ async def test_refresh_token_of_another_user_is_refused() -> None:
     tokens = await User.users['2'].login()
     user = User.users['1']
     user._auth_refresh_token = tokens['refresh_token']  # type: ignore[attr-defined]
-    with pytest.raises(AuthenticationAPIError, match='does not belong to this user'):
+    with pytest.raises(AuthenticationAPIError) as info:
         await JWTAuthentication.refresh(user)
+    assert info.value.reason == 'Refresh token does not belong to this user'
 
 
 async def test_refresh_and_logout_need_a_token() -> None:
-    with pytest.raises(AuthenticationAPIError, match='Refresh token is missing'):
+    with pytest.raises(AuthenticationAPIError) as info:
         await JWTAuthentication.refresh(User('9', 'x', 'y'))
-    with pytest.raises(AuthenticationAPIError, match='not authenticated with a token'):
+    assert info.value.reason == 'Refresh token is missing'
+    with pytest.raises(AuthenticationAPIError) as info:
         await JWTAuthentication.logout(User('9', 'x', 'y'))
+    assert info.value.reason == 'User is not authenticated with a token'
 
 
 async def test_tokens_without_session_are_revoked_one_by_one(backend: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -515,19 +531,66 @@ async def test_app_login_me_refresh_logout(client: APIClient, backend: str) -> N
     assert (response.status_code, response.data) == (200, {'username': 'ali'})
 
     response = await client.get('/me', headers={'Authorization': f'Bearer {tokens["refresh_token"]}'})
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Invalid token type; expected `access` token.'}
+    assert refused(response) == 'Invalid token type; expected `access` token.'
 
     response = await client.post('/refresh', headers={'Authorization': f'Bearer {tokens["refresh_token"]}'})
     assert response.status_code == 200
     new_tokens = response.data
     response = await client.post('/refresh', headers={'Authorization': f'Bearer {tokens["refresh_token"]}'})
-    assert (response.status_code, response.data) == (401, {'detail': 'Token has been revoked'})
+    assert refused(response) == 'Token has been revoked'
 
     headers = {'Authorization': f'Bearer {new_tokens["access_token"]}'}
     assert (await client.post('/logout', headers=headers)).status_code == 200
     response = await client.get('/me', headers=headers)
-    assert (response.status_code, response.data) == (401, {'detail': 'Token has been revoked'})
+    assert refused(response) == 'Token has been revoked'
+
+
+@API(methods=['GET'], cache=timedelta(minutes=5))
+async def junk_cached_api(request: Request) -> dict[str, str]:
+    return {'query': str(request.query_params)}
+
+
+@API(methods=['POST'], throttling=Throttle(rate=5, duration=timedelta(minutes=1)))
+async def junk_sign_up_api(request: Request) -> Response:
+    return Response(data={'detail': 'invalid sign-up'}, status_code=status.HTTP_400_BAD_REQUEST)
+
+
+async def test_app_junk_requests_never_undo_a_logout(caplog: pytest.LogCaptureFixture) -> None:
+    # The reproduction at a tenth of the scale: a store of 1,000 keys (the default is 10,000) and 1,050 junk
+    # requests (10,500 before). Logged-out and spent tokens must stay refused; once the security state alone fills
+    # the store, new state is refused with 503 instead of forgetting old state.
+    reset_memory_store()
+    app = Panther(__name__, configs=__name__, urls={**URLS, 'junk': junk_cached_api, 'signup': junk_sign_up_api})
+    config.STORE_MAX_ENTRIES = 1_000
+    config.TRUSTED_PROXIES = ['127.0.0.1']
+    client = APIClient(app=app)
+    first = (await client.post('/login', payload={'username': 'ali', 'password': 'secret'})).data
+    second = (await client.post('/refresh', headers={'Authorization': f'Bearer {first["refresh_token"]}'})).data
+    assert (await client.post('/logout', headers={'Authorization': f'Bearer {second["access_token"]}'})).status_code
+
+    for number in range(525):
+        assert (await client.get('/junk', query_params={'n': number})).status_code == 200
+    statuses: dict[int, int] = {}
+    with caplog.at_level(logging.ERROR, logger='panther'):
+        for number in range(525):
+            address = f'10.0.{number // 250}.{number % 250}'
+            response = await client.post('/signup', headers={'X-Forwarded-For': address})
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    # 2 revocation markers + 525 throttle counters fit: every junk sign-up was answered, the cache made room.
+    assert statuses == {400: 525}
+    for number in range(525, 1_050):
+        address = f'10.1.{number // 250}.{number % 250}'
+        response = await client.post('/signup', headers={'X-Forwarded-For': address})
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    assert statuses == {400: 998, 503: 52}
+    assert 'STORE_MAX_ENTRIES=1000' in caplog.text
+
+    for token in (first['access_token'], second['access_token']):
+        response = await client.get('/me', headers={'Authorization': f'Bearer {token}'})
+        assert refused(response) == 'Token has been revoked'
+    for token in (first['refresh_token'], second['refresh_token']):
+        response = await client.post('/refresh', headers={'Authorization': f'Bearer {token}'})
+        assert refused(response) == 'Token has been revoked'
 
 
 async def test_app_anonymous_request_is_forbidden_not_unauthorised(client: APIClient) -> None:
@@ -546,7 +609,7 @@ async def test_app_anonymous_request_is_forbidden_not_unauthorised(client: APICl
 )
 async def test_app_bad_tokens_are_401(client: APIClient, header: str, detail: str) -> None:
     response = await client.get('/me', headers={'Authorization': header})
-    assert (response.status_code, response.data) == (401, {'detail': detail})
+    assert refused(response) == detail
 
 
 async def test_app_wrong_password_and_unknown_user_look_the_same(client: APIClient) -> None:

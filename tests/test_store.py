@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from panther._internal import store as store_module
-from panther._internal.store import MemoryStore, RedisStore, Store, StoreUnavailableError, get_store
+from panther._internal.store import (
+    MemoryStore,
+    RedisStore,
+    Store,
+    StoreFullError,
+    StoreUnavailableError,
+    get_store,
+)
 from panther.configs import config
 from panther.db.connections.redis import RedisConnection, close_redis, load_redis, redis
 from panther.exceptions import PantherError
@@ -176,6 +183,66 @@ async def test_memory_store_limit_follows_config() -> None:
     assert store.max_entries == store_module.DEFAULT_MAX_ENTRIES
 
 
+async def test_memory_store_junk_never_evicts_security_state() -> None:
+    # The reproduction: 10,000 keys of capacity, revocation markers and a throttle counter written first, then
+    # 10,500 junk writes. The old LRU dropped the oldest keys, and logged-out tokens worked again.
+    store = MemoryStore(max_entries=10_000)
+    await store.incr('panther:revoked:logged-out', ttl=600)
+    await store.incr('panther:revoked:spent-refresh', ttl=600)
+    await store.set('marker', b'1', ttl=600, protected=True)
+    for _ in range(4):
+        await store.incr('panther:throttle:60:1:ip:10.0.0.1:auth/login', ttl=60)
+    for number in range(10_500):
+        await store.set(f'panther:cache:junk-{number}', b'x' * 10, ttl=600)
+    assert len(store) == 10_000
+    assert await store.exists('panther:revoked:logged-out')
+    assert await store.exists('panther:revoked:spent-refresh')
+    assert await store.get('marker') == b'1'
+    assert await store.incr('panther:throttle:60:1:ip:10.0.0.1:auth/login', ttl=60) == 5
+    # The oldest junk made room for the newest.
+    assert await store.get('panther:cache:junk-0') is None
+    assert await store.get('panther:cache:junk-10499') == b'x' * 10
+
+
+async def test_memory_store_full_of_security_state_refuses_instead_of_forgetting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore(max_entries=100)
+    for number in range(100):
+        await store.incr(f'counter-{number}', ttl=600)
+    with caplog.at_level(logging.ERROR, logger='panther'), pytest.raises(StoreFullError) as raised:
+        await store.incr('one-more', ttl=600)
+    assert raised.value.status_code == 503
+    assert raised.value.detail == 'The server is at capacity; try again later'
+    assert 'STORE_MAX_ENTRIES=100' in caplog.text
+    with pytest.raises(StoreFullError):
+        await store.set('protected-one-more', b'1', protected=True)
+    # Cache entries are not stored rather than pushing state out; existing counters still count.
+    await store.set('cached', b'x', ttl=600)
+    assert await store.get('cached') is None
+    assert await store.incr('counter-0', ttl=600) == 2
+    assert all([await store.exists(f'counter-{number}') for number in range(100)])
+    # One log line per interval, whatever the number of refusals.
+    assert len(caplog.records) == 1
+
+
+async def test_memory_store_expired_security_state_makes_room() -> None:
+    store = MemoryStore(max_entries=2)
+    await store.incr('short', ttl=0)  # expires at once: no waiting needed
+    await store.incr('long', ttl=600)
+    assert await store.incr('new', ttl=600) == 1
+    assert await store.exists('long') and not await store.exists('short')
+
+
+async def test_memory_store_evictable_value_becomes_security_state_once_counted() -> None:
+    store = MemoryStore(max_entries=2)
+    await store.set('counter', b'1')
+    assert await store.incr('counter', ttl=600) == 2
+    await store.set('a', b'a')
+    await store.set('b', b'b')
+    assert await store.get('counter') == b'2'
+
+
 def test_memory_store_rejects_a_zero_limit() -> None:
     with pytest.raises(ValueError, match='at least 1'):
         MemoryStore(max_entries=0)
@@ -201,7 +268,12 @@ def test_memory_store_never_grows_past_its_limit(operations: list[tuple[str, int
             if operation == 'set':
                 await store.set(key, b'v', ttl=ttl)
             elif operation == 'incr':
-                await store.incr(f'counter{number}', ttl=ttl or 1.0)
+                try:
+                    await store.incr(f'counter{number}', ttl=ttl or 1.0)
+                except StoreFullError:
+                    # Only when the store holds nothing but security state.
+                    assert not store._data
+                    assert len(store._kept) == 8
             elif operation == 'delete':
                 await store.delete(key)
             else:

@@ -2,8 +2,11 @@
 
 Two backends:
 
-* `MemoryStore` — per process, bounded (least recently used entries go first once `max_entries` is
-  reached; expired entries are dropped before anything live is evicted).
+* `MemoryStore` — per process, bounded by `max_entries` (config `STORE_MAX_ENTRIES`). Expired entries go
+  first, then the least recently used *evictable* entries (cached responses). Security state — counters
+  (throttle windows, token revocations) and values stored with `protected=True` — is never dropped to make
+  room: when it alone fills the store, new security state is refused with `StoreFullError` (503), because
+  forgetting a revocation would let a logged-out token work again.
 * `RedisStore` — `redis.asyncio` on one connection pool, shared by every worker that points at the
   same Redis; counters are atomic (one Lua round trip for increment + expiry).
 
@@ -18,11 +21,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+
+from panther import status
+from panther.exceptions import APIError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -32,6 +39,7 @@ __all__ = [
     'MemoryStore',
     'RedisStore',
     'Store',
+    'StoreFullError',
     'StoreUnavailableError',
     'get_store',
     'reset_memory_store',
@@ -49,6 +57,16 @@ class StoreUnavailableError(Exception):
     """The backend could not be reached (connection refused, timeout, ...)."""
 
 
+class StoreFullError(APIError):
+    """The memory store is full of security state it must not forget: the request is refused (503).
+
+    Not a `StoreUnavailableError`: callers that fail open on an outage (throttling) must fail closed here.
+    """
+
+    detail = 'The server is at capacity; try again later'
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
 class Store(ABC):
     """Async key/value storage with expiry. Keys are `str`, values `bytes`."""
 
@@ -57,12 +75,19 @@ class Store(ABC):
         """The value, or `None` if the key is missing or expired."""
 
     @abstractmethod
-    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store `value`; with `ttl` (seconds, > 0) it expires after that long."""
+    async def set(self, key: str, value: bytes, ttl: float | None = None, *, protected: bool = False) -> None:
+        """Store `value`; with `ttl` (seconds, > 0) it expires after that long.
+
+        `protected=True` marks security state: a bounded backend never evicts it to make room (it refuses new
+        protected entries with `StoreFullError` instead); other values may be evicted before they expire.
+        """
 
     @abstractmethod
     async def incr(self, key: str, ttl: float) -> int:
-        """Atomically add 1 and return the new value; a key created by this call expires after `ttl` seconds."""
+        """Atomically add 1 and return the new value; a key created by this call expires after `ttl` seconds.
+
+        Counters are security state (throttle windows, revocations): never evicted, see `set(protected=True)`.
+        """
 
     @abstractmethod
     async def delete(self, key: str) -> None:
@@ -91,18 +116,27 @@ class Store(ABC):
 class MemoryStore(Store):
     """Per-process store with a bound on the number of keys.
 
+    Two tables: `_data` holds evictable values (least recently used first), `_kept` holds security state
+    (counters and `protected=True` values), which only expiry or `delete()` removes. Together they hold at most
+    `max_entries` keys.
+
     Expiry uses `time.monotonic()` so clock changes do not resurrect or kill entries. A heap of
     `(expires_at, key)` finds expired entries without scanning; stale heap items (the key was
     rewritten or deleted) are skipped when popped, and the heap is rebuilt if they pile up.
     """
+
+    # One ERROR per this many seconds while the store refuses security state: an attack must not flood the log.
+    FULL_LOG_INTERVAL = 10.0
 
     def __init__(self, max_entries: int | None = None) -> None:
         if max_entries is not None and max_entries < 1:
             raise ValueError('`max_entries` must be at least 1')
         self._fixed_max = max_entries
         self._data: OrderedDict[str, tuple[Any, float | None]] = OrderedDict()
+        self._kept: dict[str, tuple[Any, float | None]] = {}
         self._expiries: list[tuple[float, str]] = []
         self._subscribers: dict[str, set[_MemorySubscription]] = {}
+        self._full_logged_at = -math.inf
 
     @property
     def max_entries(self) -> int:
@@ -114,59 +148,100 @@ class MemoryStore(Store):
         return int(config.STORE_MAX_ENTRIES or DEFAULT_MAX_ENTRIES)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data) + len(self._kept)
 
     def clear(self) -> None:
         self._data.clear()
+        self._kept.clear()
         self._expiries.clear()
 
     def _lookup(self, key: str) -> tuple[Any, float | None] | None:
-        entry = self._data.get(key)
+        table: dict[str, tuple[Any, float | None]] = self._data
+        entry = table.get(key)
         if entry is None:
-            return None
+            table = self._kept
+            entry = table.get(key)
+            if entry is None:
+                return None
         expires_at = entry[1]
         if expires_at is not None and expires_at <= time.monotonic():
-            del self._data[key]
+            del table[key]
             return None
-        self._data.move_to_end(key)
+        if table is self._data:
+            self._data.move_to_end(key)
         return entry
 
-    def _write(self, key: str, value: Any, expires_at: float | None) -> None:
-        if key not in self._data:
-            self._make_room()
-        self._data[key] = (value, expires_at)
-        self._data.move_to_end(key)
+    def _write(self, key: str, value: Any, expires_at: float | None, *, protected: bool) -> None:
+        if protected:
+            if key not in self._kept:
+                self._data.pop(key, None)
+                self._make_room(protected=True)
+            self._kept[key] = (value, expires_at)
+        else:
+            if key in self._kept:
+                # A value stored as security state stays security state.
+                self._kept[key] = (value, expires_at)
+            else:
+                if key not in self._data and not self._make_room(protected=False):
+                    return
+                self._data[key] = (value, expires_at)
+                self._data.move_to_end(key)
         if expires_at is not None:
             heapq.heappush(self._expiries, (expires_at, key))
             if len(self._expiries) > 2 * self.max_entries + 64:
                 self._rebuild_expiries()
 
-    def _make_room(self) -> None:
+    def _make_room(self, *, protected: bool) -> bool:
+        """Free one slot; False (or `StoreFullError` for security state) when only security state is left."""
         limit = self.max_entries
-        if len(self._data) < limit:
-            return
+        if len(self._data) + len(self._kept) < limit:
+            return True
         self._drop_expired()
-        while len(self._data) >= limit:
+        while len(self._data) + len(self._kept) >= limit:
+            if not self._data:
+                if protected:
+                    self._refuse()
+                # A response that cannot be cached is only slower; it must not push security state out.
+                return False
             self._data.popitem(last=False)
+        return True
+
+    def _refuse(self) -> None:
+        now = time.monotonic()
+        if now - self._full_logged_at >= self.FULL_LOG_INTERVAL:
+            self._full_logged_at = now
+            logger.error(
+                f'The memory store holds {len(self._kept)} entries of security state (throttle counters, revoked '
+                f'tokens) and is full (STORE_MAX_ENTRIES={self.max_entries}): requests that need new state are '
+                f'refused with 503. Raise STORE_MAX_ENTRIES or configure REDIS.'
+            )
+        raise StoreFullError
 
     def _drop_expired(self) -> None:
         now = time.monotonic()
         heap = self._expiries
         while heap and heap[0][0] <= now:
             expires_at, key = heapq.heappop(heap)
-            entry = self._data.get(key)
-            if entry is not None and entry[1] == expires_at:
-                del self._data[key]
+            for table in (self._data, self._kept):
+                entry = table.get(key)
+                if entry is not None and entry[1] == expires_at:
+                    del table[key]
 
     def _rebuild_expiries(self) -> None:
-        self._expiries = [(entry[1], key) for key, entry in self._data.items() if entry[1] is not None]
+        self._expiries = [
+            (entry[1], key)
+            for table in (self._data, self._kept)
+            for key, entry in table.items()
+            if entry[1] is not None
+        ]
         heapq.heapify(self._expiries)
 
     def get_nowait(self, key: str) -> Any:
         """The stored object itself (no copy, no await); for callers that keep decoded values here."""
         entry = self._data.get(key)
         if entry is None:
-            return None
+            entry = self._lookup(key) if self._kept else None
+            return None if entry is None else entry[0]
         if entry[1] is not None and entry[1] <= time.monotonic():
             del self._data[key]
             return None
@@ -181,21 +256,24 @@ class MemoryStore(Store):
         # Counters are kept as `int` for speed; read back like Redis returns them.
         return str(value).encode() if isinstance(value, int) else value
 
-    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        self._write(key, value, None if ttl is None else time.monotonic() + ttl)
+    async def set(self, key: str, value: bytes, ttl: float | None = None, *, protected: bool = False) -> None:
+        self._write(key, value, None if ttl is None else time.monotonic() + ttl, protected=protected)
 
     async def incr(self, key: str, ttl: float) -> int:
         # No await between read and write: atomic within the event loop.
         entry = self._lookup(key)
         if entry is None:
-            self._write(key, 1, time.monotonic() + ttl)
+            self._write(key, 1, time.monotonic() + ttl, protected=True)
             return 1
         value = int(entry[0]) + 1
-        self._data[key] = (value, entry[1])
+        # Same key and expiry: no new heap item; a value first stored as evictable becomes security state.
+        self._data.pop(key, None)
+        self._kept[key] = (value, entry[1])
         return value
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+        self._kept.pop(key, None)
 
     async def exists(self, key: str) -> bool:
         return self._lookup(key) is not None
@@ -315,7 +393,8 @@ class RedisStore(Store):
             return value.encode()
         return value
 
-    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+    async def set(self, key: str, value: bytes, ttl: float | None = None, *, protected: bool = False) -> None:
+        # Redis evicts nothing unless its own `maxmemory-policy` says so (see docs/security.md).
         if ttl is None:
             await self._run('SET', key, value)
         else:

@@ -586,3 +586,62 @@ async def test_multipart_over_the_limit_is_refused_while_streaming() -> None:
     await call(make_app({'probe': spool_probe}, MAX_BODY_SIZE=100_000), 'POST', '/probe', headers=headers)
     assert call.status == 413
     assert call.receive_calls < len(chunks)
+
+
+# Structured-syntax JSON types and blank form fields
+
+
+class Problem(BaseModel):
+    title: str
+    status: int
+
+
+@API(methods=['POST'])
+async def echo_data(request: Request) -> dict:
+    return {'data': request.data}
+
+
+@API(methods=['POST'], input_model=Problem)
+async def problem_report(request: Request) -> dict:
+    return request.validated_data.model_dump()
+
+
+@pytest.mark.parametrize(
+    'content_type',
+    ['application/problem+json', 'application/problem+json; charset=utf-8', 'Application/Problem+JSON'],
+)
+async def test_problem_json_body_is_parsed_as_json(content_type: str) -> None:
+    client = APIClient(make_app({'echo': echo_data, 'problem': problem_report}))
+    body = b'{"title": "Out of stock", "status": 409}'
+    res = await client.post('/echo', payload=body, content_type=content_type)
+    assert (res.status_code, res.data) == (200, {'data': {'title': 'Out of stock', 'status': 409}})
+    res = await client.post('/problem', payload=body, content_type=content_type)
+    assert (res.status_code, res.data) == (200, {'title': 'Out of stock', 'status': 409})
+
+
+async def test_malformed_problem_json_is_400() -> None:
+    client = APIClient(make_app({'echo': echo_data, 'problem': problem_report}))
+    for path in ('/echo', '/problem'):
+        res = await client.post(path, payload=b'{"title": ', content_type='application/problem+json')
+        assert res.status_code == 400
+        assert res.data['detail'].startswith('Invalid JSON body: ')
+
+
+@pytest.mark.parametrize('padding', [0, 70_000], ids=['small body', 'body parsed off the loop'])
+async def test_blank_urlencoded_fields_are_kept(padding: int) -> None:
+    body = b'a=&b=1&c=' + (b'&pad=' + b'x' * padding if padding else b'')
+    res = await APIClient(make_app({'echo': echo_data})).post(
+        '/echo', payload=body, content_type='application/x-www-form-urlencoded'
+    )
+    assert res.status_code == 200
+    assert {key: res.data['data'][key] for key in ('a', 'b', 'c')} == {'a': '', 'b': '1', 'c': ''}
+
+
+async def test_blank_multipart_fields_are_kept() -> None:
+    res = await APIClient(make_app({'echo': echo_data})).post(
+        '/echo', payload={'a': '', 'b': '1'}, files={'f': ('f.txt', b'', 'text/plain')}
+    )
+    assert res.status_code == 200
+    data = res.data['data']
+    assert (data['a'], data['b']) == ('', '1')
+    assert 'f' in data

@@ -11,6 +11,7 @@ from panther.app import API
 from panther.response import (
     Cookie,
     EventSourceResponse,
+    FileResponse,
     HTMLResponse,
     PlainTextResponse,
     RedirectResponse,
@@ -531,3 +532,53 @@ async def test_serialize_output_type_mismatch(data: Any) -> None:
     assert str(info.value) == (
         'Type of Response data is not match with `output_model`.\n*hint: You may want to remove `output_model`'
     )
+
+
+# FileResponse: ranges past the end of a small file
+
+
+TEN_BYTES = b'0123456789'
+
+
+@pytest.fixture
+def ten_byte_file_client(tmp_path) -> APIClient:
+    (tmp_path / 'ten.bin').write_bytes(TEN_BYTES)
+    (tmp_path / 'empty.bin').write_bytes(b'')
+
+    @API()
+    async def serve(name: str):
+        return FileResponse(name, base_dir=tmp_path)
+
+    return APIClient(make_app({'files/<name>': serve}))
+
+
+@pytest.mark.parametrize('method', ['get', 'head'])
+@pytest.mark.parametrize('header', ['bytes=100-200', 'bytes=10-10', 'bytes=10-', 'bytes=10-5'])
+async def test_range_past_the_end_is_416_never_a_negative_length(
+    ten_byte_file_client: APIClient, method: str, header: str
+) -> None:
+    res = await getattr(ten_byte_file_client, method)('/files/ten.bin', headers={'Range': header})
+    assert res.status_code == 416
+    assert res.headers['Content-Range'] == 'bytes */10'
+    assert res.headers.get('Content-Length', '0') == '0'
+    assert res.raw_body == b''
+
+
+async def test_any_range_on_an_empty_file_is_416(ten_byte_file_client: APIClient) -> None:
+    res = await ten_byte_file_client.get('/files/empty.bin', headers={'Range': 'bytes=0-0'})
+    assert res.status_code == 416
+    assert res.headers['Content-Range'] == 'bytes */0'
+
+
+async def test_every_small_range_answers_a_consistent_length(ten_byte_file_client: APIClient) -> None:
+    for start in range(15):
+        for end in range(15):
+            res = await ten_byte_file_client.get('/files/ten.bin', headers={'Range': f'bytes={start}-{end}'})
+            length = int(res.headers.get('Content-Length', '0'))
+            assert length == len(res.raw_body) >= 0, (start, end)
+            if start < 10 and end >= start:
+                assert res.status_code == 206, (start, end)
+                assert res.raw_body == TEN_BYTES[start : end + 1]
+                assert res.headers['Content-Range'] == f'bytes {start}-{min(end, 9)}/10'
+            else:
+                assert res.status_code == 416, (start, end)

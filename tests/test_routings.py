@@ -7,7 +7,9 @@ import pytest
 from panther.app import API
 from panther.configs import config
 from panther.exceptions import PantherError
+from panther.middlewares import HTTPMiddleware
 from panther.request import Request
+from panther.response import Response
 from panther.routings import (
     ENDPOINT_NOT_FOUND,
     check_urls_path_variables,
@@ -276,3 +278,45 @@ async def test_app_answers_404_for_a_reserved_path_next_to_a_variable() -> None:
     assert (await client.get('/admin/v2')).status_code == 404
     assert (await client.get('/admin/v2/')).status_code == 404
     assert (await client.get('/admin/v3')).data == {'section': 'v3'}
+
+
+class PassThrough(HTTPMiddleware):
+    """Any global middleware sends requests through the router's general lookup instead of the fast path."""
+
+    async def __call__(self, request: Request) -> Response:
+        return await self.dispatch(request=request)
+
+
+@pytest.fixture(params=['fast path', 'with a middleware'])
+def middlewares(request: pytest.FixtureRequest) -> list[type[HTTPMiddleware]]:
+    return [] if request.param == 'fast path' else [PassThrough]
+
+
+@pytest.mark.parametrize(
+    'path',
+    ['/user//profile/', '/user//profile', '//profile/', '/user//', '/user/', '/pair//', '/two///'],
+)
+async def test_an_empty_segment_never_fills_a_path_variable(path: str, middlewares: list) -> None:
+    urls = {'user/<id>/profile/': show_path, '<section>/profile/': show_other, 'pair/<x>/': show_path}
+    urls['two/<a>/<b>/'] = show_path
+    client = APIClient(make_app(urls, MIDDLEWARES=middlewares))
+    res = await client.get(path)
+    assert (res.status_code, res.data) == (404, {'detail': 'Not Found'})
+    # The same routes match once the variable has a value.
+    assert (await client.get('/user/1/profile/')).data == {'path': '/user/1/profile/', 'vars': {'id': '1'}}
+    assert (await client.get('/pair/x')).data == {'path': '/pair/x', 'vars': {'x': 'x'}}
+
+
+@pytest.mark.parametrize('path', ['/items/5/', '/items/5', '/items/', '/items/5/6/'])
+async def test_empty_sub_table_under_a_variable_is_404(path: str, middlewares: list) -> None:
+    client = APIClient(make_app({'items/': {'<id>/': {}}}, MIDDLEWARES=middlewares))
+    res = await client.get(path)
+    assert (res.status_code, res.data) == (404, {'detail': 'Not Found'})
+
+
+def test_empty_sub_table_under_a_variable_is_not_found() -> None:
+    use({'items/': {'<id>/': {}}})
+    assert find_endpoint('items/5') == ENDPOINT_NOT_FOUND
+    use({'items/': {'<id>/': {}}, 'items/<id>/x/': f})
+    assert find_endpoint('items/5') == ENDPOINT_NOT_FOUND
+    assert find_endpoint('items/5/x') == (f, 'items/<id>/x')

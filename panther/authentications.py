@@ -13,6 +13,7 @@ workers with Redis.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -61,10 +62,21 @@ class BaseAuthentication(ABC):
     def exception(cls, message: str | Exception) -> AuthenticationAPIError:
         """Log ERROR `<ClassName> Error: "<message>"` and return the 401 error to raise.
 
-        The message is also the response `detail`, so clients can tell an expired token from a revoked one.
+        The body stays `{"detail": "Authentication Error"}` (nothing for an attacker to learn from it); the reason
+        goes to the log and to the RFC 6750 `WWW-Authenticate` header, where a legitimate client can tell an
+        expired token from a revoked one.
         """
         logger.error(f'{cls.__name__} Error: "{message}"')
-        return AuthenticationAPIError(detail=str(message))
+        scheme = getattr(cls, 'keyword', None) or 'Bearer'
+        challenge = f'{scheme} error="invalid_token", error_description="{_quotable(str(message))}"'
+        error = AuthenticationAPIError(headers={'WWW-Authenticate': challenge})
+        error.reason = str(message)
+        return error
+
+
+def _quotable(text: str) -> str:
+    # RFC 6750 allows only printable ASCII without `"` and `\` in `error_description`.
+    return ''.join(char if ' ' <= char <= '~' and char not in '"\\' else "'" if char == '"' else '?' for char in text)
 
 
 def _unavailable(cls: type, exc: Exception) -> APIError:
@@ -208,12 +220,22 @@ class JWTAuthentication(BaseAuthentication):
         user = await model.find_one(id=user_id)
         if user is None:
             raise cls.exception('User not found')
+        fingerprint = payload.get('pwd')
+        if fingerprint is not None and fingerprint != (cls._password_claim(user) or {}).get('pwd'):
+            # Issued before the last `set_password()`: a password change ends the sessions it had.
+            raise cls.exception('Token was issued before the password changed')
         return user
 
     # --- issuing tokens ------------------------------------------------------------------------------------
 
     @classmethod
-    def encode_jwt(cls, user_id: Any, token_type: str = 'access', session_id: str | None = None) -> str:
+    def encode_jwt(
+        cls,
+        user_id: Any,
+        token_type: str = 'access',
+        session_id: str | None = None,
+        extra_claims: dict[str, Any] | None = None,
+    ) -> str:
         jwt_config = cls.jwt_config()
         life_time = jwt_config.life_time if token_type == 'access' else jwt_config.refresh_life_time
         issued_at = int(time.time())
@@ -227,16 +249,35 @@ class JWTAuthentication(BaseAuthentication):
         }
         if session_id is not None:
             payload['sid'] = session_id
+        if extra_claims:
+            payload.update(extra_claims)
         return jwt.encode(payload, key=jwt_config.key, algorithm=jwt_config.algorithm)
 
     @classmethod
     async def login(cls, user: Any) -> dict[str, str]:
         """A new access/refresh pair for `user` (one new session)."""
         session_id = secrets.token_urlsafe(16)
+        claims = cls._password_claim(user)
         return {
-            'access_token': cls.encode_jwt(user.id, 'access', session_id),
-            'refresh_token': cls.encode_jwt(user.id, 'refresh', session_id),
+            'access_token': cls.encode_jwt(user.id, 'access', session_id, claims),
+            'refresh_token': cls.encode_jwt(user.id, 'refresh', session_id, claims),
         }
+
+    @classmethod
+    def password_fingerprint(cls, password_hash: str) -> str:
+        """A short keyed digest of the stored password hash: it changes with every `set_password()`.
+
+        Keyed with the signing key so the (readable) token payload tells nothing about the hash.
+        """
+        key = cls.jwt_config().key.encode()
+        return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()[:16]
+
+    @classmethod
+    def _password_claim(cls, user: Any) -> dict[str, str] | None:
+        password_hash = getattr(user, 'password', None)
+        if not isinstance(password_hash, str) or not password_hash:
+            return None
+        return {'pwd': cls.password_fingerprint(password_hash)}
 
     @classmethod
     async def logout(cls, user: Any) -> None:

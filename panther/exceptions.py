@@ -73,6 +73,8 @@ class BadRequestAPIError(APIError):
 class AuthenticationAPIError(APIError):
     detail = 'Authentication Error'
     status_code = status.HTTP_401_UNAUTHORIZED
+    # Why authentication failed, for logs and the `WWW-Authenticate` header; never sent as the body.
+    reason: str | None = None
 
 
 class AuthorizationAPIError(APIError):

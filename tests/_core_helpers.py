@@ -133,3 +133,14 @@ async def check_unique_sign_up(client: Any, monkeypatch: Any, user_model: Any, u
     )
     assert sorted(response.status_code for response in responses) == [201, 400]
     assert await user_model.count() == 2
+
+
+def refusal_reason(response: Any) -> str:
+    """Check a 401 answer (the generic 5.x body, an RFC 6750 challenge) and return the reason the challenge gives."""
+    import re
+
+    assert (response.status_code, response.data) == (401, {'detail': 'Authentication Error'})
+    challenge = response.headers['WWW-Authenticate']
+    match = re.fullmatch(r'Bearer error="invalid_token", error_description="([^"]*)"', challenge)
+    assert match is not None, challenge
+    return match.group(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import sys
 import time
 import types
@@ -35,6 +34,7 @@ from panther.response import Response
 from panther.test import APIClient, WebsocketClient
 from panther.throttling import Throttle
 from panther.websocket import GenericWebsocket
+from tests._core_helpers import refusal_reason
 
 KEY = 'a-test-signing-key-that-is-long-enough-for-hs256'
 
@@ -127,15 +127,6 @@ async def rejected(auth: BaseAuthentication, request: Request, caplog: pytest.Lo
     assert errors[0].getMessage() == f'{type(auth).__name__} Error: "{info.value.reason}"'
     assert info.value.detail == 'Authentication Error'
     return str(info.value.reason)
-
-
-def refused(response: Any) -> str:
-    """Check a 401 answer (generic body, RFC 6750 challenge) and return the reason the challenge gives."""
-    assert (response.status_code, response.data) == (401, {'detail': 'Authentication Error'})
-    challenge = response.headers['WWW-Authenticate']
-    match = re.fullmatch(r'Bearer error="invalid_token", error_description="([^"]*)"', challenge)
-    assert match is not None, challenge
-    return match.group(1)
 
 
 # --- reading the token -----------------------------------------------------------------------------------------
@@ -531,18 +522,18 @@ async def test_app_login_me_refresh_logout(client: APIClient, backend: str) -> N
     assert (response.status_code, response.data) == (200, {'username': 'ali'})
 
     response = await client.get('/me', headers={'Authorization': f'Bearer {tokens["refresh_token"]}'})
-    assert refused(response) == 'Invalid token type; expected `access` token.'
+    assert refusal_reason(response) == 'Invalid token type; expected `access` token.'
 
     response = await client.post('/refresh', headers={'Authorization': f'Bearer {tokens["refresh_token"]}'})
     assert response.status_code == 200
     new_tokens = response.data
     response = await client.post('/refresh', headers={'Authorization': f'Bearer {tokens["refresh_token"]}'})
-    assert refused(response) == 'Token has been revoked'
+    assert refusal_reason(response) == 'Token has been revoked'
 
     headers = {'Authorization': f'Bearer {new_tokens["access_token"]}'}
     assert (await client.post('/logout', headers=headers)).status_code == 200
     response = await client.get('/me', headers=headers)
-    assert refused(response) == 'Token has been revoked'
+    assert refusal_reason(response) == 'Token has been revoked'
 
 
 @API(methods=['GET'], cache=timedelta(minutes=5))
@@ -587,10 +578,10 @@ async def test_app_junk_requests_never_undo_a_logout(caplog: pytest.LogCaptureFi
 
     for token in (first['access_token'], second['access_token']):
         response = await client.get('/me', headers={'Authorization': f'Bearer {token}'})
-        assert refused(response) == 'Token has been revoked'
+        assert refusal_reason(response) == 'Token has been revoked'
     for token in (first['refresh_token'], second['refresh_token']):
         response = await client.post('/refresh', headers={'Authorization': f'Bearer {token}'})
-        assert refused(response) == 'Token has been revoked'
+        assert refusal_reason(response) == 'Token has been revoked'
 
 
 async def test_app_anonymous_request_is_forbidden_not_unauthorised(client: APIClient) -> None:
@@ -609,7 +600,7 @@ async def test_app_anonymous_request_is_forbidden_not_unauthorised(client: APICl
 )
 async def test_app_bad_tokens_are_401(client: APIClient, header: str, detail: str) -> None:
     response = await client.get('/me', headers={'Authorization': header})
-    assert refused(response) == detail
+    assert refusal_reason(response) == detail
 
 
 async def test_app_wrong_password_and_unknown_user_look_the_same(client: APIClient) -> None:

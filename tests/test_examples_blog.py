@@ -25,7 +25,7 @@ from panther.configs import config
 from panther.db.connections import PantherDBConnection
 from panther.events import Event
 from panther.test import APIClient
-from tests._core_helpers import check_unique_sign_up
+from tests._core_helpers import check_unique_sign_up, refusal_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = 'examples.blog.core.configs'
@@ -167,8 +167,7 @@ async def test_sign_up_login_refresh_and_logout_with_cookies(client: APIClient) 
     assert set(set_cookie_headers(response)) == {'access_token', 'refresh_token'}
     assert client.cookies['access_token'] != first_access
     response = await client.get('/api/auth/me/', cookies={'access_token': first_access})
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Token has been revoked'}
+    assert refusal_reason(response) == 'Token has been revoked'
     assert (await client.get('/api/auth/me/')).status_code == 200
 
     # Logout revokes the session and expires both cookies.
@@ -182,8 +181,7 @@ async def test_sign_up_login_refresh_and_logout_with_cookies(client: APIClient) 
     client.cookies.clear()
     assert (await client.get('/api/auth/me/')).status_code == 403
     response = await client.get('/api/auth/me/', cookies={'access_token': session['access_token']})
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Token has been revoked'}
+    assert refusal_reason(response) == 'Token has been revoked'
     response = await client.post('/api/auth/refresh/', cookies={'refresh_token': session['refresh_token']})
     assert response.status_code == 401
 
@@ -349,8 +347,7 @@ async def test_writes_need_a_login(client: APIClient) -> None:
         assert response.data == {'detail': 'Log in to do this'}
     # A cookie that is not a valid token is a 401 that says why.
     response = await client.post('/api/posts/', payload={'title': 'x'}, cookies={'access_token': 'not-a-jwt'})
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Token is malformed'}
+    assert refusal_reason(response) == 'Token is malformed'
     assert await Post.count() == 1
     assert (await Post.find_one_or_raise(id=post['id'])).title == 'A post'
 

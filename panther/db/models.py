@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import os
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
@@ -10,12 +12,15 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, Field, PlainSerializer, WrapValidator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
+from panther._internal.call_style import caller_awaits
 from panther._internal.concurrency import to_thread
 from panther.configs import config
 from panther.db._documents import DocumentError, ObjectId, Unique, unique_fields
 from panther.db.queries import Query
 
 __all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'Unique']
+
+logger = logging.getLogger('panther')
 
 
 def _validate_id(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -114,17 +119,51 @@ class BaseUser(Model):
         digest = await to_thread(_password_digest, password, salt)
         await self.update(password=salt.hex() + digest)
 
-    async def check_password(self, password: str) -> bool:
-        """Whether `password` matches. A coroutine (Panther 5.x had it synchronous): scrypt runs in a thread."""
-        from panther.utils import URANDOM_SIZE
+    def check_password(self, password: str) -> Any:
+        """Whether `password` matches the stored hash.
 
-        stored = self.password or ''
-        salt_length = URANDOM_SIZE * 2
-        if len(stored) <= salt_length:
-            return False
-        try:
-            salt = bytes.fromhex(stored[:salt_length])
-        except ValueError:
-            return False
-        digest = await to_thread(_password_digest, password, salt)
-        return hmac.compare_digest(digest, stored[salt_length:])
+        `await user.check_password(p)` runs scrypt in a worker thread; a plain call (Panther 5.x code) returns a
+        `bool` computed right away, so `if user.check_password(p):` can never be fooled by a truthy coroutine.
+        Code that cannot await the call directly (e.g. `asyncio.gather`) uses `acheck_password`.
+        """
+        if caller_awaits():
+            return self.acheck_password(password)
+        _warn_if_on_event_loop()
+        return _password_matches(self.password, password)
+
+    async def acheck_password(self, password: str) -> bool:
+        """Whether `password` matches; scrypt runs in a worker thread."""
+        return await to_thread(_password_matches, self.password, password)
+
+
+def _password_matches(stored: str | None, password: str) -> bool:
+    from panther.utils import URANDOM_SIZE
+
+    stored = stored or ''
+    salt_length = URANDOM_SIZE * 2
+    if len(stored) <= salt_length or not isinstance(password, str):
+        return False
+    try:
+        salt = bytes.fromhex(stored[:salt_length])
+    except ValueError:
+        return False
+    return hmac.compare_digest(_password_digest(password, salt), stored[salt_length:])
+
+
+_warned_sync_check = False
+
+
+def _warn_if_on_event_loop() -> None:
+    # A plain call from async code blocks every other request while scrypt runs (hundreds of milliseconds).
+    global _warned_sync_check
+    if _warned_sync_check:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    _warned_sync_check = True
+    logger.warning(
+        '`check_password()` was called without `await` inside the event loop: scrypt blocked it. '
+        'Use `await user.check_password(password)`.'
+    )

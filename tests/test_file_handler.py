@@ -159,9 +159,10 @@ async def engine(
     if request.param == 'sqlite':
         engine = {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'f.sqlite3'}
     else:
+        host, port = request.getfixturevalue('mongodb_address')
         engine = {
             'class': 'panther.db.connections.MongoDBConnection',
-            'host': 'mongodb://127.0.0.1:27017',
+            'host': f'mongodb://{host}:{port}',
             'database': f'panther_files_{uuid.uuid4().hex[:12]}',
         }
     load_database({'engine': engine})

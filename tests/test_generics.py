@@ -235,9 +235,10 @@ async def client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         engine = {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'g.sqlite3'}
     else:
         database = f'panther_generics_{uuid.uuid4().hex[:12]}'
+        host, port = request.getfixturevalue('mongodb_address')
         engine = {
             'class': 'panther.db.connections.MongoDBConnection',
-            'host': 'mongodb://127.0.0.1:27017',
+            'host': f'mongodb://{host}:{port}',
             'database': database,
         }
     load_database({'engine': engine})

@@ -154,6 +154,7 @@ class File(BaseModel):
             directory, target = Path.cwd(), Path.cwd() / name
         elif str(path).endswith(('/', os.sep)):
             directory = Path(path)
+            _refuse_outward_symlinks(directory)
             target = directory / name
         else:
             return Path(path)
@@ -209,6 +210,27 @@ class File(BaseModel):
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def _refuse_outward_symlinks(directory: Path) -> None:
+    """Refuse an upload directory reached through a symlink that leads out of the directory holding it.
+
+    With `uploads -> /etc` (or `-> ../elsewhere`) client files would land outside the tree the code names; a link
+    pointing further down its own tree is fine. The components checked are those below the working directory
+    for a path inside it, else the directory itself (links above it belong to the deployment).
+    """
+    absolute = Path(os.path.abspath(directory))
+    cwd = Path.cwd()
+    anchor = cwd if absolute.is_relative_to(cwd) else absolute.parent
+    current = anchor
+    for part in absolute.relative_to(anchor).parts:
+        holder = current.resolve()
+        current = current / part
+        if current.is_symlink() and not current.resolve().is_relative_to(holder):
+            raise ValueError(
+                f'The upload directory `{directory}` goes through the symlink `{current}`, '
+                f'which points outside `{holder}`.'
+            )
 
 
 # First bytes of the raster formats browsers display.

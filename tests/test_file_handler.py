@@ -200,3 +200,69 @@ async def test_file_fields_are_saved_under_media_root(engine: Path, relative: bo
     assert _parent(Path(found.attachment.file_name)) == media.resolve()
     assert not Path(found.attachment.file_name).name.startswith('.')
     assert len(list(media.iterdir())) == 3
+
+
+# Upload directories reached through symlinks
+
+
+def _outside_and_app(tmp_path: Path) -> tuple[Path, Path]:
+    outside, app = tmp_path / 'outside', tmp_path / 'app'
+    outside.mkdir()
+    app.mkdir()
+    return outside, app
+
+
+@pytest.mark.parametrize('relative', [True, False], ids=['relative path', 'absolute path'])
+@pytest.mark.parametrize('subdirectory', ['', 'nested/'])
+def test_symlinked_upload_directory_pointing_outside_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool, subdirectory: str
+) -> None:
+    outside, app = _outside_and_app(tmp_path)
+    (app / 'uploads').symlink_to(outside, target_is_directory=True)
+    monkeypatch.chdir(app)
+    directory = f'uploads/{subdirectory}' if relative else f'{app}/uploads/{subdirectory}'
+    file = File(file_name='note.txt', content_type='text/plain', file=b'x')
+    with pytest.raises(ValueError, match=r'goes through the symlink .*uploads`, which points outside'):
+        file.save(directory)
+    assert list(outside.rglob('*')) == []
+
+
+def test_relative_upload_path_with_a_symlinked_parent_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside, app = _outside_and_app(tmp_path)
+    (app / 'media').symlink_to(outside, target_is_directory=True)
+    monkeypatch.chdir(app)
+    with pytest.raises(ValueError, match='points outside'):
+        File(file_name='a.txt', content_type='text/plain', file=b'x').save('media/avatars/2024/')
+    assert list(outside.rglob('*')) == []
+
+
+def test_absolute_symlinked_upload_directory_pointing_outside_is_refused(tmp_path: Path) -> None:
+    outside, app = _outside_and_app(tmp_path)
+    (app / 'uploads').symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match='points outside'):
+        File(file_name='a.txt', content_type='text/plain', file=b'x').save(f'{app}/uploads/')
+    assert list(outside.iterdir()) == []
+
+
+def test_symlinked_upload_directory_inside_its_own_tree_is_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, app = _outside_and_app(tmp_path)
+    (app / 'storage').mkdir()
+    (app / 'uploads').symlink_to(app / 'storage', target_is_directory=True)
+    monkeypatch.chdir(app)
+    saved = File(file_name='a.txt', content_type='text/plain', file=b'kept').save('uploads/')
+    assert (app / 'storage' / 'a.txt').read_bytes() == b'kept'
+    assert Path(saved) == Path('uploads/a.txt')
+
+
+def test_a_symlink_at_the_upload_name_is_not_followed(tmp_path: Path) -> None:
+    outside, app = _outside_and_app(tmp_path)
+    secret = outside / 'secret.txt'
+    secret.write_bytes(b'secret')
+    (app / 'a.txt').symlink_to(secret)
+    with pytest.raises(ValueError, match='would be saved outside'):
+        File(file_name='a.txt', content_type='text/plain', file=b'overwritten').save(f'{app}/', overwrite=True)
+    assert secret.read_bytes() == b'secret'

@@ -19,6 +19,9 @@ __all__ = ['PubSub', 'Websocket', 'WebsocketConnections']
 logger = logging.getLogger('panther')
 
 CHANNEL = 'websocket_connections'
+# The ASGI "WebSocket Denial Response" extension: the app may answer the handshake with an HTTP response.
+DENIAL_EXTENSION = 'websocket.http.response'
+NOT_ACCEPTED = 'The server did not accept the connection'
 
 
 class Websocket(BaseRequest):
@@ -73,15 +76,51 @@ class Websocket(BaseRequest):
         await self.asgi_send({'type': 'websocket.send', 'bytes': data})
 
     async def close(self, code: int = status.WS_1000_NORMAL_CLOSURE, reason: str = '') -> None:
+        """Close an open connection; before `accept()` this refuses the handshake (see `refuse()`)."""
         if self.state in ('Closed', 'Rejected'):
+            return
+        if self.state != 'Accepted':
+            await self.refuse(status.HTTP_403_FORBIDDEN, reason or NOT_ACCEPTED, code=code, reason=reason)
             return
         await self.asgi_send({'type': 'websocket.close', 'code': code, 'reason': reason})
         self.close_code, self.close_reason = code, reason
-        if self.state == 'Accepted':
-            self.state = 'Closed'
-            WebsocketConnections.local().unregister(self)
-        else:
-            self.state = 'Rejected'
+        self.state = 'Closed'
+        WebsocketConnections.local().unregister(self)
+
+    @property
+    def offers_denial_response(self) -> bool:
+        """Whether the server lets the app answer the handshake with an HTTP response."""
+        extensions = self.scope.get('extensions') or {}
+        return DENIAL_EXTENSION in extensions
+
+    async def refuse(
+        self,
+        status_code: int,
+        detail: Any,
+        *,
+        code: int = status.WS_1008_POLICY_VIOLATION,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Refuse the handshake, so the client never sees an open socket.
+
+        When the server offers the denial-response extension the client gets an HTTP `status_code` answer with
+        the JSON body `{"detail": detail}`; otherwise the socket is closed before it was accepted (servers
+        answer that with a bare HTTP 403) with `code` and `reason` (default: `detail`).
+        """
+        if self.state != 'Connected':
+            return
+        reason = str(detail) if reason is None else reason
+        self.state = 'Rejected'
+        self.close_code, self.close_reason = code, reason
+        if not self.offers_denial_response:
+            await self.asgi_send({'type': 'websocket.close', 'code': code, 'reason': reason})
+            return
+        body = orjson.dumps({'detail': detail})
+        raw_headers = [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]
+        raw_headers += [(k.lower().encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
+        await self.asgi_send({'type': 'websocket.http.response.start', 'status': status_code, 'headers': raw_headers})
+        await self.asgi_send({'type': 'websocket.http.response.body', 'body': body, 'more_body': False})
 
 
 class WebsocketConnections:

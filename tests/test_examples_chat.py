@@ -287,20 +287,21 @@ async def test_bad_messages_get_an_error_and_the_connection_stays_open(client: A
 async def test_connections_without_a_valid_token_or_room_are_refused(client: APIClient) -> None:
     alice = await account('alice')
     refresh_token = (await alice.user.login())['refresh_token']
-    for token, reason in [
-        (None, 'Permission Denied'),
-        ('not-a-jwt', 'Token is malformed'),
-        (refresh_token, 'Invalid token type; expected `access` token.'),
-    ]:
+    # Refused in the handshake: never accepted, an HTTP status and a JSON `detail` (the same answer as over HTTP).
+    async with room_session(client, 'general', None) as ws:
+        assert not ws.accepted
+        assert (ws.response.status_code, ws.response.data) == (403, {'detail': 'Permission Denied'})
+    for token in ('not-a-jwt', refresh_token):
         async with room_session(client, 'general', token) as ws:
             assert not ws.accepted
-            assert (ws.close_code, ws.close_reason) == (1008, reason)
+            assert ws.response.status_code == 401
+            assert set(ws.response.data) == {'detail'}
 
     for room in ('General', 'a' * 33, '-dash', 'sp%20ace'):
         async with room_session(client, room, alice.token) as ws:
             assert not ws.accepted
-            assert ws.close_code == 1008
-            assert ws.close_reason == 'Room names are 1-32 lowercase letters, digits, "-" and "_"'
+            assert ws.response.status_code == 403
+            assert ws.response.data == {'detail': 'Room names are 1-32 lowercase letters, digits, "-" and "_"'}
     assert await rooms.members('general') == {}
 
 

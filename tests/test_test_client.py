@@ -264,7 +264,40 @@ async def test_websocket_scope() -> None:
         'headers': [(b'x-a', b'b')],
         'subprotocols': ['v1'],
         'state': {},
+        # Like uvicorn, the client lets the app refuse a handshake with an HTTP answer.
+        'extensions': {'websocket.http.response': {}},
     }
+    assert WebsocketClient(app, denial_response=False)._scope('chat', None, None)['extensions'] == {}
+
+
+class Refusing(GenericWebsocket):
+    async def connect(self):
+        await self.close(code=4003, reason='full')
+
+
+def test_sync_connect_shows_a_refused_handshake() -> None:
+    app = make_app({'refusing': Refusing})
+    body = b'{"detail":"full"}'
+    assert WebsocketClient(app).connect('refusing') == [
+        {
+            'type': 'websocket.http.response.start',
+            'status': 403,
+            'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())],
+        },
+        {'type': 'websocket.http.response.body', 'body': body, 'more_body': False},
+    ]
+    assert WebsocketClient(app, denial_response=False).connect('refusing') == [
+        {'type': 'websocket.close', 'code': 4003, 'reason': 'full'}
+    ]
+
+
+async def test_session_exposes_the_refusal_response() -> None:
+    async with WebsocketClient(make_app({'refusing': Refusing})).session('refusing') as ws:
+        assert not ws.accepted
+        assert ws.response is not None
+        assert (ws.response.status_code, ws.response.data) == (403, {'detail': 'full'})
+        assert ws.response.headers['Content-Length'] == '17'
+        assert (ws.close_code, ws.close_reason) == (None, '')
 
 
 def test_sync_connect_returns_every_message() -> None:

@@ -28,6 +28,16 @@ def close(code: int = 1000, reason: str = '') -> dict[str, Any]:
     return {'type': 'websocket.close', 'code': code, 'reason': reason}
 
 
+def refused(ws: Any) -> tuple[int, Any]:
+    """Status and JSON body of a handshake refused with an HTTP answer; the socket was never accepted."""
+    assert not ws.accepted
+    assert ws.response is not None, ws.messages
+    assert ws.messages[0]['type'] == 'websocket.http.response.start'
+    assert all(message['type'] != 'websocket.accept' for message in ws.messages)
+    assert ws.response.headers['content-type'] == 'application/json'
+    return ws.response.status_code, ws.response.data
+
+
 class Echo(GenericWebsocket):
     async def connect(self):
         await self.accept()
@@ -230,8 +240,13 @@ async def test_accept_then_close_in_connect(client: WebsocketClient) -> None:
     assert ws.messages == [ACCEPT, close()]
 
 
-async def test_close_without_accept(client: WebsocketClient) -> None:
+async def test_close_without_accept_refuses_the_handshake(client: WebsocketClient) -> None:
     async with client.session('/close-code') as ws:
+        assert refused(ws) == (403, {'detail': 'Come Back Later'})
+
+
+async def test_close_without_accept_on_a_server_without_denial_responses(app) -> None:
+    async with WebsocketClient(app, denial_response=False).session('/close-code') as ws:
         assert not ws.accepted
     assert ws.messages == [close(1013, 'Come Back Later')]
 
@@ -239,6 +254,8 @@ async def test_close_without_accept(client: WebsocketClient) -> None:
 async def test_never_accepted_is_closed(client: WebsocketClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
         async with client.session('/never') as ws:
+            assert refused(ws) == (403, {'detail': 'The server did not accept the connection'})
+        async with WebsocketClient(client.app, denial_response=False).session('/never') as ws:
             pass
     assert ws.messages == [close()]
     assert 'You should first `self.accept()` the connection then use the `self.connection_id`' in [
@@ -273,10 +290,13 @@ async def test_path_variables_are_converted(client: WebsocketClient) -> None:
     [('/typed/lobby/seven/true', 'Path variable `seven` is not `int`'),
      ('/typed/lobby/7/maybe', 'Path variable `maybe` is not `bool`')],
 )  # fmt: skip
-async def test_bad_path_variable_rejects_with_policy_violation(client: WebsocketClient, path: str, reason: str) -> None:
+async def test_bad_path_variable_is_refused_in_the_handshake(client: WebsocketClient, path: str, reason: str) -> None:
     async with client.session(path) as ws:
+        assert refused(ws) == (400, {'detail': reason})
+    # A server without denial responses: closed before accepting, with the policy code and the reason.
+    async with WebsocketClient(client.app, denial_response=False).session(path) as ws:
         assert not ws.accepted
-    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, reason)]
+    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, reason)]
     assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, reason)
 
 
@@ -306,20 +326,24 @@ async def test_error_in_a_websocket_middleware_closes_with_1011(caplog: pytest.L
     caplog.clear()
     with caplog.at_level(logging.DEBUG):
         async with WebsocketClient(app).session('/echo') as ws:
+            assert refused(ws) == (500, {'detail': 'Internal Server Error'})
+        async with WebsocketClient(app, denial_response=False).session('/echo') as ws:
             assert not ws.accepted
     assert ws.messages == [close(status.WS_1011_INTERNAL_ERROR)]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1
-    assert 'middleware broke' in errors[0].getMessage()
+    assert len(errors) == 2
+    assert all('middleware broke' in error.getMessage() for error in errors)
 
 
-# Authentication and permissions (rejections close with 1008, DESIGN §1)
+# Authentication and permissions: refused in the handshake (401/403), or closed with 1008 before accepting
 
 
 async def test_permission_raising_an_api_error_rejects_with_its_detail(client: WebsocketClient) -> None:
     async with client.session('/forbidden') as ws:
+        assert refused(ws) == (403, {'detail': 'banned'})
+    async with WebsocketClient(client.app, denial_response=False).session('/forbidden') as ws:
         assert not ws.accepted
-    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, 'banned')]
+    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'banned')]
     assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'banned')
 
 
@@ -330,22 +354,24 @@ async def test_authenticated_user(client: WebsocketClient) -> None:
 
 async def test_authentication_error_rejects(client: WebsocketClient) -> None:
     async with client.session('/auth', query_params={'token': 'bad'}) as ws:
+        assert refused(ws) == (401, {'detail': 'bad token'})
+    async with WebsocketClient(client.app, denial_response=False).session('/auth', query_params={'token': 'bad'}) as ws:
         assert not ws.accepted
-    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, 'bad token')]
-    assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'bad token')
+    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'bad token')]
 
 
 async def test_permission_denied_rejects(client: WebsocketClient) -> None:
     async with client.session('/auth') as ws:
+        assert refused(ws) == (403, {'detail': 'Permission Denied'})
+    async with WebsocketClient(client.app, denial_response=False).session('/auth') as ws:
         assert not ws.accepted
-    assert ws.messages == [ACCEPT, close(status.WS_1008_POLICY_VIOLATION, 'Permission Denied')]
+    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'Permission Denied')]
     assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'Permission Denied')
 
 
 async def test_permission_returning_none_rejects(client: WebsocketClient) -> None:
     async with client.session('/none-permission') as ws:
-        assert not ws.accepted
-    assert ws.close_code == status.WS_1008_POLICY_VIOLATION
+        assert refused(ws) == (403, {'detail': 'Permission Denied'})
 
 
 async def test_ws_authentication_config_is_the_default() -> None:
@@ -367,18 +393,21 @@ async def test_http_route_over_websocket_warns_and_closes(client, caplog: pytest
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         async with client.session('/http') as ws:
+            assert refused(ws) == (404, {'detail': 'Not Found'})
+        async with WebsocketClient(client.app, denial_response=False).session('/http') as ws:
             assert not ws.accepted
     assert ws.messages == [close()]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         'http_only() class is not a subclass of `GenericWebsocket`.'
-    ]
+    ] * 2
 
 
 async def test_unknown_websocket_route_is_closed(client: WebsocketClient) -> None:
     async with client.session('/missing') as ws:
+        assert refused(ws) == (404, {'detail': 'Not Found'})
+    async with WebsocketClient(client.app, denial_response=False).session('/missing') as ws:
         assert not ws.accepted
-    assert ws.messages[0]['type'] == 'websocket.close'
-    assert ws.close_code == 1000
+    assert ws.messages == [close(1000, 'Not Found')]
 
 
 async def test_websocket_route_over_http_is_426(app) -> None:
@@ -521,11 +550,16 @@ async def test_disconnect_hook_runs_once_after_accepted_connections() -> None:
 
 REJECTING_APP = """
 from panther import Panther
+from panther.exceptions import AuthenticationAPIError
 from panther.websocket import GenericWebsocket
 
 
 async def deny(connection):
     return False
+
+
+async def bad_token(connection):
+    raise AuthenticationAPIError('Token is malformed')
 
 
 class Guarded(GenericWebsocket):
@@ -535,48 +569,58 @@ class Guarded(GenericWebsocket):
         await self.accept()
 
 
-app = Panther(__name__, configs=__name__, urls={'guarded/': Guarded})
+class Authenticated(GenericWebsocket):
+    auth = bad_token
+
+    async def connect(self):
+        await self.accept()
+
+
+class Refuses(GenericWebsocket):
+    async def connect(self):
+        await self.close(code=4003, reason='Room is full')
+
+
+class Open(GenericWebsocket):
+    async def connect(self):
+        await self.accept()
+        await self.send('welcome')
+
+
+app = Panther(
+    __name__,
+    configs=__name__,
+    urls={'guarded/': Guarded, 'authenticated/': Authenticated, 'refuses/': Refuses, 'open/': Open},
+)
 """
 
 
 @pytest.mark.slow
-def test_rejected_connection_shows_policy_code_through_uvicorn(tmp_path) -> None:
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
+def test_refusals_are_http_answers_to_the_handshake_through_uvicorn(tmp_path) -> None:
+    import json
 
-    from websockets.exceptions import ConnectionClosed
+    from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
+    from tests._uvicorn import uvicorn_servers
+
     (tmp_path / 'ws_app.py').write_text(REJECTING_APP)
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, '-m', 'uvicorn', 'ws_app:app', '--host', '127.0.0.1', '--port', str(port)],
-        cwd=tmp_path,
-        env={**os.environ, 'PYTHONPATH': str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        with connect(f'ws://127.0.0.1:{port}/guarded/', open_timeout=5) as ws:
-            with pytest.raises(ConnectionClosed) as closed:
-                ws.recv(timeout=5)
-        assert closed.value.rcvd is not None
-        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, 'Permission Denied')
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with uvicorn_servers(tmp_path, 'ws_app') as [(_, port)]:
+        for path, expected_status, detail in [
+            ('/guarded/', 403, 'Permission Denied'),
+            ('/authenticated/', 401, 'Token is malformed'),
+            ('/refuses/', 403, 'Room is full'),
+            ('/missing/', 404, 'Not Found'),
+        ]:
+            # The client never gets an open socket (a browser's `onopen` does not fire): the handshake fails.
+            with pytest.raises(InvalidStatus) as refused_handshake:
+                connect(f'ws://127.0.0.1:{port}{path}', open_timeout=5)
+            response = refused_handshake.value.response
+            assert response.status_code == expected_status, path
+            assert response.headers['Content-Type'] == 'application/json'
+            assert json.loads(response.body) == {'detail': detail}
+        with connect(f'ws://127.0.0.1:{port}/open/', open_timeout=5) as ws:
+            assert ws.recv(timeout=5) == 'welcome'
 
 
 CROSS_WORKER_APP = """

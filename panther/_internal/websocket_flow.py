@@ -19,9 +19,20 @@ logger = logging.getLogger('panther')
 
 
 class _Rejected(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
+    """A refusal decided before `connect()`: answered in the handshake (`http_status`) or by a close (`code`)."""
+
+    def __init__(self, http_status: int, detail: Any, code: int = status.WS_1008_POLICY_VIOLATION) -> None:
+        super().__init__(detail)
+        self.http_status, self.detail, self.code = http_status, detail, code
+        self.headers: dict[str, str] | None = None
+
+    @classmethod
+    def from_error(cls, exc: BaseError) -> _Rejected:
+        # Only client-error statuses make sense for a refused handshake.
+        http_status = exc.status_code if 400 <= exc.status_code < 500 else status.HTTP_403_FORBIDDEN
+        rejected = cls(http_status, exc.detail)
+        rejected.headers = exc.headers
+        return rejected
 
 
 async def handle_websocket(scope: Scope, receive: Receive, send: Send) -> None:
@@ -38,19 +49,24 @@ async def handle_websocket(scope: Scope, receive: Receive, send: Send) -> None:
 
 async def _safe_close(connection: Websocket, code: int, reason: str = '') -> None:
     with contextlib.suppress(Exception):
-        await connection.close(code=code, reason=reason)
+        if connection.state == 'Connected':
+            await connection.refuse(
+                status.HTTP_500_INTERNAL_SERVER_ERROR, 'Internal Server Error', code=code, reason=reason
+            )
+        else:
+            await connection.close(code=code, reason=reason)
 
 
 async def _dispatch(connection: Websocket) -> Websocket:
     endpoint, variables = get_router().resolve(connection.path)
     if endpoint is None:
-        await connection.close(code=status.WS_1000_NORMAL_CLOSURE, reason='Not Found')
+        await connection.refuse(status.HTTP_404_NOT_FOUND, 'Not Found', code=status.WS_1000_NORMAL_CLOSURE)
         return connection
     compiled = getattr(endpoint, '__panther_endpoint__', None)
     if compiled is None or compiled.kind != 'websocket':
         name = getattr(endpoint, '__name__', type(endpoint).__name__)
         logger.warning(f'{name}() class is not a subclass of `GenericWebsocket`.')
-        await connection.close(code=status.WS_1000_NORMAL_CLOSURE)
+        await connection.refuse(status.HTTP_404_NOT_FOUND, 'Not Found', code=status.WS_1000_NORMAL_CLOSURE, reason='')
         return connection
 
     socket = compiled.cls(connection.scope, connection.asgi_receive, connection.asgi_send)
@@ -61,7 +77,13 @@ async def _dispatch(connection: Websocket) -> Websocket:
     try:
         kwargs = await _prepare(socket, compiled)
     except _Rejected as rejected:
-        await _reject(socket, rejected.code, rejected.reason)
+        await socket.refuse(
+            rejected.http_status,
+            rejected.detail,
+            code=rejected.code,
+            reason=str(rejected.detail),
+            headers=rejected.headers,
+        )
         connection.state = socket.state
         return socket
 
@@ -88,18 +110,6 @@ async def _dispatch(connection: Websocket) -> Websocket:
     return socket
 
 
-async def _reject(socket: Any, code: int, reason: str) -> None:
-    """Refuse a connection with a policy close code the client can see.
-
-    Closing before the handshake makes servers answer a bare HTTP 403, which browsers report without a code or
-    reason; accepting and closing at once delivers `code` and `reason` in the close frame.
-    """
-    await socket.asgi_send({'type': 'websocket.accept', 'subprotocol': None, 'headers': []})
-    await socket.asgi_send({'type': 'websocket.close', 'code': code, 'reason': reason})
-    socket.state = 'Rejected'
-    socket.close_code, socket.close_reason = code, reason
-
-
 async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
     options = compiled.options
     auth = options.auth if options.auth is not None else config.WS_AUTHENTICATION
@@ -108,7 +118,7 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
         try:
             socket.user = await call(socket)
         except BaseError as exc:
-            raise _Rejected(status.WS_1008_POLICY_VIOLATION, str(exc.detail)) from None
+            raise _Rejected.from_error(exc) from None
     for permission in options.permissions or ():
         check: Any = permission() if inspect.isclass(permission) else permission
         try:
@@ -116,13 +126,13 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
             if inspect.isawaitable(granted):
                 granted = await granted
         except BaseError as exc:
-            raise _Rejected(status.WS_1008_POLICY_VIOLATION, str(exc.detail)) from None
+            raise _Rejected.from_error(exc) from None
         if not granted:
-            raise _Rejected(status.WS_1008_POLICY_VIOLATION, 'Permission Denied')
+            raise _Rejected(status.HTTP_403_FORBIDDEN, 'Permission Denied')
     try:
         return compiled.plan.build(socket)
     except BaseError as exc:
-        raise _Rejected(status.WS_1008_POLICY_VIOLATION, str(exc.detail)) from None
+        raise _Rejected.from_error(exc) from None
 
 
 async def _receive_loop(socket: Any) -> None:

@@ -25,7 +25,7 @@ async def notify_user(user_id: str, message: dict[str, Any]) -> int:
 
 class NoteFeedWebsocket(GenericWebsocket):
     # WS_AUTHENTICATION (QueryParamJWTAuthentication) reads the token from `?authorization=`; a connection
-    # without a user is closed with code 1008 before `connect()` runs.
+    # without a user is refused in the handshake (HTTP 403, or 401 for a bad token) before `connect()` runs.
     permissions = [IsAuthenticated]
 
     async def connect(self) -> None:

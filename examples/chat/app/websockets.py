@@ -71,19 +71,19 @@ async def recent_messages(room: str, limit: int) -> list[dict[str, Any]]:
 
 class ChatRoomWebsocket(GenericWebsocket):
     # WS_AUTHENTICATION (QueryParamJWTAuthentication) reads `?authorization=<access token>`; a connection without
-    # a valid token is refused with close code 1008 and the reason before `connect()` runs.
+    # a valid token is refused in the handshake (HTTP 401/403 with a JSON `detail`) before `connect()` runs.
     permissions = [IsAuthenticated]
 
     # Set once the connection has joined its room; `disconnect()` only announces connections that did.
     room: str | None = None
 
     async def connect(self, room: str) -> None:
-        await self.accept()
         if not ROOM_NAME.match(room):
-            # Accepted first, so that browsers receive the close code and the reason.
+            # Closing before `accept()` refuses the handshake: HTTP 403 with this text as the `detail`.
             reason = 'Room names are 1-32 lowercase letters, digits, "-" and "_"'
             await self.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
             return
+        await self.accept()
         # History first, then membership: the history is the first thing the client gets.
         await self.send({'type': 'history', 'room': room, 'messages': await recent_messages(room, config.HISTORY_SIZE)})
         await rooms.join(room, self.connection_id, self.user.username)

@@ -6,9 +6,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from ulid import ULID
 
 from panther import status
+from panther._internal.ids import new_ulid
 from panther.base_request import BaseRequest
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Websocket(BaseRequest):
         raw_headers = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
         await self.asgi_send({'type': 'websocket.accept', 'subprotocol': subprotocol, 'headers': raw_headers})
         self.state = 'Accepted'
-        self._connection_id = str(ULID())
+        self._connection_id = new_ulid()
         WebsocketConnections.local().register(self)
         logger.debug(f'Accepting WS connection {self._connection_id}')
 

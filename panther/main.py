@@ -47,10 +47,11 @@ class _HooksFailed(PantherError):
 class _Route:
     """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
 
-    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler')
+    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler', 'pattern')
 
-    def __init__(self, endpoint: Any) -> None:
+    def __init__(self, endpoint: Any, pattern: str = '') -> None:
         self.endpoint = endpoint
+        self.pattern = pattern
         compiled = getattr(endpoint, '__panther_endpoint__', None)
         self.handler = compiled.handler() if compiled is not None and compiled.kind != 'websocket' else None
         self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
@@ -125,6 +126,7 @@ class Panther:
                         response = await self.dispatch(request=request)
                     else:
                         request.path_variables = variables or {}
+                        request.route = route.pattern
                         direct = route.direct
                         try:
                             if direct is not None and scope['method'] in direct.methods:
@@ -223,6 +225,7 @@ class Panther:
             if route is None:
                 raise NotFoundAPIError
             request.path_variables = variables or {}
+            request.route = route.pattern
             if route.handler is None:
                 raise UpgradeRequiredError
             return await route.handler(request)
@@ -277,6 +280,10 @@ class Panther:
         await start_listener()
         if failures:
             raise _HooksFailed('; '.join(failures))
+        if config.BACKGROUND_TASKS:
+            from panther.background_tasks import _background_tasks
+
+            _background_tasks.start()
 
     async def shutdown(self) -> None:
         if not self._started:
@@ -286,6 +293,10 @@ class Panther:
         from panther.events import Event
 
         await stop_listener()
+        from panther.background_tasks import _background_tasks
+
+        # Before the shutdown hooks and connection closing: no run may start on a closing database or Redis.
+        await _background_tasks.stop()
         await Event.arun_shutdowns()
         database = config.DATABASE
         close = getattr(database, 'close', None)

@@ -198,6 +198,10 @@ def load_auto_reformat(namespace: dict[str, Any]) -> None:
 def load_background_tasks(namespace: dict[str, Any]) -> None:
     if namespace.get('BACKGROUND_TASKS'):
         config.BACKGROUND_TASKS = True
+        from panther.background_tasks import _background_tasks
+
+        # Tasks are accepted from here on; they start running when the app's lifespan starts.
+        _background_tasks.initialize()
 
 
 def load_other_configs(namespace: dict[str, Any]) -> None:

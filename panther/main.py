@@ -47,11 +47,10 @@ class _HooksFailed(PantherError):
 class _Route:
     """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
 
-    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler', 'pattern')
+    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler')
 
-    def __init__(self, endpoint: Any, pattern: str = '') -> None:
+    def __init__(self, endpoint: Any) -> None:
         self.endpoint = endpoint
-        self.pattern = pattern
         compiled = getattr(endpoint, '__panther_endpoint__', None)
         self.handler = compiled.handler() if compiled is not None and compiled.kind != 'websocket' else None
         self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
@@ -126,7 +125,6 @@ class Panther:
                         response = await self.dispatch(request=request)
                     else:
                         request.path_variables = variables or {}
-                        request.route = route.pattern
                         direct = route.direct
                         try:
                             if direct is not None and scope['method'] in direct.methods:
@@ -225,7 +223,6 @@ class Panther:
             if route is None:
                 raise NotFoundAPIError
             request.path_variables = variables or {}
-            request.route = route.pattern
             if route.handler is None:
                 raise UpgradeRequiredError
             return await route.handler(request)

@@ -137,6 +137,9 @@ class BaseRequest:
 
     # A class-level default: set on the instance only when authentication assigns it.
     user: Any = None
+    # The matched route pattern (`'notes/<note_id>'`), set by the router; throttle and cache keys use it, never
+    # the raw path, so spelling a path differently cannot open a new bucket.
+    route: str | None = None
     # Lazy slots, filled on first use.
     _headers: Headers
     _query_list: list[tuple[str, str]]

@@ -25,7 +25,7 @@ from panther import status
 from panther._internal.store import MemoryStore, Store, StoreUnavailableError, get_store
 from panther.configs import config
 from panther.response import Response, StreamingResponse
-from panther.throttling import client_ip
+from panther.throttling import client_ip, route_of
 
 if TYPE_CHECKING:
     from panther._internal.types import Receive, Send
@@ -123,7 +123,7 @@ class NotModifiedResponse(Response):
 
 
 def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
-    """`panther:cache:<user id or client IP>:<path>:<sha256 of the query string>`.
+    """`panther:cache:<user id or client IP>:<route>[=<path variables>]:<sha256 of the query string>`.
 
     `duration` is accepted for compatibility; expiry is the Store's TTL, not part of the key.
     """
@@ -139,7 +139,14 @@ def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
         client = f'ip:{scope["client"][0]}'
     query = scope.get('query_string')
     query_hash = hashlib.sha256(query).hexdigest() if query else ''
-    return f'{KEY_PREFIX}{client}:{scope["path"]}:{query_hash}'
+    # The matched route and its variables, not the raw path: `/stats` and `/stats/` are one entry.
+    route = request.route
+    if route is None:
+        route = route_of(request)
+    variables = request.path_variables
+    if variables:
+        route = f'{route}={"/".join(variables.values())}'
+    return f'{KEY_PREFIX}{client}:{route}:{query_hash}'
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:

@@ -47,10 +47,11 @@ class _HooksFailed(PantherError):
 class _Route:
     """A routed endpoint with its compiled handler (None for WebSocket endpoints)."""
 
-    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler')
+    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler', 'pattern')
 
-    def __init__(self, endpoint: Any) -> None:
+    def __init__(self, endpoint: Any, pattern: str = '') -> None:
         self.endpoint = endpoint
+        self.pattern = pattern
         compiled = getattr(endpoint, '__panther_endpoint__', None)
         self.handler = compiled.handler() if compiled is not None and compiled.kind != 'websocket' else None
         self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
@@ -125,6 +126,7 @@ class Panther:
                         response = await self.dispatch(request=request)
                     else:
                         request.path_variables = variables or {}
+                        request.route = route.pattern
                         direct = route.direct
                         try:
                             if direct is not None and scope['method'] in direct.methods:
@@ -223,6 +225,7 @@ class Panther:
             if route is None:
                 raise NotFoundAPIError
             request.path_variables = variables or {}
+            request.route = route.pattern
             if route.handler is None:
                 raise UpgradeRequiredError
             return await route.handler(request)

@@ -28,7 +28,7 @@ from panther.exceptions import PantherError, ThrottlingAPIError
 if TYPE_CHECKING:
     from panther.base_request import BaseRequest
 
-__all__ = ['Throttle', 'client_ip', 'default_identifier']
+__all__ = ['Throttle', 'client_ip', 'client_ip_key', 'default_identifier', 'route_of', 'user_key']
 
 logger = logging.getLogger('panther')
 
@@ -89,6 +89,40 @@ def client_ip(request: BaseRequest) -> str:
     return hops[0] if hops else peer
 
 
+def route_of(request: BaseRequest) -> str:
+    """The matched route pattern (`'notes/<note_id>'`); for a request that was not routed, its path without
+    empty or dot segments, so spellings of one path still share a bucket."""
+    route = request.route
+    if route is not None:
+        return route
+    segments: list[str] = []
+    for segment in request.path.split('/'):
+        if segment == '..':
+            if segments:
+                segments.pop()
+        elif segment not in ('', '.'):
+            segments.append(segment)
+    return '/'.join(segments)
+
+
+def client_ip_key(request: BaseRequest) -> str:
+    """Bucket by client address and route, whatever token the request carries.
+
+    For endpoints that authenticate someone (login, refresh, sign-up): with the default key, each account an
+    attacker holds would open its own bucket for guessing another user's password.
+    """
+    return f'ip:{client_ip(request)}:{route_of(request)}'
+
+
+def user_key(request: BaseRequest) -> str:
+    """The default bucket: the user (authenticated requests) or the client address, and the route."""
+    return f'{default_identifier(request)}:{route_of(request)}'
+
+
+# Names accepted for `Throttle(key=...)`.
+KEYS: dict[str, Callable[[Any], str]] = {'ip': client_ip_key, 'user': user_key}
+
+
 def default_identifier(request: BaseRequest) -> str:
     """`user:<id>` for an authenticated request, else `ip:<client address>`."""
     user = request.user
@@ -101,17 +135,23 @@ def default_identifier(request: BaseRequest) -> str:
 
 @dataclass(eq=False)
 class Throttle:
-    """At most `rate` requests per `duration` window for each client (per path, unless `key` says otherwise).
+    """At most `rate` requests per `duration` window for each client (per route, unless `key` says otherwise).
 
-    `key(request) -> str` replaces the default bucket `<user id or client IP>:<path>`; for example
-    `key=lambda request: default_identifier(request)` limits a client across all paths together.
+    `key(request) -> str` replaces the default bucket `<user id or client IP>:<route>` (`user_key`), where the
+    route is the matched pattern (`'notes/<note_id>'`), never the raw path. `key='ip'` (`client_ip_key`) buckets
+    by client address whatever token is sent — use it on login, refresh and sign-up; `key=default_identifier`
+    limits a client across all routes together.
     """
 
     rate: int
     duration: timedelta
-    key: Callable[[Any], str] | None = field(default=None, kw_only=True)
+    key: Callable[[Any], str] | str | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        if isinstance(self.key, str):
+            if self.key not in KEYS:
+                raise PantherError(f'`Throttle.key` should be a function or one of {sorted(KEYS)}, not {self.key!r}.')
+            self.key = KEYS[self.key]
         if not isinstance(self.rate, int) or self.rate < 1:
             raise PantherError('`Throttle.rate` should be a positive integer.')
         if not isinstance(self.duration, timedelta) or self.duration <= timedelta(0):
@@ -130,7 +170,8 @@ class Throttle:
         return self._cache_key(request, self._window(time.time()))
 
     def _cache_key(self, request: BaseRequest, window: int) -> str:
-        bucket = self.key(request) if self.key is not None else f'{default_identifier(request)}:{request.path}'
+        key = self.key
+        bucket = key(request) if key is not None else f'{default_identifier(request)}:{route_of(request)}'  # type: ignore[operator]
         return f'{KEY_PREFIX}{self._seconds:g}:{window}:{bucket}'
 
     async def get_request_count(self, request: BaseRequest) -> int:

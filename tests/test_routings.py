@@ -320,3 +320,52 @@ def test_empty_sub_table_under_a_variable_is_not_found() -> None:
     use({'items/': {'<id>/': {}}, 'items/<id>/x/': f})
     assert find_endpoint('items/5') == ENDPOINT_NOT_FOUND
     assert find_endpoint('items/5/x') == (f, 'items/<id>/x')
+
+
+NON_CANONICAL = [
+    '//auth/login/',
+    '///auth/login/',
+    '/auth//login/',
+    '/auth/login//',
+    '/./auth/login/',
+    '/auth/./login/',
+    '/auth/login/.',
+    '/auth/../auth/login/',
+    '/auth/x/../login/',
+    '//',
+]
+
+
+@pytest.mark.parametrize('path', NON_CANONICAL)
+async def test_non_canonical_spellings_are_404_everywhere(path: str, middlewares: list) -> None:
+    # One spelling per route (trailing slash optional): another spelling must not reach the endpoint, or a
+    # throttle keyed by path could be sidestepped by spelling the path differently.
+    urls = {'': show_path, 'auth/': {'login/': show_path, '<step>/': show_other}}
+    client = APIClient(make_app(urls, MIDDLEWARES=middlewares))
+    res = await client.get(path)
+    assert (res.status_code, res.data) == (404, {'detail': 'Not Found'})
+    use(urls)
+    assert find_endpoint(path) == ENDPOINT_NOT_FOUND
+    for canonical in ('/auth/login/', '/auth/login'):
+        assert (await client.get(canonical)).data == {'path': canonical, 'vars': {}}
+
+
+async def test_dots_inside_a_segment_are_ordinary_characters() -> None:
+    client = APIClient(make_app({'.well-known/': {'<name>/': show_path}, 'v1.2/': show_path}))
+    assert (await client.get('/.well-known/security.txt')).data['vars'] == {'name': 'security.txt'}
+    assert (await client.get('/v1.2/')).status_code == 200
+    assert (await client.get('/.well-known/..')).status_code == 404
+
+
+async def test_the_request_knows_its_route_pattern(middlewares: list) -> None:
+    seen: list[str | None] = []
+
+    @API()
+    async def record(request: Request) -> dict:
+        seen.append(request.route)
+        return {}
+
+    client = APIClient(make_app({'': record, 'notes/<note_id>/': record, 'a/b': record}, MIDDLEWARES=middlewares))
+    for path in ('/', '/notes/5/', '/notes/5', '/a/b/'):
+        assert (await client.get(path)).status_code == 200
+    assert seen == ['', 'notes/<note_id>', 'notes/<note_id>', 'a/b']

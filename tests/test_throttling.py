@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from panther._internal.store import RedisStore, set_redis_store
 from panther.app import API
 from panther.configs import config
 from panther.db.connections.redis import RedisConnection
-from panther.exceptions import NotFoundAPIError, PantherError, ThrottlingAPIError
+from panther.exceptions import AuthenticationAPIError, NotFoundAPIError, PantherError, ThrottlingAPIError
 from panther.request import Request
 from panther.test import APIClient
 from panther.throttling import Throttle, client_ip, default_identifier
@@ -107,7 +108,8 @@ def test_throttles_compare_by_identity() -> None:
 def test_windows_are_floor_aligned(clock: FakeClock) -> None:
     throttle = Throttle(rate=3, duration=timedelta(seconds=10))
     clock.now = 1_000_009.9
-    assert throttle.build_cache_key(make_request()) == 'panther:throttle:10:100000:ip:10.0.0.1:/'
+    # The route of an unrouted `/` is ''.
+    assert throttle.build_cache_key(make_request()) == 'panther:throttle:10:100000:ip:10.0.0.1:'
     clock.now = 1_000_010.0
     assert throttle.build_cache_key(make_request()).startswith('panther:throttle:10:100001:')
     assert throttle.time_window.timestamp() == 1_000_010
@@ -360,6 +362,150 @@ async def test_app_cache_hit_still_counts_and_carries_headers(client: APIClient,
     first = await client.get('/cached')
     assert first.headers['RateLimit-Remaining'] == '0'
     assert (await client.get('/cached')).status_code == 429
+
+
+# --- the bucket is the matched route, never the raw path ---------------------------------------------------------
+
+login_guesses: list[str] = []
+
+
+@API(methods=['POST'], throttling=Throttle(rate=5, duration=timedelta(minutes=1)))
+async def spelled_login(request: Request) -> Any:
+    login_guesses.append(request.path)
+    raise AuthenticationAPIError('Invalid username or password')
+
+
+def spellings() -> list[str]:
+    """40 spellings of `/auth/login/`: repeated and dot segments, a missing trailing slash, percent-escapes."""
+    found: list[str] = []
+    for lead in ('/', '//', '///', '////'):
+        for middle in ('/', '//', '/./'):
+            for tail in ('', '/', '//'):
+                found.append(f'{lead}auth{middle}login{tail}')
+    found += ['/auth/%6Cogin/', '/%61uth/login/', '/auth%2Flogin/', '/auth/login%2F']
+    return found
+
+
+async def call_like_a_server(app: Panther, raw_path: str, address: str) -> int:
+    """POST through the app the way uvicorn does: `path` is the percent-decoded `raw_path`."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {'type': 'http.request', 'body': b'{}', 'more_body': False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        'type': 'http',
+        'method': 'POST',
+        'path': unquote(raw_path),
+        'raw_path': raw_path.encode(),
+        'query_string': b'',
+        'headers': [(b'content-type', b'application/json'), (b'content-length', b'2')],
+        'client': (address, 40000),
+        'server': ('127.0.0.1', 8000),
+    }
+    await app(scope, receive, send)
+    return sent[0]['status']
+
+
+async def test_path_spellings_share_one_bucket(backend: str, clock: FakeClock) -> None:
+    # The reproduction: 40 spellings x 5 guesses from one address gave 200 answers and no 429.
+    clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 60  # a window no earlier run has used
+    app = Panther(__name__, configs=__name__, urls={'auth': {'login': spelled_login}})
+    login_guesses.clear()
+    address = f'10.{uuid.uuid4().int % 250}.0.1'
+    assert len(spellings()) == 40
+    statuses: dict[int, int] = {}
+    for _ in range(5):
+        for spelling in spellings():
+            status_code = await call_like_a_server(app, spelling, address)
+            statuses[status_code] = statuses.get(status_code, 0) + 1
+    assert len(login_guesses) == 5
+    # `/auth/login` with or without the trailing slash (also percent-encoded) is the route; the rest is 404.
+    assert statuses == {401: 5, 429: 5 * 6 - 5, 404: 5 * 34}
+
+
+async def test_a_throttled_request_is_keyed_by_its_route_pattern(backend: str, clock: FakeClock) -> None:
+    clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 60
+    throttle = Throttle(rate=1, duration=timedelta(minutes=1))
+    route = f'items/{uuid.uuid4().hex}/<item_id>'
+    first, second = make_request('/items/1/'), make_request('/items/2')
+    first.route = second.route = route
+    assert await throttle.check_and_increment(first)
+    with pytest.raises(ThrottlingAPIError):
+        await throttle.check_and_increment(second)
+    assert throttle.build_cache_key(first).endswith(f':ip:10.0.0.1:{route}')
+
+
+def test_unrouted_request_key_ignores_empty_and_dot_segments() -> None:
+    throttle = Throttle(rate=1, duration=timedelta(minutes=1))
+    keys = {throttle.build_cache_key(make_request(path)) for path in ('/a/b/', '//a//b', '/./a/b/.', '/a/../a/b')}
+    assert len(keys) == 1
+
+
+# --- login, refresh and sign-up: keyed by the client address -----------------------------------------------------
+
+
+class TokenPerUser:
+    """`Authorization: Bearer user-<n>` authenticates user n: an attacker holding many accounts."""
+
+    async def __call__(self, request: Request) -> Any:
+        header = request.headers.authorization
+        return U(header.removeprefix('Bearer user-')) if header else None
+
+
+@API(methods=['POST'], auth=TokenPerUser, throttling=Throttle(rate=5, duration=timedelta(minutes=1), key='ip'))
+async def ip_keyed_login(request: Request) -> Any:
+    raise AuthenticationAPIError('Invalid username or password')
+
+
+@API(
+    methods=['POST'],
+    auth=TokenPerUser,
+    throttling=Throttle(rate=5, duration=timedelta(minutes=1), key=throttling.client_ip_key),
+)
+async def ip_keyed_sign_up(request: Request) -> Any:
+    return {'ok': True}
+
+
+@API(methods=['POST'], auth=TokenPerUser, throttling=Throttle(rate=5, duration=timedelta(minutes=1)))
+async def user_keyed_login(request: Request) -> Any:
+    raise AuthenticationAPIError('Invalid username or password')
+
+
+async def test_login_limit_is_not_multiplied_by_the_attackers_tokens(backend: str, clock: FakeClock) -> None:
+    # The reproduction: with the default key, N accounts gave N x 5 guesses a minute against any victim.
+    clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 60
+    urls = {'login': ip_keyed_login, 'signup': ip_keyed_sign_up, 'user-login': user_keyed_login}
+    client = APIClient(app=Panther(__name__, configs=__name__, urls=urls))
+    for path in ('/login', '/signup'):
+        statuses = [
+            (await client.post(path, headers={'Authorization': f'Bearer user-{number}'})).status_code
+            for number in range(10)
+        ]
+        assert statuses.count(429) == 5, path
+        anonymous = await client.post(path)
+        assert anonymous.status_code == 429
+    # The default key is the user: the same ten tokens get ten buckets (what the login endpoints must not use).
+    statuses = [
+        (await client.post('/user-login', headers={'Authorization': f'Bearer user-{number}'})).status_code
+        for number in range(10)
+    ]
+    assert 429 not in statuses
+
+
+def test_client_ip_key_ignores_the_user_and_uses_the_route() -> None:
+    request = make_request('/auth//login', user=U(7))
+    request.route = 'auth/login'
+    assert throttling.client_ip_key(request) == 'ip:10.0.0.1:auth/login'
+    assert throttling.user_key(request) == 'user:7:auth/login'
+
+
+def test_unknown_key_name_is_refused() -> None:
+    with pytest.raises(PantherError, match="one of \\['ip', 'user'\\]"):
+        Throttle(rate=1, duration=timedelta(minutes=1), key='address')
 
 
 # --- two worker processes share one Redis ------------------------------------------------------------------------

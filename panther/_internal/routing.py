@@ -1,4 +1,11 @@
-"""The compiled route matcher: one dict lookup for static routes, a backtracking tree for variables."""
+"""The compiled route matcher: one dict lookup for static routes, a backtracking tree for variables.
+
+Each route has one canonical spelling, `/segment/segment/` (the trailing slash is optional, as in Panther
+5.x). Other spellings of the same route — empty segments (`///auth/login/`, `/auth//login/`) and dot segments
+(`/./auth/login/`, `/auth/../auth/login/`) — match nothing (404), so nothing keyed by route (throttle
+buckets, cache entries) can be split by spelling a path differently. Percent-escapes are decoded by the
+ASGI server before routing (`scope['path']`), so `/auth/%6Cogin/` is `/auth/login/`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,15 @@ class _Node:
         self.variables: list[tuple[str, str, _Node]] = []
 
 
+def is_non_canonical(path: str) -> bool:
+    """Whether `path` has an empty (`//`) or a dot (`.`, `..`) segment; such spellings never match a route."""
+    if '//' in path:
+        return True
+    if '/.' in path or path.startswith('.'):
+        return any(segment in ('.', '..') for segment in path.split('/'))
+    return False
+
+
 def _is_endpoint(value: Any) -> bool:
     return value is not None and not isinstance(value, dict)
 
@@ -26,12 +42,13 @@ RESERVED: Any = object()
 class Router:
     """Matches request paths against a finalized routing tree (`config.URLS`).
 
-    `wrap` turns each endpoint into the value the router returns (the app stores compiled handlers).
+    `wrap(endpoint, pattern)` turns each endpoint into the value the router returns (the app stores compiled
+    handlers); `pattern` is the route it is mounted at, e.g. `'notes/<note_id>'` (`''` for the root).
     """
 
-    def __init__(self, tree: dict[str, Any], wrap: Callable[[Any], Any] | None = None) -> None:
-        self._wrap = wrap or (lambda endpoint: endpoint)
-        self.root = self._build(tree)
+    def __init__(self, tree: dict[str, Any], wrap: Callable[[Any, str], Any] | None = None) -> None:
+        self._wrap = wrap or (lambda endpoint, pattern: endpoint)
+        self.root = self._build(tree, [])
         self.static: dict[str, tuple[Any, str]] = {}
         self.raw_static: dict[str, Any] = {}
         self._collect_static(self.root, [])
@@ -44,17 +61,19 @@ class Router:
                     self.pairs[literal] = (grandchild.endpoint, name)
                     break
 
-    def _build(self, tree: dict[str, Any]) -> _Node:
+    def _build(self, tree: dict[str, Any], parts: list[str]) -> _Node:
         node = _Node()
         for key, value in tree.items():
             if key == '':
                 if _is_endpoint(value):
-                    node.endpoint = self._wrap(value)
+                    node.endpoint = self._wrap(value, '/'.join(parts))
                 continue
             if value == {}:
                 child = _Node(RESERVED)
+            elif isinstance(value, dict):
+                child = self._build(value, [*parts, key])
             else:
-                child = self._build(value) if isinstance(value, dict) else _Node(self._wrap(value))
+                child = _Node(self._wrap(value, '/'.join([*parts, key])))
             if key.startswith('<'):
                 node.variables.append((key, key.strip('<> '), child))
             else:
@@ -67,7 +86,8 @@ class Router:
             self.static[path] = (node.endpoint, path)
             # Also keyed by the usual raw spellings so most requests skip `strip()`.
             self.raw_static[f'/{path}'] = node.endpoint
-            self.raw_static[f'/{path}/'] = node.endpoint
+            if path:
+                self.raw_static[f'/{path}/'] = node.endpoint
         for key, child in node.literals.items():
             self._collect_static(child, [*parts, key])
 
@@ -84,6 +104,8 @@ class Router:
 
     def resolve_dynamic(self, path: str) -> tuple[Any, dict[str, str] | None]:
         """`resolve()` for a path already known not to be a static route in its raw spelling."""
+        if ('//' in path or '/.' in path) and is_non_canonical(path):
+            return None, None
         raw_parts = path.split('/')
         if len(raw_parts) == 3 and not raw_parts[0] and raw_parts[2]:
             # `/literal/value`: static routes already missed above, so the precomputed pair decides.
@@ -127,6 +149,8 @@ class Router:
 
     def match(self, path: str) -> tuple[Any, str]:
         """`(value, found_path)` where found_path names the route's segments (`'user/<id>'`)."""
+        if is_non_canonical(path):
+            return None, ''
         path = path.strip('/')
         hit = self.static.get(path)
         if hit is not None:

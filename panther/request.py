@@ -71,6 +71,17 @@ class Request(BaseRequest):
         return self.scope['method']
 
     @property
+    def last_event_id(self) -> str | None:
+        """The `Last-Event-ID` header a reconnecting `EventSource` sends: resume the events after it."""
+        value = self.raw_header(b'last-event-id')
+        if value is None:
+            return None
+        try:
+            return value.decode('utf-8')
+        except UnicodeDecodeError:
+            raise BadRequestAPIError(detail='Last-Event-ID header is not valid UTF-8') from None
+
+    @property
     def body(self) -> bytes:
         """The raw body; available after `await request.read_body()` (the framework reads it when needed)."""
         return self._body if self._body is not None else b''

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import inspect
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from decimal import Decimal
 from email.utils import formatdate, parsedate_to_datetime
@@ -33,6 +34,7 @@ __all__ = [
     'RedirectResponse',
     'Response',
     'ResponseDataTypes',
+    'ServerSentEvent',
     'StreamingDataTypes',
     'StreamingResponse',
     'TemplateResponse',
@@ -341,30 +343,154 @@ class StreamingResponse(Response):
                     await result
 
 
+_LINE_BREAK = re.compile(r'\r\n|\r|\n')
+
+
+def _sse_lines(field: str, text: str) -> list[str]:
+    """One `field: line` per line of `text` (CRLF, CR and LF all break lines, as the SSE parser does)."""
+    return [f'{field}: {line}' if line else f'{field}:' for line in _LINE_BREAK.split(text)]
+
+
+@dataclasses.dataclass
+class ServerSentEvent:
+    """One server-sent event. `data` may span lines (str) or be any JSON-serialisable value; `retry` is the
+    client's reconnection delay in milliseconds; `comment` lines are ignored by clients (but keep proxies busy)."""
+
+    data: Any = None
+    event: str | None = None
+    id: str | int | None = None
+    retry: int | None = None
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        # A line break would end the field early and let the rest be read as other fields (header injection).
+        if self.event is not None and _LINE_BREAK.search(str(self.event)):
+            raise ValueError('Server-sent event `event` must not contain line breaks')
+        if self.id is not None:
+            if isinstance(self.id, bool) or not isinstance(self.id, (str, int)):
+                raise TypeError(f'Server-sent event `id` should be a str or int, not `{type(self.id).__name__}`')
+            if _LINE_BREAK.search(str(self.id)) or '\0' in str(self.id):
+                raise ValueError('Server-sent event `id` must not contain line breaks or NUL')
+        retry = self.retry
+        if retry is not None and (isinstance(retry, bool) or not isinstance(retry, int) or retry < 0):
+            raise ValueError(f'Server-sent event `retry` should be a non-negative int (milliseconds), not {retry!r}')
+
+    def encode(self) -> bytes:
+        lines: list[str] = []
+        if self.comment is not None:
+            lines.extend(_sse_lines('', self.comment))
+        if self.id is not None:
+            lines.append(f'id: {self.id}')
+        if self.event is not None:
+            lines.append(f'event: {self.event}')
+        if self.retry is not None:
+            lines.append(f'retry: {self.retry}')
+        if self.data is not None:
+            data = self.data
+            if isinstance(data, bytes):
+                data = data.decode()
+            elif not isinstance(data, str):
+                data = render_json(data).decode()
+            lines.extend(_sse_lines('data', data))
+        return ('\n'.join(lines) + '\n\n').encode()
+
+
+_PING = b': ping\n\n'
+
+
 class EventSourceResponse(StreamingResponse):
-    """Server-sent events: each chunk (str, dict or `(event, data)` tuple) is framed as an SSE message."""
+    """Server-sent events from a (sync or async) generator.
+
+    Each chunk becomes one event: a `ServerSentEvent` (id, event, retry, comment), a str/bytes (data, split into
+    `data:` lines), an `(event, data)` tuple, or any other value (JSON data). While the generator is idle a
+    `: ping` comment is sent every `ping_interval` seconds (None: never) so proxies keep the connection open.
+    When the client disconnects the generator is stopped at once (its `finally` blocks run), even while it
+    waits for its next event.
+    """
 
     content_type = 'text/event-stream'
 
-    def __init__(self, data: Any = None, status_code: int = 200, headers: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        data: Any = None,
+        status_code: int = 200,
+        headers: dict[str, Any] | None = None,
+        ping_interval: float | None = 15,
+    ) -> None:
+        if ping_interval is not None and not ping_interval > 0:
+            raise ValueError(f'`ping_interval` should be a positive number of seconds or None, not {ping_interval!r}')
         super().__init__(
             data=data,
             status_code=status_code,
             headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no', **(headers or {})},
         )
+        self.ping_interval = ping_interval
 
     @staticmethod
     def _encode(chunk: Any) -> bytes:
-        event = None
+        if isinstance(chunk, ServerSentEvent):
+            return chunk.encode()
         if isinstance(chunk, tuple) and len(chunk) == 2:
-            event, chunk = chunk
-        if isinstance(chunk, bytes):
-            chunk = chunk.decode()
-        elif not isinstance(chunk, str):
-            chunk = render_json(chunk).decode()
-        lines = [f'event: {event}'] if event else []
-        lines.extend(f'data: {line}' for line in chunk.split('\n'))
-        return ('\n'.join(lines) + '\n\n').encode()
+            event, data = chunk
+            return ServerSentEvent(data=data, event=event or None).encode()
+        return ServerSentEvent(data=chunk if chunk is not None else 'null').encode()
+
+    async def _stream_body(self, send: Send, receive: Receive) -> None:
+        lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        last_sent = loop.time()
+        chunks = self._chunks()
+
+        async def pump() -> None:
+            nonlocal last_sent
+            async for chunk in chunks:
+                async with lock:
+                    await send({'type': 'http.response.body', 'body': chunk, 'more_body': True})
+                    last_sent = loop.time()
+
+        async def keep_alive(interval: float) -> None:
+            nonlocal last_sent
+            while True:
+                await asyncio.sleep(max(0.0, last_sent + interval - loop.time()))
+                if loop.time() - last_sent >= interval:
+                    async with lock:
+                        await send({'type': 'http.response.body', 'body': _PING, 'more_body': True})
+                        last_sent = loop.time()
+
+        async def watch_disconnect() -> None:
+            while (await receive())['type'] != 'http.disconnect':
+                pass
+
+        producer = asyncio.ensure_future(pump())
+        watcher = asyncio.ensure_future(watch_disconnect())
+        helpers = [watcher]
+        if self.ping_interval is not None:
+            helpers.append(asyncio.ensure_future(keep_alive(self.ping_interval)))
+        try:
+            await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # On a disconnect (or our own cancellation) the generator is cancelled where it waits.
+            for task in (producer, *helpers):
+                task.cancel()
+            await asyncio.gather(producer, *helpers, return_exceptions=True)
+            await self._close_generator(chunks)
+        if watcher.done() and not watcher.cancelled() and watcher.exception() is None:
+            return  # the client went away: nothing more to send
+        error = producer.exception() if producer.done() and not producer.cancelled() else None
+        if error is not None:
+            raise error
+        await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
+
+    async def _close_generator(self, chunks: AsyncGenerator[bytes, None]) -> None:
+        with contextlib.suppress(RuntimeError, ValueError):
+            await chunks.aclose()
+        close = getattr(self.data, 'aclose', None) or getattr(self.data, 'close', None)
+        if close is not None:
+            # A sync generator still running in its worker thread cannot be closed ("already executing").
+            with contextlib.suppress(RuntimeError, ValueError):
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
 
 
 class TemplateResponse(HTMLResponse):

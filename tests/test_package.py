@@ -29,6 +29,8 @@ PUBLIC = {
         'ResponseDataTypes',
         'IterableDataTypes',
         'StreamingDataTypes',
+        'EventSourceResponse',
+        'ServerSentEvent',
     ],
     'panther.status': [
         'HTTP_200_OK',
@@ -94,6 +96,7 @@ PUBLIC = {
     'panther.throttling': ['Throttle'],
     'panther.caching': ['api_cache_key', 'get_response_from_cache', 'set_response_in_cache', 'CachedResponse'],
     'panther.events': ['Event'],
+    'panther.background_tasks': ['BackgroundTask', 'BackgroundTasks', 'WeekDay', '_background_tasks'],
     'panther.middlewares': [
         'HTTPMiddleware',
         'WebsocketMiddleware',

@@ -29,7 +29,13 @@ from panther.db.connections.redis import close_redis
 from panther.events import Event
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / 'README.md', ROOT / 'docs' / 'core.md', ROOT / 'docs' / 'auth.md', ROOT / 'docs' / 'database.md']
+DOCS = [
+    ROOT / 'README.md',
+    ROOT / 'docs' / 'core.md',
+    ROOT / 'docs' / 'auth.md',
+    ROOT / 'docs' / 'database.md',
+    ROOT / 'docs' / 'security.md',
+]
 BLOCK = re.compile(r'```python\n(.*?)```', re.DOTALL)
 REQUIRES = re.compile(r'#\s*requires:\s*(\S+)\s*')
 SERVICES = ('redis', 'mongodb')

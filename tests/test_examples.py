@@ -197,6 +197,32 @@ async def test_login_is_throttled(client: APIClient) -> None:
     assert (await client.get('/health/')).status_code == 200
 
 
+async def test_login_limit_is_per_address_whatever_tokens_are_sent(client: APIClient) -> None:
+    # An attacker with many accounts of their own must not get 5 guesses a minute per account.
+    tokens = [(await account(f'attacker{number}')).headers for number in range(6)]
+    statuses = [(await client.post('/auth/login/', payload={}, headers=headers)).status_code for headers in tokens]
+    assert statuses == [400] * 5 + [429]
+    # Sign-up is keyed the same way: a token changes nothing about the bucket.
+    await client.post('/auth/signup/', payload={})
+    response = await client.post('/auth/signup/', payload={}, headers=tokens[0])
+    assert (response.headers['RateLimit-Limit'], response.headers['RateLimit-Remaining']) == ('20', '18')
+
+
+async def test_login_is_also_limited_per_target_account(client: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from examples.canonical.app import apis
+
+    # Guesses at one account from many addresses (behind a trusted proxy here). The real limit is 10 a minute;
+    # 1 keeps the test to one password check (~1 s of scrypt).
+    monkeypatch.setattr(apis.LOGIN_PER_USERNAME, 'rate', 1)
+    monkeypatch.setattr(config, 'TRUSTED_PROXIES', ['127.0.0.1'], raising=False)
+    guess = {'username': 'Victim', 'password': 'wrong-password'}
+    first = await client.post('/auth/login/', payload=guess, headers={'X-Forwarded-For': '10.0.0.1'})
+    assert first.status_code == 401
+    second = await client.post('/auth/login/', payload=guess, headers={'X-Forwarded-For': '10.0.0.2'})
+    assert (second.status_code, second.data) == (429, {'detail': 'Too Many Request'})
+    assert second.headers['RateLimit-Limit'] == '1'
+
+
 async def test_me_needs_a_valid_access_token(client: APIClient) -> None:
     alice = await account('alice')
     assert (await client.get('/auth/me/')).status_code == 403  # anonymous: IsAuthenticated refuses

@@ -30,7 +30,7 @@ from panther.generics import CreateAPI, DeleteAPI, ListAPI, RetrieveAPI, UpdateA
 from panther.permissions import IsAuthenticated
 from panther.request import Request
 from panther.response import Cookie, Response
-from panther.throttling import Throttle
+from panther.throttling import Throttle, client_ip_key
 from panther.utils import timezone_now
 
 # The refresh token is only ever needed by the account endpoints, so browsers send it nowhere else.
@@ -91,7 +91,8 @@ def expired_cookies() -> list[Cookie]:
     auth=OptionalCookieJWTAuthentication,
     input_model=SignUpIn,
     output_model=AuthorOut,
-    throttling=Throttle(rate=20, duration=timedelta(hours=1)),
+    # Per client address, whatever cookie is sent (see examples/canonical/app/apis.py).
+    throttling=Throttle(rate=20, duration=timedelta(hours=1), key=client_ip_key),
 )
 async def sign_up(request: Request) -> Response:
     data: SignUpIn = request.validated_data
@@ -113,7 +114,7 @@ async def sign_up(request: Request) -> Response:
     methods=['POST'],
     auth=OptionalCookieJWTAuthentication,
     input_model=LoginIn,
-    throttling=Throttle(rate=5, duration=timedelta(minutes=1)),
+    throttling=Throttle(rate=5, duration=timedelta(minutes=1), key=client_ip_key),
 )
 async def login(request: Request) -> Response:
     data: LoginIn = request.validated_data
@@ -128,7 +129,12 @@ async def login(request: Request) -> Response:
     return Response(data={'id': str(user.id), 'username': user.username}, set_cookies=token_cookies(tokens))
 
 
-@API(methods=['POST'], auth=RefreshCookieJWTAuthentication, permissions=[IsAuthenticated])
+@API(
+    methods=['POST'],
+    auth=RefreshCookieJWTAuthentication,
+    permissions=[IsAuthenticated],
+    throttling=Throttle(rate=30, duration=timedelta(minutes=1), key=client_ip_key),
+)
 async def refresh(request: Request) -> Response:
     # Spends the `refresh_token` cookie: its session (the old access token too) is revoked, new cookies are set.
     tokens = await request.user.refresh_tokens()

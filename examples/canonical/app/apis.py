@@ -25,7 +25,7 @@ from panther.pagination import Pagination
 from panther.permissions import IsAuthenticated
 from panther.request import Request
 from panther.response import Response
-from panther.throttling import Throttle
+from panther.throttling import Throttle, client_ip_key
 from panther.utils import timezone_now
 
 logger = logging.getLogger('panther')
@@ -39,12 +39,22 @@ _NO_SUCH_USER = User(username='', password='0' * 64)
 
 # --- accounts --------------------------------------------------------------------------------------------------
 
+# Endpoints that authenticate someone are limited per client address (`client_ip_key`), whatever token the request
+# carries: with the default key (the user), every account an attacker holds would add 5 guesses a minute.
+# Login is also limited per target account, so guesses spread over many addresses still hit a wall.
+LOGIN_PER_ADDRESS = Throttle(rate=5, duration=timedelta(minutes=1), key=client_ip_key)
+LOGIN_PER_USERNAME = Throttle(
+    rate=10,
+    duration=timedelta(minutes=1),
+    key=lambda request: f'login-username:{request.validated_data.username.lower()}',
+)
+
 
 @API(
     methods=['POST'],
     input_model=SignUpIn,
     output_model=UserOut,
-    throttling=Throttle(rate=20, duration=timedelta(hours=1)),
+    throttling=Throttle(rate=20, duration=timedelta(hours=1), key=client_ip_key),
 )
 async def sign_up(request: Request) -> Response:
     data: SignUpIn = request.validated_data
@@ -62,9 +72,10 @@ async def sign_up(request: Request) -> Response:
     return Response(data=user, status_code=status.HTTP_201_CREATED)  # shaped by `output_model`
 
 
-@API(methods=['POST'], input_model=LoginIn, throttling=Throttle(rate=5, duration=timedelta(minutes=1)))
+@API(methods=['POST'], input_model=LoginIn, throttling=LOGIN_PER_ADDRESS)
 async def login(request: Request) -> dict[str, str]:
     data: LoginIn = request.validated_data
+    await LOGIN_PER_USERNAME.check_and_increment(request)  # 429 past 10 guesses a minute at one account
     user = await User.find_one(username=data.username.lower())
     if user is None:
         # Same work and the same answer as a wrong password, so the response tells nobody which usernames exist.
@@ -75,7 +86,12 @@ async def login(request: Request) -> dict[str, str]:
     return await user.login()  # {'access_token': ..., 'refresh_token': ...}
 
 
-@API(methods=['POST'], auth=RefreshJWTAuthentication, permissions=[IsAuthenticated])
+@API(
+    methods=['POST'],
+    auth=RefreshJWTAuthentication,
+    permissions=[IsAuthenticated],
+    throttling=Throttle(rate=30, duration=timedelta(minutes=1), key=client_ip_key),
+)
 async def refresh(request: Request) -> dict[str, str]:
     # `Authorization: Bearer <refresh token>`. The token is spent: its session (old access token included)
     # is revoked and a new pair is returned.

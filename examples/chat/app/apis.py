@@ -13,7 +13,7 @@ from panther.exceptions import AuthenticationAPIError, BadRequestAPIError
 from panther.permissions import IsAuthenticated
 from panther.request import Request
 from panther.response import FileResponse, Response, TemplateResponse
-from panther.throttling import Throttle
+from panther.throttling import Throttle, client_ip_key
 
 # A stored-password value that matches no password: checking it costs as much as checking a real one.
 _NO_SUCH_USER = User(username='', password='0' * 64)
@@ -28,7 +28,8 @@ PAGE_HEADERS = {
     methods=['POST'],
     input_model=SignUpIn,
     output_model=UserOut,
-    throttling=Throttle(rate=20, duration=timedelta(hours=1)),
+    # Per client address, whatever token is sent (see examples/canonical/app/apis.py).
+    throttling=Throttle(rate=20, duration=timedelta(hours=1), key=client_ip_key),
 )
 async def sign_up(request: Request) -> Response:
     data: SignUpIn = request.validated_data
@@ -46,7 +47,11 @@ async def sign_up(request: Request) -> Response:
     return Response(data=user, status_code=status.HTTP_201_CREATED)
 
 
-@API(methods=['POST'], input_model=LoginIn, throttling=Throttle(rate=5, duration=timedelta(minutes=1)))
+@API(
+    methods=['POST'],
+    input_model=LoginIn,
+    throttling=Throttle(rate=5, duration=timedelta(minutes=1), key=client_ip_key),
+)
 async def login(request: Request) -> dict[str, str]:
     data: LoginIn = request.validated_data
     user = await User.find_one(username=data.username.lower())
@@ -59,7 +64,12 @@ async def login(request: Request) -> dict[str, str]:
     return await user.login()  # {'access_token': ..., 'refresh_token': ...}
 
 
-@API(methods=['POST'], auth=RefreshJWTAuthentication, permissions=[IsAuthenticated])
+@API(
+    methods=['POST'],
+    auth=RefreshJWTAuthentication,
+    permissions=[IsAuthenticated],
+    throttling=Throttle(rate=30, duration=timedelta(minutes=1), key=client_ip_key),
+)
 async def refresh(request: Request) -> dict[str, str]:
     # `Authorization: Bearer <refresh token>`: spends it and returns a new pair. The page does this before each
     # (re)connection, because the access token in the WebSocket URL lives only 15 minutes.

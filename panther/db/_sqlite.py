@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -135,6 +136,10 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, encryption: bool = False, key: Callable[[], bytes] | None = None) -> None:
         self.path = str(path)
         check_database_file(self.path)
+        # Every connection opens the same file, even when the working directory changes after the first one.
+        self._file = os.path.abspath(self.path)
+        # (device, inode) of the file the connections are open on; `None` until the first connection.
+        self._identity: tuple[int, int] | None = None
         self.encrypted = encryption
         self._key = key
         self._fernet: Any = None
@@ -161,7 +166,62 @@ class SQLiteStore:
 
     def connection(self) -> sqlite3.Connection:
         """The `sqlite3.Connection` used on the event-loop thread (for raw SQL; keep statements short)."""
+        self.check_file()
         return self._inline_connection()
+
+    # ------------------------------------------------------------------------------------ the file itself
+
+    def check_file(self) -> None:
+        """Reopen the database when its file was deleted or replaced since the connections were opened.
+
+        Test suites delete the file between tests while the process lives on. Open connections would go on using
+        the unlinked file (so the next test would see the previous one's documents), and a new connection next to
+        them would share their `-wal`/`-shm` files. Called at the start of every operation, before table caches are
+        trusted: one `stat()`.
+        """
+        identity = self._identity
+        if identity is None:
+            return
+        try:
+            status = os.stat(self._file)
+        except FileNotFoundError:
+            status = None
+        if status is not None and (status.st_dev, status.st_ino) == identity:
+            return
+        logger.info(f'`{self.path}` was deleted or replaced while open; opening it again.')
+        self._reset_connections()
+        if status is None:
+            self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Delete the `-wal`/`-shm` files of a deleted database, so a new file never starts with the old log."""
+        if os.path.exists(self._file):
+            return
+        for suffix in ('-wal', '-shm'):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._file + suffix)
+
+    def _reset_connections(self) -> None:
+        """Close every connection (the worker's on its thread) and forget what they knew about the schema."""
+        if self._executor is not None:
+            self._executor.submit(self._close_worker_side).result()
+        if self._inline is not None:
+            with contextlib.suppress(sqlite3.Error):
+                # SQLite does not empty the log of a moved file when closing; a file put in its place would
+                # otherwise start with these pages.
+                self._ticks = 0
+                self._inline.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+            self._inline.close()
+            self._inline = None
+        # Connections still streaming from the old file are not in this list, so they are closed, not pooled, when
+        # their stream ends.
+        self._opened.clear()
+        self._identity = None
+        self._tables.clear()
+        self.unique_ready.clear()
+        self._indexes.clear()
+        self._slow.clear()
+        self._writes = 0
 
     # ---------------------------------------------------------------------------------------------- crypto
 
@@ -233,9 +293,12 @@ class SQLiteStore:
                 time.sleep(0.01)
 
     def _connect(self, busy_timeout_ms: int, *, read_only: bool = False) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, cached_statements=512, timeout=0
-        )
+        try:
+            connection = sqlite3.connect(
+                self._file, isolation_level=None, check_same_thread=False, cached_statements=512, timeout=0
+            )
+        except sqlite3.Error as error:
+            raise PantherError(f'`{self.path}` cannot be opened as an SQLite database: {error}') from None
         try:
             # Converting a fresh file to WAL needs the write lock once; wait for it like the worker does.
             connection.execute(f'PRAGMA busy_timeout = {WORKER_BUSY_TIMEOUT_MS}')
@@ -247,6 +310,9 @@ class SQLiteStore:
         except sqlite3.DatabaseError as error:
             connection.close()
             raise PantherError(f'`{self.path}` cannot be opened as an SQLite database: {error}') from None
+        if self._identity is None:
+            status = os.stat(self._file)
+            self._identity = (status.st_dev, status.st_ino)
         self._opened.append(connection)
         connection.create_function('panther_regexp', 3, _sql_regexp, deterministic=True)
         if self.encrypted:
@@ -328,13 +394,23 @@ class SQLiteStore:
         except sqlite3.OperationalError as error:
             raise _database_error(error) from error
 
-    def run_sync(self, func: Callable[..., T], *args: Any) -> T:
-        """Blocking variant for synchronous callers (sync cursor iteration, the CLI)."""
-        try:
-            return self._call_inline(func, args)
-        except sqlite3.OperationalError as error:
-            if _error_code(error) not in (_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_INTERRUPT):
-                raise _database_error(error) from error
+    def run_sync(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
+        """Blocking variant for synchronous callers (sync cursor iteration, the session API, the CLI).
+
+        On the event loop's thread (or the main thread of a script) it tries inline first, as `run` does, with the
+        same rule for writes. Other threads, such as synchronous endpoints in the thread pool, must not share the
+        inline connection with the event loop, so their work goes to the worker.
+        """
+        if _on_inline_thread():
+            try:
+                result = self._call_inline(func, args, budget=not write)
+            except sqlite3.OperationalError as error:
+                if _error_code(error) not in (_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_INTERRUPT):
+                    raise _database_error(error) from error
+            else:
+                if write:
+                    self._count_write()
+                return result
         try:
             return self._executor_instance().submit(self._call_worker, func, args).result()
         except sqlite3.OperationalError as error:
@@ -377,6 +453,13 @@ class SQLiteStore:
         if table not in self._tables:
             self.run_sync(_create_table, quote_identifier(table))
             self._tables.add(table)
+
+    def forget_table(self, table: str) -> None:
+        """Drop what is known about a table that was just dropped, so its next use creates it again."""
+        self._tables.discard(table)
+        self.unique_ready.discard(table)
+        prefix = f'{table}__'
+        self._indexes = {name for name in self._indexes if not name.startswith(prefix)}
 
     async def ensure_unique(self, table: str, unique: Sequence[tuple[str, str]]) -> None:
         """Create the table if needed and a unique index for each `(field, expression)` of `unique`; unique indexes
@@ -448,7 +531,7 @@ class SQLiteStore:
             self._release_reader(stream.connection)
 
     def _release_reader(self, connection: sqlite3.Connection) -> None:
-        if len(self._readers) < MAX_READERS:
+        if len(self._readers) < MAX_READERS and connection in self._opened:
             self._readers.append(connection)
         else:
             connection.close()
@@ -532,19 +615,22 @@ class SQLiteStore:
         self.close_sync()
 
     def close_sync(self) -> None:
+        self._reset_connections()
         if self._executor is not None:
-            executor = self._executor
-            executor.submit(self._close_worker_side).result()
-            executor.shutdown(wait=True)
+            self._executor.shutdown(wait=True)
             self._executor = None
-        if self._inline is not None:
-            self._inline.close()
-            self._inline = None
-        self._opened.clear()
-        self._tables.clear()
-        self.unique_ready.clear()
-        self._indexes.clear()
-        self._slow.clear()
+        self._remove_leftovers()
+
+
+def _on_inline_thread() -> bool:
+    """Whether this thread may use the inline connection: the main thread or one running an event loop."""
+    if threading.current_thread() is threading.main_thread():
+        return True
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _release(connections: list[sqlite3.Connection], executors: list[ThreadPoolExecutor]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from panther.configs import config
+from panther.db._session import PantherDBSession
 from panther.db._sqlite import SQLiteStore
 from panther.exceptions import PantherError
 
@@ -48,6 +49,8 @@ class PantherDBConnection(BaseDatabaseConnection):
 
     `path` defaults to `database.pdb` in the working directory and is used as given (no suffix is added).
     `encryption=True` encrypts every document with Fernet using `config.SECRET_KEY`, read when first needed.
+    The file exists once the connection is made; if it is deleted while the process runs (as test suites do
+    between tests), the next operation starts a new, empty file.
     """
 
     def __init__(self, path: str | Path | None = None, encryption: bool = False) -> None:
@@ -57,6 +60,9 @@ class PantherDBConnection(BaseDatabaseConnection):
         if self.encryption and config.SECRET_KEY:
             # Report a malformed key at start-up when it is already known.
             self.store.fernet()
+        # Opening the first connection creates the file: 5.x apps and their tests expect it after start-up.
+        self.store.connection()
+        self._session = PantherDBSession(self.store)
 
     @staticmethod
     def _secret_key() -> bytes:
@@ -66,13 +72,14 @@ class PantherDBConnection(BaseDatabaseConnection):
         return key.encode() if isinstance(key, str) else key
 
     @property
-    def session(self) -> SQLiteStore:
-        """The SQLite store (its `connection()` method gives the event-loop thread's `sqlite3.Connection`)."""
-        return self.store
+    def session(self) -> PantherDBSession:
+        """The 5.x collection API (`db.session.collection('User').find_one(...)`) over the same tables as the
+        `Model` queries; `connection()` gives the event-loop thread's `sqlite3.Connection`."""
+        return self._session
 
     @property
-    def client(self) -> SQLiteStore:
-        return self.store
+    def client(self) -> PantherDBSession:
+        return self._session
 
     async def close(self) -> None:
         await self.store.close()

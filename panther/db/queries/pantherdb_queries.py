@@ -619,6 +619,8 @@ def _store() -> SQLiteStore:
         raise DatabaseError(
             '`BasePantherDBQuery` needs `config.DATABASE` to be a `PantherDBConnection`; check your DATABASE block.'
         )
+    # Before the table caches are trusted: the file may have been deleted since the last operation.
+    store.check_file()
     return store
 
 

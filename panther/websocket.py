@@ -8,10 +8,20 @@ from typing import Any
 from panther import status
 from panther._internal.endpoint import EndpointOptions
 from panther._internal.injection import InjectionPlan
+from panther._internal.ws_groups import groups
 from panther.base_websocket import PubSub, Websocket, WebsocketConnections
 from panther.configs import config
 
-__all__ = ['GenericWebsocket', 'Websocket', 'close_websocket_connection', 'send_message_to_websocket']
+__all__ = [
+    'GenericWebsocket',
+    'Websocket',
+    'close_websocket_connection',
+    'group_members',
+    'join_group',
+    'leave_group',
+    'send_message_to_websocket',
+    'send_to_group',
+]
 
 
 class WebsocketEndpoint:
@@ -50,6 +60,23 @@ class GenericWebsocket(Websocket):
     async def disconnect(self, code: int) -> None:
         """Called once after an accepted connection ended (client went away or the server closed it)."""
 
+    # Groups: shortcuts for the module functions below, for this connection.
+
+    async def join(self, group: str, info: Any = None) -> None:
+        """Join `group` (left automatically when the connection ends); `info` is listed by `group_members()`."""
+        await join_group(self._require_id(), group, info)
+
+    async def leave(self, group: str) -> None:
+        await leave_group(self._require_id(), group)
+
+    def joined_groups(self) -> frozenset[str]:
+        return groups.groups_of(self._connection_id or '')
+
+    def _require_id(self) -> str:
+        if self._connection_id is None:
+            raise RuntimeError('Call `self.accept()` before joining or leaving groups')
+        return self._connection_id
+
 
 async def send_message_to_websocket(connection_id: str, data: Any) -> None:
     """Send `data` to a connection, whichever worker process holds it."""
@@ -60,6 +87,33 @@ async def close_websocket_connection(
     connection_id: str, code: int = status.WS_1000_NORMAL_CLOSURE, reason: str = ''
 ) -> None:
     await _publish({'connection_id': connection_id, 'action': 'close', 'data': {'code': code, 'reason': reason}})
+
+
+async def join_group(connection_id: str, group: str, info: Any = None) -> None:
+    """Add a connection (of any worker) to `group`; `info` (JSON-serialisable) is what presence lists for it.
+
+    Invalid group names raise `ValueError`. A connection of another worker joins when that worker receives
+    the request (through Redis); an unknown or closed connection joins nothing.
+    """
+    await groups.join(connection_id, group, info)
+
+
+async def leave_group(connection_id: str, group: str) -> None:
+    """Remove a connection from `group` (nothing happens if it is not a member)."""
+    await groups.leave(connection_id, group)
+
+
+async def send_to_group(group: str, data: Any) -> int:
+    """Send `data` to every member of `group` in every worker; returns how many members it was sent to.
+
+    An empty or unknown group is not an error: nothing is sent and the result is 0.
+    """
+    return await groups.send(group, data)
+
+
+async def group_members(group: str) -> dict[str, Any]:
+    """`{connection id: info}` of the members of `group` across workers (this process only without Redis)."""
+    return await groups.members(group)
 
 
 async def _publish(message: dict[str, Any]) -> None:

@@ -10,12 +10,15 @@ from typing import Any
 
 from panther import status
 from panther._internal.types import Receive, Scope, Send
+from panther._internal.ws_groups import groups, presence_ttl, run_heartbeat
 from panther.base_websocket import PubSub, Websocket, WebsocketConnections
 from panther.configs import config
-from panther.exceptions import BaseError
+from panther.exceptions import BaseError, PantherError
 from panther.routings import get_router
 
 logger = logging.getLogger('panther')
+
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 
 
 class _Rejected(Exception):
@@ -92,7 +95,7 @@ async def _dispatch(connection: Websocket) -> Websocket:
         await socket.connect(**kwargs)
         if socket.state == 'Accepted':
             accepted = True
-            await _receive_loop(socket)
+            await _receive_loop(socket, compiled)
         elif socket.state == 'Connected':
             await socket.close(code=status.WS_1000_NORMAL_CLOSURE)
         accepted = accepted or (socket.close_code is not None and socket.state == 'Closed')
@@ -102,6 +105,12 @@ async def _dispatch(connection: Websocket) -> Websocket:
         await _safe_close(socket, status.WS_1011_INTERNAL_ERROR)
     finally:
         WebsocketConnections.local().unregister(socket)
+    if socket._connection_id is not None:
+        # Before `disconnect()`: the hook sees the groups without this connection.
+        try:
+            await groups.leave_all(socket._connection_id)
+        except Exception as exc:
+            logger.error(f'WebSocket error while leaving groups: {exc}', exc_info=exc)
     if accepted:
         try:
             await socket.disconnect(socket.close_code or status.WS_1000_NORMAL_CLOSURE)
@@ -135,13 +144,39 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
         raise _Rejected.from_error(exc) from None
 
 
-async def _receive_loop(socket: Any) -> None:
+def max_message_size() -> int:
+    """`WS_MAX_MESSAGE_SIZE` in bytes (default 1 MiB); a larger client message closes the socket with 1009."""
+    value = config.WS_MAX_MESSAGE_SIZE
+    if value is None:
+        return DEFAULT_MAX_MESSAGE_SIZE
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PantherError(f"Invalid 'WS_MAX_MESSAGE_SIZE': expected a positive number of bytes, got {value!r}")
+    return value
+
+
+def _too_big(data: str | bytes, limit: int) -> bool:
+    size = len(data)
+    if isinstance(data, str) and limit // 4 < size <= limit:
+        # A character takes 1 to 4 bytes in UTF-8: only encode when the length alone cannot decide.
+        size = len(data.encode())
+    return size > limit
+
+
+async def _receive_loop(socket: Any, compiled: Any) -> None:
+    limit = max_message_size()
+    receive = socket.receive
+    asgi_receive = socket.asgi_receive
     while True:
-        message = await socket.asgi_receive()
+        message = await asgi_receive()
         kind = message['type']
         if kind == 'websocket.receive':
             data = message.get('text')
-            await socket.receive(data if data is not None else message.get('bytes', b''))
+            if data is None:
+                data = message.get('bytes') or b''
+            if _too_big(data, limit):
+                await socket.close(code=status.WS_1009_MESSAGE_TOO_BIG, reason=f'Messages are at most {limit} bytes')
+                return
+            await receive(data)
         elif kind == 'websocket.disconnect':
             socket.state = 'Closed'
             socket.close_code = message.get('code', status.WS_1000_NORMAL_CLOSURE)
@@ -152,8 +187,10 @@ async def _receive_loop(socket: Any) -> None:
 
 # Cross-process delivery
 
-
-_listener: dict[str, Any] = {'task': None}
+_listener: dict[str, Any] = {'task': None, 'heartbeat': None}
+# How long start-up waits for the subscription before serving anyway (delivery starts once it is up).
+SUBSCRIBE_TIMEOUT = 5.0
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
 def remote_store() -> Any:
@@ -169,27 +206,78 @@ def remote_store() -> Any:
     return get_store()
 
 
+async def dispatch_published(message: dict[str, Any]) -> None:
+    """Act on one message of the WebSocket channel in this process."""
+    if await groups.handle(message):
+        return
+    await WebsocketConnections.local().deliver(message)
+
+
+async def _subscribe_and_deliver(store: Any, subscribed: asyncio.Event) -> None:
+    store._check()
+    pubsub = store.client.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(PubSub.channel)
+        subscribed.set()
+        logger.debug('WebSocket channel subscribed')
+        # Memberships written while Redis was away (or before a restart of Redis) are restored now.
+        await groups.heartbeat()
+        while True:
+            # Idle most of the time: wait without the socket timeout.
+            message = await pubsub.get_message(timeout=None)
+            if message is None or message.get('type') != 'message':
+                continue
+            try:
+                await dispatch_published(PubSub.decode(message['data']))
+            except Exception as exc:
+                logger.error(f'WebSocket delivery failed: {exc}')
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+
+
+async def _listen(store: Any, subscribed: asyncio.Event) -> None:
+    """Stay subscribed: after a lost connection to Redis, subscribe again (with a growing pause)."""
+    failures = 0
+    while True:
+        subscribed.clear()
+        try:
+            await _subscribe_and_deliver(store, subscribed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if subscribed.is_set():
+                failures = 0
+            if failures == 0:
+                logger.warning(f'WebSocket delivery across workers paused, Redis is unreachable: {exc}')
+            delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+            failures += 1
+            await asyncio.sleep(delay)
+
+
 async def start_listener() -> None:
     if not config.HAS_WS or _listener['task'] is not None:
         return
+    max_message_size()  # a bad setting fails the start-up, not the first message
+    presence_ttl()
     store = remote_store()
-    if store is None:
+    if store is None or not hasattr(store, 'client'):
         return
-
-    async def listen() -> None:
-        async for raw in store.subscribe(PubSub.channel):
-            try:
-                await WebsocketConnections.local().deliver(PubSub.decode(raw))
-            except Exception as exc:
-                logger.error(f'WebSocket delivery failed: {exc}')
-
-    _listener['task'] = asyncio.create_task(listen())
+    subscribed = asyncio.Event()
+    _listener['task'] = asyncio.create_task(_listen(store, subscribed))
+    _listener['heartbeat'] = asyncio.create_task(run_heartbeat())
+    # Serve only once this worker hears what the others publish (or after the timeout, logged).
+    try:
+        await asyncio.wait_for(subscribed.wait(), timeout=SUBSCRIBE_TIMEOUT)
+    except asyncio.TimeoutError:
+        logger.warning('WebSocket channel not subscribed yet; delivery from other workers starts once it is')
 
 
 async def stop_listener() -> None:
-    task = _listener['task']
-    _listener['task'] = None
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    for name in ('task', 'heartbeat'):
+        task = _listener[name]
+        _listener[name] = None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

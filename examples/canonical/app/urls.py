@@ -11,9 +11,11 @@ from examples.canonical.app.apis import (
     sign_up,
     stats,
 )
+from examples.canonical.app.pages import home
 from examples.canonical.app.websockets import NoteFeedWebsocket
 
 url_routing = {
+    '': home,
     'auth/': {
         'signup/': sign_up,
         'login/': login,

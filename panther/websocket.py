@@ -9,8 +9,10 @@ from panther import status
 from panther._internal.endpoint import EndpointOptions
 from panther._internal.injection import InjectionPlan
 from panther._internal.ws_groups import groups
+from panther._internal.ws_throttling import validate_throttle
 from panther.base_websocket import PubSub, Websocket, WebsocketConnections
 from panther.configs import config
+from panther.throttling import Throttle
 
 __all__ = [
     'GenericWebsocket',
@@ -39,6 +41,11 @@ class GenericWebsocket(Websocket):
 
     auth: Any = None
     permissions: Any = None
+    # `Throttle(rate, duration)` of client messages per user (authenticated) or per connection; messages over the
+    # limit are dropped and `throttled()` is called once per window.
+    throttling: Throttle | None = None
+    # `Throttle` of new connections per user or client address; over the limit the handshake is refused with 429.
+    connect_throttling: Throttle | None = None
 
     __panther_endpoint__: WebsocketEndpoint
 
@@ -46,6 +53,8 @@ class GenericWebsocket(Websocket):
         super().__init_subclass__(**kwargs)
         if cls.permissions is not None and not isinstance(cls.permissions, (list, tuple)):
             cls.permissions = [cls.permissions]
+        validate_throttle(cls.__name__, 'throttling', cls.throttling)
+        validate_throttle(cls.__name__, 'connect_throttling', cls.connect_throttling)
         options = EndpointOptions.build(auth=cls.auth, permissions=cls.permissions)
         cls.__panther_endpoint__ = WebsocketEndpoint(cls, options)
         if not cls.__module__.startswith('panther.'):
@@ -59,6 +68,13 @@ class GenericWebsocket(Websocket):
 
     async def disconnect(self, code: int) -> None:
         """Called once after an accepted connection ended (client went away or the server closed it)."""
+
+    async def throttled(self, retry_after: int) -> None:
+        """Called for the first message over `throttling` in a window; that message and the rest are dropped.
+
+        Override to answer in your own protocol, or to close the connection (e.g. `await self.close(1008)`).
+        """
+        await self.send({'detail': 'Too Many Messages', 'retry_after': retry_after})
 
     # Groups: shortcuts for the module functions below, for this connection.
 

@@ -11,6 +11,7 @@ from typing import Any
 from panther import status
 from panther._internal.types import Receive, Scope, Send
 from panther._internal.ws_groups import groups, presence_ttl, run_heartbeat
+from panther._internal.ws_throttling import MessageLimiter, check_connection_rate
 from panther.base_websocket import PubSub, Websocket, WebsocketConnections
 from panther.configs import config
 from panther.exceptions import BaseError, PantherError
@@ -138,6 +139,13 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
             raise _Rejected.from_error(exc) from None
         if not granted:
             raise _Rejected(status.HTTP_403_FORBIDDEN, 'Permission Denied')
+    connect_throttle = compiled.cls.connect_throttling
+    if connect_throttle is not None:
+        retry_after = await check_connection_rate(socket, connect_throttle)
+        if retry_after is not None:
+            rejected = _Rejected(status.HTTP_429_TOO_MANY_REQUESTS, 'Too Many Request', status.WS_1013_TRY_AGAIN_LATER)
+            rejected.headers = {'Retry-After': str(retry_after)}
+            raise rejected
     try:
         return compiled.plan.build(socket)
     except BaseError as exc:
@@ -164,6 +172,8 @@ def _too_big(data: str | bytes, limit: int) -> bool:
 
 async def _receive_loop(socket: Any, compiled: Any) -> None:
     limit = max_message_size()
+    throttle = compiled.cls.throttling
+    limiter = MessageLimiter(socket, throttle) if throttle is not None else None
     receive = socket.receive
     asgi_receive = socket.asgi_receive
     while True:
@@ -176,6 +186,14 @@ async def _receive_loop(socket: Any, compiled: Any) -> None:
             if _too_big(data, limit):
                 await socket.close(code=status.WS_1009_MESSAGE_TOO_BIG, reason=f'Messages are at most {limit} bytes')
                 return
+            if limiter is not None:
+                retry_after = await limiter.retry_after()
+                if retry_after is not None:
+                    if limiter.first_refusal(retry_after):
+                        await socket.throttled(retry_after)
+                    if socket.state != 'Accepted':
+                        return
+                    continue
             await receive(data)
         elif kind == 'websocket.disconnect':
             socket.state = 'Closed'

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import secrets
 import time
 from abc import ABC, abstractmethod
@@ -49,6 +50,9 @@ REVOKED_PREFIX = 'panther:revoked:'
 VERIFIED_TOKENS_CACHE_SIZE = 1024
 _verified_tokens: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 UNAVAILABLE_DETAIL = 'Authentication is temporarily unavailable'
+# Longest `user_id` / `sid` claim accepted (ULIDs are 26 characters, ObjectIds 24, UUIDs 36).
+MAX_ID_LENGTH = 64
+_OBJECT_ID = re.compile(r'[0-9a-fA-F]{24}')
 
 
 class BaseAuthentication(ABC):
@@ -77,6 +81,12 @@ class BaseAuthentication(ABC):
 def _quotable(text: str) -> str:
     # RFC 6750 allows only printable ASCII without `"` and `\` in `error_description`.
     return ''.join(char if ' ' <= char <= '~' and char not in '"\\' else "'" if char == '"' else '?' for char in text)
+
+
+def _is_model(model: Any) -> bool:
+    from panther.db.models import Model
+
+    return isinstance(model, type) and issubclass(model, Model)
 
 
 def _unavailable(cls: type, exc: Exception) -> APIError:
@@ -147,6 +157,9 @@ class JWTAuthentication(BaseAuthentication):
         payload = self.decode_jwt(token)
         if payload.get('token_type') != self.token_type:
             raise self.exception(f'Invalid token type; expected `{self.token_type}` token.')
+        session_id = payload.get('sid')
+        if session_id is not None and not (isinstance(session_id, str) and 0 < len(session_id) <= MAX_ID_LENGTH):
+            raise self.exception('Token `sid` is not valid')
         try:
             revoked = await self.is_token_revoked(token, payload)
         except StoreUnavailableError as exc:
@@ -211,13 +224,10 @@ class JWTAuthentication(BaseAuthentication):
 
     @classmethod
     async def get_user(cls, payload: dict[str, Any]) -> Any:
-        user_id = payload.get('user_id')
-        if user_id is None:
-            raise cls.exception('Payload does not have `user_id`')
         model: Any = cls.model or config.USER_MODEL
         if model is None:
             raise PantherError('`USER_MODEL` is not configured')
-        user = await model.find_one(id=user_id)
+        user = await model.find_one(id=cls.user_id_claim(payload, model))
         if user is None:
             raise cls.exception('User not found')
         fingerprint = payload.get('pwd')
@@ -225,6 +235,31 @@ class JWTAuthentication(BaseAuthentication):
             # Issued before the last `set_password()`: a password change ends the sessions it had.
             raise cls.exception('Token was issued before the password changed')
         return user
+
+    @classmethod
+    def user_id_claim(cls, payload: dict[str, Any], model: Any = None) -> str | int:
+        """The `user_id` claim, checked before it reaches a query; a 401 unless it is a plain id.
+
+        A signed token is not a trusted value: whoever holds the key (or a bug that signs user input) could put
+        `{"$ne": null}` there, which a query would read as an operator and log in as the first user. Only a
+        string of at most `MAX_ID_LENGTH` printable characters or a 64-bit integer passes, and under an engine
+        with ObjectId ids (MongoDB) only a valid ObjectId string.
+        """
+        user_id = payload.get('user_id')
+        if user_id is None:
+            raise cls.exception('Payload does not have `user_id`')
+        if isinstance(user_id, bool) or not isinstance(user_id, (str, int)):
+            raise cls.exception('Token `user_id` is not a valid id')
+        if isinstance(user_id, int):
+            if not -(2**63) <= user_id < 2**63:
+                raise cls.exception('Token `user_id` is not a valid id')
+            return user_id
+        if not 0 < len(user_id) <= MAX_ID_LENGTH or not user_id.isprintable():
+            raise cls.exception('Token `user_id` is not a valid id')
+        engine = config.QUERY_ENGINE
+        if getattr(engine, 'object_ids', False) and _is_model(model) and not _OBJECT_ID.fullmatch(user_id):
+            raise cls.exception('Token `user_id` is not a valid id')
+        return user_id
 
     # --- issuing tokens ------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ logger = logging.getLogger('panther')
 
 # Longer search terms are cut: a term is matched against every search field of every document.
 MAX_SEARCH_LENGTH = 200
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _not_implemented(owner: object, method: str) -> APIError:
@@ -83,12 +84,16 @@ def _convert_filter(model: type[BaseModel], field: str, value: str) -> Any:
     if adapter is None:
         return value
     try:
-        return adapter.validate_strings(value)
+        converted = adapter.validate_strings(value)
     except ValidationError:
         # Related documents are filtered by id, list fields by one of their items: the text as given.
         if field in plan_for(model).nodes or _schema_type(adapter) in ('list', 'set', 'tuple', 'dict'):
             return value
         raise BadRequestAPIError(detail=f'`{field}` filter: `{value}` is not a valid value.') from None
+    if type(converted) is int and not INT64_MIN <= converted <= INT64_MAX:
+        # Databases store 64-bit integers; a larger one would fail in the driver (a 500) instead of matching nothing.
+        raise BadRequestAPIError(detail=f'`{field}` filter: `{value}` is out of range.')
+    return converted
 
 
 def _schema_type(adapter: TypeAdapter[Any]) -> str:

@@ -16,12 +16,14 @@ class Pagination:
     """Reads `limit` (default 20, at most `MAX_LIMIT`) and `skip` (default 0) from the query parameters.
 
     Anything that is not a non-negative whole number is a 400 error (`limit` must also be at least 1); a `limit`
-    above `MAX_LIMIT` is lowered to it, so one request can never ask for the whole collection.
+    above `MAX_LIMIT` is lowered to it, so one request can never ask for the whole collection. A number above
+    `MAX_NUMBER` is a 400 too: databases store 64-bit integers, and `?skip=99999999999999999999` must not reach one.
     """
 
     DEFAULT_LIMIT = 20
     DEFAULT_SKIP = 0
     MAX_LIMIT = 100
+    MAX_NUMBER = 1_000_000_000
 
     def __init__(self, query_params: Mapping[str, Any], cursor: BaseCursor) -> None:
         self.query_params = query_params
@@ -39,6 +41,8 @@ class Pagination:
             raise BadRequestAPIError(detail=f'`{name}` should be a whole number, not `{raw}`.') from None
         if value < minimum:
             raise BadRequestAPIError(detail=f'`{name}` should be at least {minimum}.')
+        if value > self.MAX_NUMBER:
+            raise BadRequestAPIError(detail=f'`{name}` should be at most {self.MAX_NUMBER}.')
         return value
 
     def get_limit(self) -> int:

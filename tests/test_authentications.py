@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 import types
+import uuid
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -582,6 +583,72 @@ async def test_app_junk_requests_never_undo_a_logout(caplog: pytest.LogCaptureFi
     for token in (first['refresh_token'], second['refresh_token']):
         response = await client.post('/refresh', headers={'Authorization': f'Bearer {token}'})
         assert refusal_reason(response) == 'Token has been revoked'
+
+
+HOSTILE_USER_IDS = [{'$ne': None}, {'$gt': ''}, ['1'], 10**30, -(10**30), True, 1.5, '', 'x' * 65, 'a\x00b', {}]
+
+
+@pytest.mark.parametrize('user_id', HOSTILE_USER_IDS, ids=repr)
+async def test_hostile_user_id_claims_never_reach_a_query(
+    user_id: Any, client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reproduction (with the signing key): `{"$ne": null}` logged in as the first user, a list answered 500
+    # `DatabaseError` and 10**30 a 500 `OverflowError`. Now: a 401 before any query.
+    queries: list[Any] = []
+    original = User.find_one
+
+    async def counting_find_one(id: Any = None, username: str | None = None) -> User | None:
+        queries.append(id)
+        return await original(id=id, username=username)
+
+    monkeypatch.setattr(User, 'find_one', counting_find_one)
+    response = await client.get('/me', headers={'Authorization': f'Bearer {sign(claims(user_id=user_id))}'})
+    assert refusal_reason(response) == 'Token `user_id` is not a valid id'
+    assert queries == []
+
+
+@pytest.mark.parametrize('session_id', [{'$ne': None}, ['a'], 7, '', 'x' * 65])
+async def test_hostile_session_id_claims_are_refused(session_id: Any, client: APIClient) -> None:
+    response = await client.get('/me', headers={'Authorization': f'Bearer {sign(claims(sid=session_id))}'})
+    assert refusal_reason(response) == 'Token `sid` is not valid'
+
+
+async def test_plain_ids_of_every_engine_still_authenticate(client: APIClient) -> None:
+    ulid = '01J0000000000000000000000Z'
+    User.users |= {ulid: User(ulid, 'ulid', 'x'), 7: User(7, 'int', 'x')}
+    for user_id, name in ((ulid, 'ulid'), (7, 'int'), ('1', 'ali')):
+        response = await client.get('/me', headers={'Authorization': f'Bearer {sign(claims(user_id=user_id))}'})
+        assert (response.status_code, response.data) == (200, {'username': name})
+
+
+@pytest.mark.parametrize('engine', ['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
+async def test_operator_in_user_id_does_not_log_in_as_the_first_user(engine: str, tmp_path: Any, request: Any) -> None:
+    from panther.db.connections import load_database
+    from panther.db.models import BaseUser
+
+    class Member(BaseUser):
+        pass
+
+    if engine == 'sqlite':
+        load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'a.db'}})
+    else:
+        host, port = request.getfixturevalue('mongodb_address')
+        database = f'panther_claims_{uuid.uuid4().hex[:12]}'
+        url = f'mongodb://{host}:{port}/{database}'
+        load_database({'engine': {'class': 'panther.db.connections.MongoDBConnection', 'host': url}})
+    try:
+        first = await Member.insert_one(username='first')
+        app = Panther(__name__, configs=__name__, urls=URLS)
+        config.USER_MODEL = Member  # after the app read this module's settings
+        client = APIClient(app=app)
+        not_an_object_id = 'not-an-object-id-but-24c'  # 24 characters, but not hex: MongoDB ids are ObjectIds
+        for user_id in ({'$ne': None}, [str(first.id)], 10**30, not_an_object_id if engine == 'mongodb' else {}):
+            response = await client.get('/me', headers={'Authorization': f'Bearer {sign(claims(user_id=user_id))}'})
+            assert refusal_reason(response) == 'Token `user_id` is not a valid id', user_id
+        response = await client.get('/me', headers={'Authorization': f'Bearer {sign(claims(user_id=str(first.id)))}'})
+        assert (response.status_code, response.data) == (200, {'username': 'first'})
+    finally:
+        await config.DATABASE.close()
 
 
 async def test_app_anonymous_request_is_forbidden_not_unauthorised(client: APIClient) -> None:

@@ -600,6 +600,11 @@ async def test_html_pages_escape_what_authors_write(client: APIClient) -> None:
     assert f'/posts/{post["slug"]}/' in tagged.data
     assert f'/posts/{post["slug"]}/' not in (await client.get('/', query_params={'tag': 'other'})).data
     assert (await client.get('/', query_params={'page': 'abc'})).status_code == 200
+    # A page number no database integer holds was a 500 (SQLite overflow).
+    for page_number in ('99999999999999999999', '1000001'):
+        response = await client.get('/', query_params={'page': page_number})
+        assert (response.status_code, response.data) == (400, {'detail': '`page` should be at most 1000000.'})
+    assert (await client.get('/', query_params={'page': '1000000'})).status_code == 200
 
     missing = await client.get('/posts/hidden-draft/')
     assert missing.status_code == 404

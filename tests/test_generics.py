@@ -345,6 +345,27 @@ async def test_list_bad_pagination_is_400(client: APIClient, params: dict[str, s
     assert set(response.data) == {'detail'}
 
 
+@pytest.mark.parametrize(
+    ('params', 'detail'),
+    [
+        ({'skip': '99999999999999999999'}, '`skip` should be at most 1000000000.'),
+        ({'limit': '99999999999999999999'}, '`limit` should be at most 1000000000.'),
+        ({'skip': '9223372036854775807'}, '`skip` should be at most 1000000000.'),
+        ({'pages_count': '99999999999999999999'}, '`pages_count` filter: `99999999999999999999` is out of range.'),
+        ({'pages_count': '-99999999999999999999'}, '`pages_count` filter: `-99999999999999999999` is out of range.'),
+    ],
+)
+async def test_list_out_of_range_numbers_are_400_not_a_database_overflow(
+    client: APIClient, params: dict[str, str], detail: str
+) -> None:
+    # Before: SQLite raised OverflowError inside the query and the client got a 500.
+    await _seed()
+    response = await client.get('books/', query_params=params)
+    assert (response.status_code, response.data) == (400, {'detail': detail})
+    largest = await client.get('books/', query_params={'skip': '1000000000', 'pages_count': str(2**63 - 1)})
+    assert (largest.status_code, largest.data['results']) == (200, [])
+
+
 async def test_list_sort(client: APIClient) -> None:
     await _seed()
     response = await client.get('books/', query_params={'sort': '-pages_count,name,author'})

@@ -86,6 +86,15 @@ async def test_bad_numbers_are_400(rows: None, params: dict[str, str]) -> None:
     assert isinstance(error.value.detail, str)
 
 
+@pytest.mark.parametrize('name', ['limit', 'skip'])
+async def test_numbers_beyond_a_database_integer_are_400(rows: None, name: str) -> None:
+    with pytest.raises(BadRequestAPIError) as error:
+        Pagination(query_params={name: '99999999999999999999'}, cursor=await Row.find())
+    assert error.value.detail == f'`{name}` should be at most 1000000000.'
+    page = await _page({'skip': '1000000000'})
+    assert (page['count'], page['results']) == (4, [])
+
+
 async def test_overridable_readers(rows: None) -> None:
     class Fixed(Pagination):
         def get_limit(self) -> int:

@@ -12,12 +12,13 @@ from examples.blog.app.covers import cover_path
 from examples.blog.app.models import Comment, Post
 from examples.blog.app.queries import find_visible_post, has_tag, visible_posts
 from panther.app import API
-from panther.exceptions import NotFoundAPIError
+from panther.exceptions import BadRequestAPIError, NotFoundAPIError
 from panther.request import Request
 from panther.response import FileResponse, TemplateResponse
 from panther.utils import timezone_now
 
 PAGE_SIZE = 10
+MAX_PAGE = 1_000_000
 FEED_SIZE = 20
 MAX_COMMENTS_SHOWN = 200
 # The pages run no scripts at all: markup that slipped past escaping could still not execute anything.
@@ -25,11 +26,15 @@ PAGE_HEADERS = {'Content-Security-Policy': "default-src 'self'; style-src 'unsaf
 
 
 def _page_number(raw: str | None) -> int:
-    # A page link that was edited by hand shows the first page instead of an error.
+    # A page link that was edited by hand shows the first page instead of an error ...
     try:
-        return max(int(raw or 1), 1)
+        page = max(int(raw or 1), 1)
     except ValueError:
         return 1
+    if page > MAX_PAGE:
+        # ... but a number no database integer can hold is refused before it reaches the query (a 500 otherwise).
+        raise BadRequestAPIError(detail=f'`page` should be at most {MAX_PAGE}.')
+    return page
 
 
 def _not_found(request: Request) -> TemplateResponse:

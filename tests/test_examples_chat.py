@@ -23,6 +23,7 @@ import pytest
 from examples.chat.app import rooms
 from examples.chat.app.models import Message, User
 from examples.chat.app.serializers import MAX_MESSAGE_LENGTH
+from examples.chat.app.websockets import CONNECT_THROTTLE, MESSAGE_THROTTLE
 from panther.configs import config
 from panther.db.connections import PantherDBConnection, redis
 from panther.events import Event
@@ -101,6 +102,16 @@ async def joined(ws: Session, history: int = 0) -> dict[str, Any]:
     announcement = await ws.receive_json()
     assert announcement['type'] == 'join'
     return announcement
+
+
+async def received(ws: Session) -> list[dict[str, Any]]:
+    """Everything that arrives until a short quiet period."""
+    messages = []
+    while True:
+        try:
+            messages.append(await ws.receive_json(timeout=0.2))
+        except TimeoutError:
+            return messages
 
 
 async def nothing_arrives(ws: Session) -> None:
@@ -329,25 +340,59 @@ async def test_membership_and_delivery_go_through_redis(
     room = f'test-{uuid.uuid4().hex[:12]}'  # earlier runs may have left keys behind in the shared server
     async with serve(build_app()) as api:
         assert rooms.shared()
-        try:
-            alice, bob = await account('alice'), await account('bob')
-            async with room_session(api, room, alice.token) as alice_ws:
-                await joined(alice_ws)
-                async with room_session(api, room, bob.token) as bob_ws:
-                    await joined(bob_ws)
-                    assert (await alice_ws.receive_json())['user'] == 'bob'
-                    stored = await redis.hgetall(f'chat:room:{room}')
-                    assert sorted(value.decode() for value in stored.values()) == ['alice', 'bob']
-                    assert 0 < await redis.ttl(f'chat:room:{room}') <= rooms.IDLE_ROOM_TTL
+        alice, bob = await account('alice'), await account('bob')
+        async with room_session(api, room, alice.token) as alice_ws:
+            await joined(alice_ws)
+            async with room_session(api, room, bob.token) as bob_ws:
+                await joined(bob_ws)
+                assert (await alice_ws.receive_json())['user'] == 'bob'
+                # The room is the group `room:<room>`; presence lives in Redis, where every worker sees it.
+                assert await redis.zcard(f'panther:ws:group:room:{room}') == 2
+                assert sorted((await rooms.members(room)).values()) == ['alice', 'bob']
 
-                    # Delivered through Redis publish/subscribe, as it would be to another worker.
-                    await bob_ws.send_json({'text': 'via redis'})
-                    assert (await alice_ws.receive_json())['text'] == 'via redis'
-                    assert (await bob_ws.receive_json())['text'] == 'via redis'
-                assert await alice_ws.receive_json() == {'type': 'leave', 'user': 'bob', 'members': ['alice']}
-            assert await redis.hgetall(f'chat:room:{room}') == {}
-        finally:
-            await redis.delete(f'chat:room:{room}')
+                # Delivered through Redis publish/subscribe, as it would be to another worker.
+                await bob_ws.send_json({'text': 'via redis'})
+                assert (await alice_ws.receive_json())['text'] == 'via redis'
+                assert (await bob_ws.receive_json())['text'] == 'via redis'
+            assert await alice_ws.receive_json() == {'type': 'leave', 'user': 'bob', 'members': ['alice']}
+        assert await rooms.members(room) == {}
+        assert await redis.zcard(f'panther:ws:group:room:{room}') == 0
+
+
+# --- abuse: floods and reconnect loops -------------------------------------------------------------------------------
+
+
+async def test_a_message_flood_is_cut_to_the_limit(client: APIClient) -> None:
+    alice, bob = await account('alice'), await account('bob')
+    limit = MESSAGE_THROTTLE.rate
+    async with room_session(client, 'general', bob.token) as bob_ws:
+        await joined(bob_ws)
+        async with room_session(client, 'general', alice.token) as alice_ws:
+            await joined(alice_ws)
+            await bob_ws.receive_json()  # Alice's join
+            for number in range(200):
+                await alice_ws.send_json({'text': f'spam {number}'})
+            for number in range(limit):
+                assert (await alice_ws.receive_json())['text'] == f'spam {number}'
+            error = await alice_ws.receive_json()
+            assert error['type'] == 'error'
+            assert error['detail'].startswith('Too many messages: wait ')
+        # Alice's session ended after the app had read all 200 frames.
+        texts = [message['text'] for message in await received(bob_ws) if message['type'] == 'message']
+        assert texts == [f'spam {number}' for number in range(limit)]
+    assert await Message.count() == limit
+
+
+async def test_reconnect_loops_are_refused_with_429(client: APIClient) -> None:
+    alice = await account('alice')
+    for number in range(CONNECT_THROTTLE.rate):
+        async with room_session(client, f'room-{number}', alice.token) as ws:
+            assert ws.accepted
+    async with room_session(client, 'general', alice.token) as ws:
+        assert not ws.accepted
+        assert (ws.response.status_code, ws.response.data) == (429, {'detail': 'Too Many Request'})
+        assert 'Retry-After' in ws.response.headers
+    assert await rooms.members('general') == {}
 
 
 # --- settings --------------------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ logger = logging.getLogger('panther')
 
 @Event.startup
 async def on_startup() -> None:
-    rooms.forget_local_rooms()
     where = 'Redis (shared by every worker)' if rooms.shared() else 'this process only (run a single worker)'
     logger.info(f'Chat started; room membership lives in {where}')
 

@@ -10,9 +10,13 @@ Protocol (JSON text frames):
   - `{"type": "message", "id": ..., "user": ..., "text": ..., "sent_at": ...}` — to everyone, the sender included;
   - `{"type": "error", "detail": ...}` — to the sender only, for a message that was refused. The connection
     stays open: bad input never closes it.
+
+Limits: `MESSAGE_THROTTLE` messages per user (over it messages are dropped, the sender gets one `error` per
+window), `CONNECT_THROTTLE` new connections per user (over it the handshake is refused with HTTP 429).
 """
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,12 +27,17 @@ from examples.chat.app.serializers import MAX_MESSAGE_LENGTH, ChatMessageIn
 from panther import status
 from panther.configs import config
 from panther.permissions import IsAuthenticated
+from panther.throttling import Throttle
 from panther.websocket import GenericWebsocket
 
 ROOM_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]{0,31}$')
 # Longer frames are refused before they are parsed (a 500-character text is at most ~3 000 characters of JSON).
 MAX_FRAME_LENGTH = 8 * 1024
 FORMAT_HINT = 'Send a JSON object such as {"text": "hello"}'
+# Enough for people typing; a script that floods the room is cut off (every frame counts, valid or not).
+MESSAGE_THROTTLE = Throttle(rate=20, duration=timedelta(seconds=10))
+# Joining a room is a connection: reconnect loops and room hopping are limited too.
+CONNECT_THROTTLE = Throttle(rate=20, duration=timedelta(minutes=1))
 
 
 class InvalidMessage(Exception):
@@ -73,6 +82,8 @@ class ChatRoomWebsocket(GenericWebsocket):
     # WS_AUTHENTICATION (QueryParamJWTAuthentication) reads `?authorization=<access token>`; a connection without
     # a valid token is refused in the handshake (HTTP 401/403 with a JSON `detail`) before `connect()` runs.
     permissions = [IsAuthenticated]
+    throttling = MESSAGE_THROTTLE
+    connect_throttling = CONNECT_THROTTLE
 
     # Set once the connection has joined its room; `disconnect()` only announces connections that did.
     room: str | None = None
@@ -86,7 +97,7 @@ class ChatRoomWebsocket(GenericWebsocket):
         await self.accept()
         # History first, then membership: the history is the first thing the client gets.
         await self.send({'type': 'history', 'room': room, 'messages': await recent_messages(room, config.HISTORY_SIZE)})
-        await rooms.join(room, self.connection_id, self.user.username)
+        await self.join(rooms.group(room), info={'user': self.user.username})
         self.room = room
         members = await rooms.members(room)
         await rooms.broadcast(room, {'type': 'join', 'user': self.user.username, 'members': rooms.usernames(members)})
@@ -102,12 +113,16 @@ class ChatRoomWebsocket(GenericWebsocket):
         message = await Message.insert_one(room=self.room, author=self.user, text=incoming.text)
         await rooms.broadcast(self.room, message_event(message))
 
+    async def throttled(self, retry_after: int) -> None:
+        # The first dropped message of the window; the connection stays open.
+        detail = f'Too many messages: wait {retry_after} seconds. Messages sent meanwhile are dropped.'
+        await self.send({'type': 'error', 'detail': detail})
+
     async def disconnect(self, code: int) -> None:
-        # Called once the connection has ended, whoever closed it.
+        # Called once the connection has ended, whoever closed it; it has already left its room's group.
         if self.room is None:
             return
-        await rooms.leave(self.room, self.connection_id)
         members = await rooms.members(self.room)
         await rooms.broadcast(
-            self.room, {'type': 'leave', 'user': self.user.username, 'members': rooms.usernames(members)}, members
+            self.room, {'type': 'leave', 'user': self.user.username, 'members': rooms.usernames(members)}
         )

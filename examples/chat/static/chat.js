@@ -105,10 +105,19 @@
     const current = new WebSocket(url);
     socket = current;
     setStatus(`Joining ${room}…`);
-    current.addEventListener('open', () => setStatus(`In room ${room}`));
+    let opened = false;
+    current.addEventListener('open', () => {
+      opened = true;
+      setStatus(`In room ${room}`);
+    });
     current.addEventListener('message', (message) => handle(JSON.parse(message.data)));
     current.addEventListener('close', (close) => {
       if (socket !== current) return; // a room change closed it on purpose
+      if (!opened) {
+        // The server refused the handshake (browsers do not show its HTTP answer to scripts).
+        setStatus('Could not join: check the room name (a-z, 0-9, "-", "_"), or wait a minute and try again.');
+        return;
+      }
       const reason = close.reason ? `: ${close.reason}` : '';
       setStatus(`Disconnected (${close.code}${reason}). Join again to reconnect.`);
     });

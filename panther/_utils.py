@@ -16,6 +16,8 @@ from typing import Any
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from panther.exceptions import BadRequestAPIError, PayloadTooLargeAPIError
+
 __all__ = [
     'detect_mime_type',
     'import_class',
@@ -254,6 +256,30 @@ class _UploadedFile:
 # Uploaded files larger than this are spooled to a temporary file instead of being kept in memory.
 SPOOL_THRESHOLD = 1024 * 1024
 
+# Defaults of the `MAX_FORM_PARTS` / `MAX_FORM_FIELDS` config keys. Each part costs parser callbacks and objects,
+# so without a count limit a 10 MiB body of tiny parts keeps the process busy for seconds.
+DEFAULT_MAX_FORM_PARTS = 1000
+DEFAULT_MAX_FORM_FIELDS = 1000
+
+# Form bodies are parsed at most this many bytes at a time, letting other requests run in between.
+FORM_PARSE_SLICE = 32 * 1024
+
+
+def form_limits() -> tuple[int, int]:
+    """`(MAX_FORM_PARTS, MAX_FORM_FIELDS)` of the running configuration, or their defaults."""
+    # Imported here: `configs` must not be loaded just because this module is.
+    from panther.configs import config
+
+    return int(config.MAX_FORM_PARTS or DEFAULT_MAX_FORM_PARTS), int(config.MAX_FORM_FIELDS or DEFAULT_MAX_FORM_FIELDS)
+
+
+def too_many_parts(limit: int) -> PayloadTooLargeAPIError:
+    return PayloadTooLargeAPIError(detail=f'Too many parts in the multipart form: at most {limit} (MAX_FORM_PARTS)')
+
+
+def too_many_fields(limit: int) -> PayloadTooLargeAPIError:
+    return PayloadTooLargeAPIError(detail=f'Too many fields in the form: at most {limit} (MAX_FORM_FIELDS)')
+
 
 class _Spool(tempfile.SpooledTemporaryFile):
     """A spooled upload that closes itself when the last `File` using it is gone."""
@@ -285,15 +311,26 @@ class _RawPart:
 
 
 class _PartCollector:
-    """Callback target for python-multipart's streaming parser; keeps every complete part in order."""
+    """Callback target for python-multipart's streaming parser; turns each complete part into a field.
 
-    def __init__(self) -> None:
-        self.parts: list[_RawPart] = []
+    Raises 413 as soon as the body has more parts than `max_parts` or more text fields than `max_fields`.
+    """
+
+    def __init__(self, max_parts: int, max_fields: int) -> None:
+        # Parts are converted as soon as they end, so the work is spread over the slices of the body.
+        self.fields: dict[str, Any] = {}
         self.current: _RawPart | None = None
         self.header_field = bytearray()
         self.header_value = bytearray()
+        self.max_parts = max_parts
+        self.max_fields = max_fields
+        self.part_count = 0
+        self.field_count = 0
 
     def on_part_begin(self) -> None:
+        self.part_count += 1
+        if self.part_count > self.max_parts:
+            raise too_many_parts(self.max_parts)
         self.current = _RawPart()
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
@@ -316,7 +353,11 @@ class _PartCollector:
 
     def on_part_end(self) -> None:
         if self.current is not None:
-            self.parts.append(self.current)
+            if not self.current.is_file():
+                self.field_count += 1
+                if self.field_count > self.max_fields:
+                    raise too_many_fields(self.max_fields)
+            _add_field(self.fields, self.current)
         self.current = None
 
 
@@ -339,16 +380,17 @@ def _read_line(body: bytes, start: int) -> tuple[bytes, int] | None:
     return line, end + 1
 
 
-def _to_crlf(delimiter: bytes, body: bytes) -> bytes:
+def _to_crlf(delimiter: bytes, body: bytes, max_parts: int) -> bytes:
     """Rewrite the structural line breaks (around delimiters, inside part headers) of a bare-LF body as CRLF.
 
     python-multipart follows RFC 7578, which requires CRLF; some clients and hand-written tests send LF.
-    Part contents are left byte-for-byte untouched.
+    Part contents are left byte-for-byte untouched. More than `max_parts` parts raise 413 before the rest is read.
     """
     output = bytearray()
     position = 0
     search_from = 0
     first = True
+    parts = 0
     while True:
         index = body.find(delimiter, search_from)
         if index == -1:
@@ -369,6 +411,9 @@ def _to_crlf(delimiter: bytes, body: bytes) -> bytes:
         if body[after : after + 2] == b'--':
             output += b'--\r\n'
             return bytes(output)
+        parts += 1
+        if parts > max_parts:
+            raise too_many_parts(max_parts)
 
         boundary_line = _read_line(body, after)
         if boundary_line is None:
@@ -402,24 +447,33 @@ class MultipartReader:
 
     Text parts become `str` (UTF-8), parts with a `filename` become `File` objects with a sanitised name; file
     contents above `SPOOL_THRESHOLD` bytes go to a temporary file. Repeated names keep the last value. Malformed
-    parts are skipped with an ERROR log.
+    parts are skipped with an ERROR log. More parts or text fields than the limits (default: the `MAX_FORM_PARTS` /
+    `MAX_FORM_FIELDS` config keys) raise `PayloadTooLargeAPIError` (413) from `feed()`; a boundary that
+    python-multipart refuses (longer than 256 characters) raises `BadRequestAPIError` (400) here.
     """
 
-    def __init__(self, boundary: str | bytes) -> None:
+    def __init__(self, boundary: str | bytes, max_parts: int | None = None, max_fields: int | None = None) -> None:
         self.boundary = boundary.encode('latin-1') if isinstance(boundary, str) else boundary
-        self.collector = _PartCollector()
+        if max_parts is None or max_fields is None:
+            default_parts, default_fields = form_limits()
+            max_parts = default_parts if max_parts is None else max_parts
+            max_fields = default_fields if max_fields is None else max_fields
+        self.collector = _PartCollector(max_parts, max_fields)
         self.failed = False
-        self.parser = MultipartParser(
-            self.boundary,
-            callbacks={
-                'on_part_begin': self.collector.on_part_begin,
-                'on_part_data': self.collector.on_part_data,
-                'on_part_end': self.collector.on_part_end,
-                'on_header_field': self.collector.on_header_field,
-                'on_header_value': self.collector.on_header_value,
-                'on_header_end': self.collector.on_header_end,
-            },
-        )
+        try:
+            self.parser = MultipartParser(
+                self.boundary,
+                callbacks={
+                    'on_part_begin': self.collector.on_part_begin,
+                    'on_part_data': self.collector.on_part_data,
+                    'on_part_end': self.collector.on_part_end,
+                    'on_header_field': self.collector.on_header_field,
+                    'on_header_value': self.collector.on_header_value,
+                    'on_header_end': self.collector.on_header_end,
+                },
+            )
+        except FormParserError as exc:
+            raise BadRequestAPIError(detail=f'Invalid multipart boundary: {exc}') from None
 
     def feed(self, chunk: bytes) -> None:
         if self.failed:
@@ -440,40 +494,37 @@ class MultipartReader:
         if self.collector.current is not None:
             # The closing delimiter never came: the last part may be cut short, so it is not trusted.
             logger.error('Malformed part, skipping.')
-        return _fields(self.collector.parts)
+        return self.collector.fields
 
 
-def _fields(parts: list[_RawPart]) -> dict[str, Any]:
-    file_class: Any = None
-    fields: dict[str, Any] = {}
-    for part in parts:
-        disposition, options = parse_options_header(part.headers.get('content-disposition'))
-        name_bytes = options.get(b'name')
-        if disposition != b'form-data' or name_bytes is None:
-            logger.error('Malformed part, skipping.')
-            continue
-        name = _decode_parameter(name_bytes)
-        filename = options.get(b'filename')
-        if filename is not None:
-            file_class = file_class or _file_factory()
-            file_name = sanitize_filename(_decode_parameter(filename))
-            content_type = part.headers.get('content-type') or 'application/octet-stream'
-            spool = part.spool
-            if spool is not None and part.size > SPOOL_THRESHOLD and hasattr(file_class, 'from_spool'):
-                fields[name] = file_class.from_spool(file_name=file_name, content_type=content_type, spool=spool)
-            else:
-                content = b''
-                if spool is not None:
-                    spool.seek(0)
-                    content = spool.read()
-                    spool.close()
-                fields[name] = file_class(file_name=file_name, content_type=content_type, file=content)
-            continue
+def _add_field(fields: dict[str, Any], part: _RawPart) -> None:
+    """Turn one complete part into `fields[name]`: a `str` for text, a `File` for a file part."""
+    disposition, options = parse_options_header(part.headers.get('content-disposition'))
+    name_bytes = options.get(b'name')
+    if disposition != b'form-data' or name_bytes is None:
+        logger.error('Malformed part, skipping.')
+        return
+    name = _decode_parameter(name_bytes)
+    filename = options.get(b'filename')
+    if filename is None:
         try:
             fields[name] = part.data.decode('utf-8')
         except UnicodeDecodeError:
             logger.error('Malformed part, skipping.')
-    return fields
+        return
+    file_class: Any = _file_factory()
+    file_name = sanitize_filename(_decode_parameter(filename))
+    content_type = part.headers.get('content-type') or 'application/octet-stream'
+    spool = part.spool
+    if spool is not None and part.size > SPOOL_THRESHOLD and hasattr(file_class, 'from_spool'):
+        fields[name] = file_class.from_spool(file_name=file_name, content_type=content_type, spool=spool)
+        return
+    content = b''
+    if spool is not None:
+        spool.seek(0)
+        content = spool.read()
+        spool.close()
+    fields[name] = file_class(file_name=file_name, content_type=content_type, file=content)
 
 
 def read_multipart_form_data(boundary: str | bytes, body: bytes) -> dict[str, Any]:
@@ -485,8 +536,8 @@ def read_multipart_form_data(boundary: str | bytes, body: bytes) -> dict[str, An
     if not boundary_bytes:
         logger.error('Unrecognized multipart format')
         return {}
-    if not body.endswith(b'\r\n'):
-        body = _to_crlf(b'--' + boundary_bytes, body)
     reader = MultipartReader(boundary_bytes)
+    if not body.endswith(b'\r\n'):
+        body = _to_crlf(b'--' + boundary_bytes, body, reader.collector.max_parts)
     reader.feed(body)
     return reader.finish()

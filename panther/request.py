@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -42,6 +43,71 @@ def _media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
         if sep:
             params[key.strip().lower()] = value.strip().strip('"')
     return media.strip().lower(), params
+
+
+# Form bodies up to this size are parsed inline (a few milliseconds at most); larger ones in a worker thread.
+_FORM_INLINE_SIZE = 64 * 1024
+
+
+def _is_urlencoded(raw_content_type: bytes) -> bool:
+    return raw_content_type.partition(b';')[0].strip().lower() == b'application/x-www-form-urlencoded'
+
+
+def _parse_urlencoded(body: bytes) -> dict[str, str]:
+    """`application/x-www-form-urlencoded` → dict (last duplicate wins), at most `MAX_FORM_FIELDS` fields."""
+    from panther._utils import form_limits, too_many_fields
+
+    max_fields = form_limits()[1]
+    try:
+        text = body.decode('utf-8')
+        # parse_qsl counts the separators before decoding anything, so a body of many fields fails fast.
+        return dict(parse_qsl(text, keep_blank_values=True, errors='strict', max_num_fields=max_fields))
+    except UnicodeDecodeError:
+        raise BadRequestAPIError(detail='Form body is not valid UTF-8') from None
+    except ValueError:
+        raise too_many_fields(max_fields) from None
+
+
+async def _unquote_in_slices(raw: bytes) -> str:
+    """Percent-decode one form name or value, yielding to the event loop between slices of it."""
+    from panther._utils import FORM_PARSE_SLICE
+
+    raw = raw.replace(b'+', b' ')
+    decoded: list[bytes] = []
+    start = 0
+    while start < len(raw):
+        end = min(start + FORM_PARSE_SLICE, len(raw))
+        if end < len(raw):
+            # Never cut a `%XX` escape in two.
+            escape = raw.rfind(b'%', end - 2, end)
+            end = escape if escape != -1 else end
+        decoded.append(unquote_to_bytes(raw[start:end]))
+        start = end
+        await asyncio.sleep(0)
+    try:
+        return b''.join(decoded).decode('utf-8')
+    except UnicodeDecodeError:
+        raise BadRequestAPIError(detail='Form body is not valid UTF-8') from None
+
+
+async def _parse_urlencoded_in_slices(body: bytes) -> dict[str, str]:
+    """`_parse_urlencoded` for large bodies: one big call would hold the event loop (or, in a thread, the GIL)
+    for seconds on a body of percent escapes."""
+    from panther._utils import form_limits, too_many_fields
+
+    max_fields = form_limits()[1]
+    if body.count(b'&') + 1 > max_fields:
+        raise too_many_fields(max_fields)
+    try:
+        body.decode('utf-8')
+    except UnicodeDecodeError:
+        raise BadRequestAPIError(detail='Form body is not valid UTF-8') from None
+    data: dict[str, str] = {}
+    for pair in body.split(b'&'):
+        if pair:
+            name, _, value = pair.partition(b'=')
+            data[await _unquote_in_slices(name)] = await _unquote_in_slices(value)
+    return data
 
 
 def validation_errors_to_detail(error: ValidationError) -> dict[str, str]:
@@ -125,6 +191,9 @@ class Request(BaseRequest):
             if not more:
                 break
         self._body = chunks[0] if len(chunks) == 1 else b''.join(chunks)
+        if content_type is not None and len(self._body) > _FORM_INLINE_SIZE and _is_urlencoded(content_type):
+            # Decoding a large form takes long enough to stall every other request: decode it in slices.
+            self._data = await _parse_urlencoded_in_slices(self._body)
         return self._body
 
     async def _receive_chunk(self) -> tuple[bytes, bool]:
@@ -142,8 +211,11 @@ class Request(BaseRequest):
 
     async def _read_multipart(self, boundary: str, limit: int) -> bytes:
         """Parse `multipart/form-data` while it arrives: file parts are spooled to disk above a threshold, so an
-        upload is never held in memory twice. The raw body is kept only while it is small."""
-        from panther._utils import SPOOL_THRESHOLD, MultipartReader, read_multipart_form_data
+        upload is never held in memory twice. The raw body is kept only while it is small.
+
+        The parser gets at most `FORM_PARSE_SLICE` bytes at a time and the event loop runs between slices, so a
+        body of many tiny parts cannot hold up other requests; the part and field limits end such a body early."""
+        from panther._utils import FORM_PARSE_SLICE, SPOOL_THRESHOLD, MultipartReader, read_multipart_form_data
 
         reader = MultipartReader(boundary)
         kept: list[bytes] | None = []
@@ -154,7 +226,10 @@ class Request(BaseRequest):
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLargeAPIError(detail=f'Request body is larger than {limit} bytes')
-                reader.feed(chunk)
+                for start in range(0, len(chunk), FORM_PARSE_SLICE):
+                    reader.feed(chunk[start : start + FORM_PARSE_SLICE])
+                    # An ASGI server hands over buffered chunks without suspending: yield explicitly.
+                    await asyncio.sleep(0)
                 if kept is not None and size <= SPOOL_THRESHOLD:
                     kept.append(chunk)
                 else:
@@ -164,7 +239,12 @@ class Request(BaseRequest):
         body = b''.join(kept) if kept is not None else b''
         if reader.failed and kept is not None:
             # Hand-written bodies with bare LF line breaks: the whole-body parser accepts those.
-            self._data = read_multipart_form_data(boundary, body)
+            if len(body) > _FORM_INLINE_SIZE:
+                from panther._internal.concurrency import to_thread
+
+                self._data = await to_thread(read_multipart_form_data, boundary, body)
+            else:
+                self._data = read_multipart_form_data(boundary, body)
         else:
             self._data = reader.finish()
         self._body = body
@@ -196,10 +276,7 @@ class Request(BaseRequest):
                 raise BadRequestAPIError(detail=f'Invalid JSON body: {exc}') from None
         media_type, params = _media_type(self.headers.content_type)
         if media_type == 'application/x-www-form-urlencoded':
-            try:
-                return dict(parse_qsl(body.decode('utf-8'), keep_blank_values=True, errors='strict'))
-            except UnicodeDecodeError:
-                raise BadRequestAPIError(detail='Form body is not valid UTF-8') from None
+            return _parse_urlencoded(body)
         if media_type == 'multipart/form-data' and params.get('boundary'):
             from panther._utils import read_multipart_form_data
 

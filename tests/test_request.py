@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -588,6 +590,179 @@ async def test_multipart_over_the_limit_is_refused_while_streaming() -> None:
     assert call.receive_calls < len(chunks)
 
 
+# Form limits: many tiny parts or fields are refused early, and parsing never holds up other requests
+
+
+@API()
+async def ping() -> dict:
+    return {'pong': True}
+
+
+@API()
+async def form_fields(request: Request) -> dict:
+    return {'fields': len(request.data)}
+
+
+@API()
+async def form_data(request: Request) -> dict:
+    return request.data
+
+
+def tiny_parts(count: int, boundary: str = BOUNDARY, line_break: str = '\r\n', padding: int = 0) -> bytes:
+    value = 'v' * (1 + padding)
+    part = (
+        f'--{boundary}{line_break}Content-Disposition: form-data; name="f%d"{line_break}{line_break}{value}{line_break}'
+    )
+    return ''.join(part % i for i in range(count)).encode() + f'--{boundary}--{line_break}'.encode()
+
+
+async def max_latency_while(attack: Any, client: APIClient) -> tuple[Any, float]:
+    """Run `attack` while another client keeps calling `/ping`: the longest time one ping (including its wait
+    for the event loop) took, in seconds."""
+    done = asyncio.Event()
+    slowest = 0.0
+
+    async def other_client() -> None:
+        nonlocal slowest
+        previous = time.perf_counter()
+        while not done.is_set():
+            assert (await client.get('/ping')).status_code == 200
+            # An in-process request may finish without suspending: yield, so the attack runs in between.
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            slowest = max(slowest, now - previous)
+            previous = now
+
+    pinger = asyncio.create_task(other_client())
+    await asyncio.sleep(0)  # the other client is waiting for its turn before the attack starts
+    try:
+        result = await attack
+    finally:
+        done.set()
+        await pinger
+    return result, slowest
+
+
+async def test_100k_tiny_parts_are_refused_quickly_without_stalling_others() -> None:
+    # The reported attack: 100k parts in 9.9 MiB, sent before any authentication.
+    body = tiny_parts(100_000, boundary='b', padding=46)
+    assert 9.8 * 1024 * 1024 < len(body) < 10 * 1024 * 1024
+    client = APIClient(make_app({'form': form_fields, 'ping': ping}))
+    attack = client.post('/form', payload=body, content_type='multipart/form-data; boundary=b')
+    res, slowest = await max_latency_while(attack, client)
+    assert res.status_code == 413
+    assert res.data == {'detail': 'Too many parts in the multipart form: at most 1000 (MAX_FORM_PARTS)'}
+    assert slowest < 0.25
+
+
+async def test_a_large_form_within_the_limits_is_parsed_in_slices() -> None:
+    # With the limit raised, 20k parts are accepted, but the parser never holds the event loop for long.
+    client = APIClient(make_app({'form': form_fields, 'ping': ping}, MAX_FORM_PARTS=50_000, MAX_FORM_FIELDS=50_000))
+    body = tiny_parts(20_000)
+    attack = client.post('/form', payload=body, content_type=f'multipart/form-data; boundary={BOUNDARY}')
+    res, slowest = await max_latency_while(attack, client)
+    assert (res.status_code, res.data) == (200, {'fields': 20_000})
+    assert slowest < 0.15
+
+
+async def test_a_large_urlencoded_form_is_decoded_off_the_event_loop() -> None:
+    # One field of 3 MiB of percent escapes takes about a second to decode in one call.
+    client = APIClient(make_app({'form': form_fields, 'ping': ping}))
+    attack = client.post('/form', payload=b'a=' + b'%41' * 1_000_000, content_type='application/x-www-form-urlencoded')
+    res, slowest = await max_latency_while(attack, client)
+    assert (res.status_code, res.data) == (200, {'fields': 1})
+    assert slowest < 0.25
+
+
+def _spellings(count: int) -> list[tuple[str, dict[str, Any]]]:
+    """The same too-large form, spelled in every way a client can send it."""
+    crlf = tiny_parts(count)
+    return [
+        ('multipart', {'payload': crlf, 'content_type': f'multipart/form-data; boundary={BOUNDARY}'}),
+        ('mixed case', {'payload': crlf, 'content_type': f'Multipart/Form-Data; BOUNDARY="{BOUNDARY}"'}),
+        (
+            'bare LF',
+            {
+                # Bare LF bodies are re-parsed whole only while they are small (≤ 1 MiB): 10k parts fit.
+                'payload': tiny_parts(count // 2, line_break='\n'),
+                'content_type': f'multipart/form-data; boundary={BOUNDARY}',
+            },
+        ),
+        (
+            'chunked',
+            {
+                'body_chunks': [crlf[i : i + 4096] for i in range(0, len(crlf), 4096)],
+                'headers': {'content-type': f'multipart/form-data; boundary={BOUNDARY}'},
+            },
+        ),
+        (
+            'urlencoded',
+            {
+                'payload': '&'.join(f'f{i}=v' for i in range(count)).encode(),
+                'content_type': 'application/x-www-form-urlencoded',
+            },
+        ),
+        (
+            'urlencoded, mixed case',
+            {
+                'payload': '&'.join(f'f{i}=v' for i in range(count)).encode(),
+                'content_type': 'Application/X-WWW-Form-URLencoded; charset=UTF-8',
+            },
+        ),
+        (
+            'urlencoded, chunked',
+            {
+                'body_chunks': [b'&'.join(b'f%d=v' % i for i in range(count))],
+                'headers': {'content-type': 'application/x-www-form-urlencoded'},
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize(('spelling', 'request_kwargs'), _spellings(20_000), ids=[s for s, _ in _spellings(1)])
+async def test_form_limits_hold_however_the_request_is_spelled(spelling: str, request_kwargs: dict[str, Any]) -> None:
+    client = APIClient(make_app({'form': form_fields}))
+    res = await client.request('POST', '/form', **request_kwargs)
+    assert res.status_code == 413, spelling
+    assert 'at most 1000' in res.data['detail']
+
+
+@pytest.mark.parametrize('urlencoded', [False, True])
+async def test_max_form_fields_is_configurable(urlencoded: bool) -> None:
+    client = APIClient(make_app({'form': form_fields}, MAX_FORM_FIELDS=3))
+    for count, status in ((3, 200), (4, 413)):
+        if urlencoded:
+            payload = '&'.join(f'f{i}=v' for i in range(count)).encode()
+            content_type = 'application/x-www-form-urlencoded'
+        else:
+            payload, content_type = tiny_parts(count), f'multipart/form-data; boundary={BOUNDARY}'
+        res = await client.post('/form', payload=payload, content_type=content_type)
+        assert res.status_code == status
+    assert res.data == {'detail': 'Too many fields in the form: at most 3 (MAX_FORM_FIELDS)'}
+
+
+async def test_file_parts_count_as_parts_not_as_fields() -> None:
+    client = APIClient(make_app({'form': form_fields}, MAX_FORM_FIELDS=1, MAX_FORM_PARTS=3))
+    files = {f'file{i}': (f'{i}.txt', b'x', 'text/plain') for i in range(3)}
+    assert (await client.post('/form', files=files)).data == {'fields': 3}
+    files['file3'] = ('3.txt', b'x', 'text/plain')
+    res = await client.post('/form', files=files)
+    assert (res.status_code, res.data) == (
+        413,
+        {'detail': 'Too many parts in the multipart form: at most 3 (MAX_FORM_PARTS)'},
+    )
+
+
+async def test_a_boundary_longer_than_256_characters_is_a_bad_request() -> None:
+    boundary = 'b' * 300
+    client = APIClient(make_app({'form': form_fields}))
+    res = await client.post(
+        '/form', payload=tiny_parts(1, boundary), content_type=f'multipart/form-data; boundary={boundary}'
+    )
+    assert res.status_code == 400
+    assert res.data == {'detail': 'Invalid multipart boundary: Boundary length 300 exceeds maximum of 256'}
+
+
 # Structured-syntax JSON types and blank form fields
 
 
@@ -645,3 +820,14 @@ async def test_blank_multipart_fields_are_kept() -> None:
     data = res.data['data']
     assert (data['a'], data['b']) == ('', '1')
     assert 'f' in data
+
+
+@pytest.mark.parametrize('padding', [0, 100_000], ids=['inline', 'in slices'])
+async def test_large_urlencoded_forms_decode_like_small_ones(padding: int) -> None:
+    client = APIClient(make_app({'form': form_data}))
+    escapes = '%41' * padding
+    body = f'a=%C3%A9+x&b=1&&c&d=&e%20f=%41{escapes}&b=2&pad={"z" * padding}'.encode()
+    res = await client.post('/form', payload=body, content_type='application/x-www-form-urlencoded')
+    assert res.data == {'a': 'é x', 'b': '2', 'c': '', 'd': '', 'e f': 'A' * (padding + 1), 'pad': 'z' * padding}
+    res = await client.post('/form', payload=body + b'&x=%FF', content_type='application/x-www-form-urlencoded')
+    assert (res.status_code, res.data) == (400, {'detail': 'Form body is not valid UTF-8'})

@@ -35,6 +35,7 @@ DOCS = [
     ROOT / 'docs' / 'auth.md',
     ROOT / 'docs' / 'database.md',
     ROOT / 'docs' / 'security.md',
+    ROOT / 'docs' / 'websockets.md',
 ]
 BLOCK = re.compile(r'```python\n(.*?)```', re.DOTALL)
 REQUIRES = re.compile(r'#\s*requires:\s*(\S+)\s*')

@@ -1,7 +1,9 @@
 """Response caching for GET endpoints declared with `cache=timedelta(...)`.
 
 Entries live in the Store with the cache duration as their TTL (memory: per process and bounded; Redis:
-shared by all workers). The key is per user (or client IP for anonymous requests) + path + query string.
+shared by all workers). The key is per user (or client IP for anonymous requests) + `Host` + matched route and
+path variables + query string + the request headers the response names in `Vary`: everything a response may
+depend on, so a request with a forged `Host` (or another `Accept-Language`) never fills the entry others read.
 Every cached 200 response carries an `ETag`; a request whose `If-None-Match` matches gets `304 Not
 Modified` without a body.
 
@@ -122,8 +124,38 @@ class NotModifiedResponse(Response):
         super().__init__(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
 
 
+# Request headers that responses of a route named in `Vary`, learned when a response is stored. A process that
+# has not seen such a response yet looks up a key without them: a miss, never another variant's entry, because
+# entries are only ever stored under keys that include every header their response varies on.
+_VARY_BY_ROUTE: dict[str, tuple[bytes, ...]] = {}
+_VARY_ROUTES_LIMIT = 4096
+
+
+def _learn_vary(route: str, vary: str) -> bool:
+    """Remember the headers of a response's `Vary`; False for `Vary: *` (depends on anything: not cacheable)."""
+    names = {name.strip().lower() for name in vary.split(',') if name.strip()}
+    if '*' in names:
+        return False
+    known = _VARY_BY_ROUTE.get(route, ())
+    merged = tuple(sorted(set(known) | {name.encode('latin-1') for name in names}))
+    if merged != known:
+        if len(_VARY_BY_ROUTE) >= _VARY_ROUTES_LIMIT and route not in _VARY_BY_ROUTE:
+            return False
+        _VARY_BY_ROUTE[route] = merged
+    return True
+
+
+def _header_values(scope: Any, names: tuple[bytes, ...]) -> list[bytes]:
+    values = [b''] * len(names)
+    for name, value in scope.get('headers') or ():
+        if name in names:
+            index = names.index(name)
+            values[index] = value if not values[index] else values[index] + b', ' + value
+    return values
+
+
 def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
-    """`panther:cache:<user id or client IP>:<route>[=<path variables>]:<sha256 of the query string>`.
+    """`panther:cache:<user id or client IP>:<host>:<route>[=<path variables>]:<sha256 of query and varied headers>`.
 
     `duration` is accepted for compatibility; expiry is the Store's TTL, not part of the key.
     """
@@ -137,16 +169,24 @@ def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
     else:
         # The common case (no proxy settings) without the general helper's extra calls: this is the hit path.
         client = f'ip:{scope["client"][0]}'
-    query = scope.get('query_string')
-    query_hash = hashlib.sha256(query).hexdigest() if query else ''
     # The matched route and its variables, not the raw path: `/stats` and `/stats/` are one entry.
     route = request.route
     if route is None:
         route = route_of(request)
+    vary = _VARY_BY_ROUTE.get(route)
+    query = scope.get('query_string')
+    if vary:
+        # The values are hashed with the query: each part is length-prefixed, so no two requests collide.
+        parts = [query or b'', *_header_values(scope, vary)]
+        query = b''.join(b'%d:%s' % (len(part), part) for part in parts)
+    query_hash = hashlib.sha256(query).hexdigest() if query else ''
     variables = request.path_variables
     if variables:
         route = f'{route}={"/".join(variables.values())}'
-    return f'{KEY_PREFIX}{client}:{route}:{query_hash}'
+    host = request.raw_header(b'host')
+    # Lower-cased (host names are case-insensitive); `:` is escaped so it cannot imitate the next key part.
+    host_part = host.decode('latin-1').lower().replace(':', '%3A') if host else ''
+    return f'{KEY_PREFIX}{client}:{host_part}:{route}:{query_hash}'
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
@@ -194,6 +234,7 @@ def _near(key: str) -> CachedResponse | None:
 
 def clear_near_cache() -> None:
     _near_cache.clear()
+    _VARY_BY_ROUTE.clear()
 
 
 async def _remote_lookup(store: Store, key: str) -> CachedResponse | None:
@@ -264,6 +305,9 @@ async def set_response_in_cache(*, request: Request, response: Response, duratio
         return
     ttl = duration.total_seconds()
     if ttl <= 0:
+        return
+    vary = response.headers.get('Vary') or response.headers.get('vary')
+    if vary and not _learn_vary(request.route if request.route is not None else route_of(request), vary):
         return
     body = response.body
     etag = None

@@ -20,6 +20,7 @@ from panther.configs import config
 __all__ = [
     'URANDOM_SIZE',
     'Singleton',
+    'absolute_url',
     'floor_datetime',
     'generate_hash_value_from_string',
     'generate_secret_key',
@@ -60,6 +61,23 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in {'"', "'"}:
         return value[1:-1]
     return value
+
+
+def absolute_url(path: str, request: Any = None) -> str:
+    """`path` (e.g. `/posts/hello/`) as an absolute URL on this site.
+
+    The site's address comes from the `BASE_URL` setting (`'https://blog.example'`), never from the request when
+    it is set: the `Host` header is written by the client, and links built from it can be made to point
+    anywhere (and end up in a cached or mailed page). Without `BASE_URL` — development — the request's scheme
+    and `Host` are used, and then a request is required.
+    """
+    base = config.BASE_URL
+    if base:
+        return f'{str(base).rstrip("/")}/{path.lstrip("/")}'
+    if request is None:
+        raise ValueError('`absolute_url()` needs the `BASE_URL` setting or a request')
+    host = request.headers.get('host') or 'localhost'
+    return f'{request.scheme or "http"}://{host}/{path.lstrip("/")}'
 
 
 def load_env(env_file: str | Path | None, /) -> dict[str, str | bool]:

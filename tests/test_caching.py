@@ -65,10 +65,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_cache_key_parts() -> None:
     anonymous = api_cache_key(make_request('/a', b'x=1'))
-    assert anonymous.startswith('panther:cache:ip:10.0.0.1:a:')
+    assert anonymous.startswith('panther:cache:ip:10.0.0.1::a:')
     assert anonymous != api_cache_key(make_request('/a', b'x=2'))
-    assert api_cache_key(make_request('/a')) == 'panther:cache:ip:10.0.0.1:a:'
-    assert api_cache_key(make_request('/a', user=U(5))).startswith('panther:cache:user:5:a:')
+    assert api_cache_key(make_request('/a')) == 'panther:cache:ip:10.0.0.1::a:'
+    assert api_cache_key(make_request('/a', user=U(5))).startswith('panther:cache:user:5::a:')
     assert api_cache_key(make_request('/a', b'x=1'), DURATION) == anonymous
 
 
@@ -227,7 +227,33 @@ async def mixed(request: Request) -> dict[str, int]:
     return {'call': len(calls)}
 
 
-URLS = {'items': items, 'page': page, 'mixed': mixed}
+@API(cache=timedelta(seconds=30))
+async def absolute_link(request: Request) -> dict[str, str]:
+    calls.append('absolute')
+    return {'self': f'http://{request.headers.get("host")}/absolute'}
+
+
+@API(cache=timedelta(seconds=30))
+async def greeting(request: Request) -> Response:
+    calls.append('greeting')
+    language = request.headers.get('accept-language') or 'en'
+    return Response(data={'hello': {'fr': 'bonjour'}.get(language, 'hello')}, headers={'Vary': 'Accept-Language'})
+
+
+@API(cache=timedelta(seconds=30))
+async def anything_goes() -> Response:
+    calls.append('anything')
+    return Response(data={'call': len(calls)}, headers={'Vary': '*'})
+
+
+URLS = {
+    'items': items,
+    'page': page,
+    'mixed': mixed,
+    'absolute': absolute_link,
+    'greeting': greeting,
+    'anything': anything_goes,
+}
 
 
 @pytest.fixture
@@ -260,6 +286,42 @@ async def test_app_users_do_not_share_entries(client: APIClient) -> None:
     sara = await client.get('/items', headers={'X-User': 'sara'})
     assert (ali.data['call'], sara.data['call']) == (1, 2)
     assert (await client.get('/items', headers={'X-User': 'ali'})).data['call'] == 1
+
+
+async def test_app_a_forged_host_never_fills_the_entry_others_read(client: APIClient, backend: str) -> None:
+    # Host-header cache poisoning: one client (all readers behind one proxy address) asks with a forged Host.
+    unique = uuid.uuid4().hex  # Redis outlives a run: hosts no earlier run has used
+    forged = await client.get('/absolute', headers={'Host': f'evil-{unique}.example'})
+    assert forged.data == {'self': f'http://evil-{unique}.example/absolute'}
+    honest = await client.get('/absolute', headers={'Host': f'site-{unique}.example'})
+    assert honest.data == {'self': f'http://site-{unique}.example/absolute'}
+    # Host names are case-insensitive: one entry per host, whatever its spelling.
+    again = await client.get('/absolute', headers={'Host': f'SITE-{unique}.example'})
+    assert again.data == honest.data
+    assert calls == ['absolute', 'absolute']
+
+
+async def test_app_entries_vary_on_the_headers_the_response_names(client: APIClient, backend: str) -> None:
+    unique = uuid.uuid4().hex
+    headers = {'Host': f'{unique}.example'}
+    english = await client.get('/greeting', headers={**headers, 'Accept-Language': 'en'})
+    french = await client.get('/greeting', headers={**headers, 'Accept-Language': 'fr'})
+    assert (english.data, french.data) == ({'hello': 'hello'}, {'hello': 'bonjour'})
+    assert (await client.get('/greeting', headers={**headers, 'Accept-Language': 'fr'})).data == {'hello': 'bonjour'}
+    assert (await client.get('/greeting', headers={**headers, 'Accept-Language': 'en'})).data == {'hello': 'hello'}
+    assert calls == ['greeting', 'greeting']
+
+
+async def test_app_vary_star_is_not_cached(client: APIClient) -> None:
+    assert (await client.get('/anything')).data == {'call': 1}
+    assert (await client.get('/anything')).data == {'call': 2}
+
+
+def test_cache_key_includes_the_host_and_escapes_its_colon() -> None:
+    plain = api_cache_key(make_request('/a', headers={'Host': 'example.com:8000'}))
+    assert plain == 'panther:cache:ip:10.0.0.1:example.com%3A8000:a:'
+    assert api_cache_key(make_request('/a', headers={'Host': 'EXAMPLE.com:8000'})) == plain
+    assert api_cache_key(make_request('/a', headers={'Host': 'other.example'})) != plain
 
 
 async def test_app_html_content_type_survives(client: APIClient) -> None:

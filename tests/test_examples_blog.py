@@ -34,6 +34,7 @@ SETTINGS_VARIABLES = (
     'SECRET_KEY',
     'BLOG_DB_PATH',
     'BLOG_UPLOAD_DIR',
+    'BLOG_BASE_URL',
     'BLOG_COOKIE_SECURE',
     'REDIS_HOST',
     'REDIS_PORT',
@@ -626,7 +627,9 @@ async def test_atom_feed_is_cached(client: APIClient) -> None:
     assert [entry.findtext(f'{ATOM}title') for entry in entries] == ['First & <best>']
     entry = entries[0]
     assert entry.findtext(f'{ATOM}content') == '<p>body</p>'
-    assert entry.find(f'{ATOM}link').get('href') == 'http://blog.example/posts/first-best/'  # type: ignore[union-attr]
+    # From the BASE_URL setting (development default), not from the Host header.
+    link = entry.find(f'{ATOM}link').get('href')  # type: ignore[union-attr]
+    assert link == 'http://127.0.0.1:8000/posts/first-best/'
     assert entry.find(f'{ATOM}category').get('term') == 'news'  # type: ignore[union-attr]
     assert entry.findtext(f'{ATOM}author/{ATOM}name') == 'alice'
 
@@ -637,6 +640,24 @@ async def test_atom_feed_is_cached(client: APIClient) -> None:
     assert again.headers['Content-Type'] == 'application/atom+xml; charset=utf-8'
     conditional = {'If-None-Match': again.headers['ETag'], 'Host': 'blog.example'}
     assert (await client.get('/feed/', headers=conditional)).status_code == 304
+
+
+async def test_feed_cannot_be_poisoned_through_the_host_header(environment: pytest.MonkeyPatch) -> None:
+    # The reproduction: the feed built its links from `Host` and was cached per client only, so behind a proxy (one
+    # client address for everyone) one request with `Host: evil.example` served evil links to every reader.
+    environment.setenv('BLOG_BASE_URL', 'https://blog.example/')
+    async for client in _serve(build_app()):
+        alice = await author('alice')
+        await create_post(client, alice, title='First')
+        poisoned = await client.get('/feed/', headers={'Host': 'evil.example'})
+        assert b'evil.example' not in poisoned.raw_body  # type: ignore[attr-defined]
+        assert b'https://blog.example/posts/first/' in poisoned.raw_body  # type: ignore[attr-defined]
+        # The forged host has an entry of its own: a reader with the real host never gets it.
+        await create_post(client, alice, title='Second')
+        honest = await client.get('/feed/', headers={'Host': 'blog.example'})
+        assert b'https://blog.example/posts/second/' in honest.raw_body  # type: ignore[attr-defined]
+        again = await client.get('/feed/', headers={'Host': 'evil.example'})
+        assert again.raw_body == poisoned.raw_body  # type: ignore[attr-defined]
 
 
 # --- the rest ------------------------------------------------------------------------------------------------------
@@ -681,6 +702,7 @@ def test_default_settings(environment: pytest.MonkeyPatch) -> None:
     assert configs.DATABASE['engine']['path'] == REPO_ROOT / 'examples' / 'blog' / 'blog.pdb'
     assert configs.UPLOAD_DIR == REPO_ROOT / 'examples' / 'blog' / 'uploads'
     assert configs.COOKIE_SECURE is False
+    assert configs.BASE_URL == 'http://127.0.0.1:8000'
     assert configs.REDIS is None
     assert len(configs.SECRET_KEY.encode()) >= 32
 

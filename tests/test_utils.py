@@ -320,3 +320,24 @@ async def test_run_coroutine_inside_running_loop() -> None:
 async def test_run_coroutine_propagates_errors_inside_running_loop() -> None:
     with pytest.raises(KeyError, match='boom'):
         run_coroutine(_fail())
+
+
+def test_absolute_url_comes_from_base_url_not_from_the_host_header() -> None:
+    from panther.request import Request
+    from panther.utils import absolute_url
+
+    async def receive() -> dict:
+        return {'type': 'http.request', 'body': b''}
+
+    async def send(message: dict) -> None:
+        return None
+
+    scope = {'type': 'http', 'method': 'GET', 'path': '/', 'scheme': 'https', 'headers': [(b'host', b'evil.example')]}
+    request = Request(scope, receive, send)
+    # Development (no BASE_URL): the request's own scheme and Host.
+    assert absolute_url('/posts/1/', request) == 'https://evil.example/posts/1/'
+    with pytest.raises(ValueError, match='BASE_URL'):
+        absolute_url('/posts/1/')
+    config.BASE_URL = 'https://blog.example/'
+    assert absolute_url('/posts/1/', request) == 'https://blog.example/posts/1/'
+    assert absolute_url('feed/') == 'https://blog.example/feed/'

@@ -15,7 +15,7 @@ from panther.app import API
 from panther.exceptions import BadRequestAPIError, NotFoundAPIError
 from panther.request import Request
 from panther.response import FileResponse, TemplateResponse
-from panther.utils import timezone_now
+from panther.utils import absolute_url, timezone_now
 
 PAGE_SIZE = 10
 MAX_PAGE = 1_000_000
@@ -87,9 +87,11 @@ async def cover(request: Request, slug: str) -> FileResponse:
 
 @API(methods=['GET'], auth=OptionalCookieJWTAuthentication, cache=timedelta(minutes=5))
 async def feed(request: Request) -> TemplateResponse:
-    """`/feed/`: an Atom feed of the latest published posts, rendered at most once per 5 minutes per client."""
+    """`/feed/`: an Atom feed of the latest published posts, rendered at most once per 5 minutes per client (and
+    per `Host`: the cache key includes it)."""
     posts = await (await Post.find(published=True)).sort('created_at', -1).limit(FEED_SIZE).to_list()
-    base_url = f'{request.scheme}://{request.headers.host or "localhost"}'
+    # From the `BASE_URL` setting, not from the `Host` header a client can forge (see docs/security.md).
+    base_url = absolute_url('', request).rstrip('/')
     context = {
         'posts': posts,
         'base_url': base_url,

@@ -9,6 +9,7 @@ comes from an environment variable, with a default that is safe for local develo
 | `BLOG_DB_PATH`       | `examples/blog/blog.pdb`          | file of the embedded database                   |
 | `BLOG_UPLOAD_DIR`    | `examples/blog/uploads`           | where cover images are written                  |
 | `BLOG_COOKIE_SECURE` | `false`                           | `true` behind HTTPS: cookies only over HTTPS    |
+| `BLOG_BASE_URL`      | `http://127.0.0.1:8000`           | the site's address, for absolute links (feed)   |
 | `REDIS_HOST`         | unset                             | share cache, throttling and logouts via Redis   |
 | `REDIS_PORT`         | `6379`                            |                                                 |
 """
@@ -62,5 +63,8 @@ MAX_BODY_SIZE = 5 * 1024 * 1024
 # Custom settings, read by the app as `config.UPLOAD_DIR` and `config.COOKIE_SECURE`.
 UPLOAD_DIR = Path(os.environ.get('BLOG_UPLOAD_DIR') or example_dir / 'uploads').resolve()
 COOKIE_SECURE = os.environ.get('BLOG_COOKIE_SECURE', 'false').strip().lower() in {'1', 'true', 'yes', 'on'}
+
+# Absolute links (the Atom feed) are built from this, never from the `Host` header a client sends.
+BASE_URL = os.environ.get('BLOG_BASE_URL') or 'http://127.0.0.1:8000'
 
 TIMEZONE = 'UTC'

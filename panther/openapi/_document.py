@@ -428,10 +428,18 @@ class DocumentBuilder:
             errors.append(422)
         if throttle is not None:
             errors.append(429)
+        page_media = [media for media in success.get('content', {}) if media != 'application/json']
         for error in errors:
-            if str(error) not in responses:
-                self.used_errors.add(error)
-                responses[str(error)] = {'$ref': f'#/components/responses/{ERROR_RESPONSES[error][0]}'}
+            if str(error) in responses:
+                continue
+            if error == 404 and page_media:
+                # A page answers a missing item with its own page (HTML), the router with JSON.
+                not_found = ERROR_RESPONSES[404][1]
+                content = {**not_found['content'], **{media: {'schema': {'type': 'string'}} for media in page_media}}
+                responses['404'] = {**not_found, 'content': content}
+                continue
+            self.used_errors.add(error)
+            responses[str(error)] = {'$ref': f'#/components/responses/{ERROR_RESPONSES[error][0]}'}
         return responses
 
     def _success(self, info: EndpointInfo, operation: OperationInfo, where: str) -> tuple[int, dict[str, Any]]:
@@ -467,6 +475,9 @@ class DocumentBuilder:
         annotation = _return_annotation(handler)
         media = self._media_of(annotation)
         if media is not None:
+            parser = parser or EndpointParser(info.target, operation.method)
+            if parser.content_type:
+                media = parser.content_type.split(';', 1)[0].strip()
             return code, {'description': description, 'content': {media: {'schema': {'type': 'string'}}}}
         if self._describes_body(annotation):
             schema = self.registry.schema_for(annotation, 'serialization', where)
@@ -497,8 +508,11 @@ class DocumentBuilder:
     @staticmethod
     def _media_of(annotation: Any) -> str | None:
         """The media type of a `Response` subclass that is not JSON (HTML pages, files, event streams)."""
-        from panther.response import Response
+        from panther.response import FileResponse, Response
 
+        if isinstance(annotation, type) and issubclass(annotation, FileResponse):
+            # Guessed from the file name when the response is made.
+            return '*/*'
         if isinstance(annotation, type) and issubclass(annotation, Response):
             content_type = getattr(annotation, 'content_type', 'application/json') or 'application/json'
             media = content_type.split(';', 1)[0].strip()

@@ -28,6 +28,8 @@ class EndpointParser:
         self.response_data: Any = {}
         # Name of the `Response` class the winning `return` builds (`'HTMLResponse'`, …), if it builds one.
         self.response_class: str | None = None
+        # A literal `headers={'Content-Type': ...}` of that `Response`, which overrides its class's media type.
+        self.content_type: str | None = None
         self._names: dict[str, ast.expr] = {}
         function = self._function()
         if function is not None:
@@ -91,6 +93,13 @@ class EndpointParser:
 
     def _read_response(self, call: ast.Call) -> None:
         keywords = {keyword.arg: keyword.value for keyword in call.keywords if keyword.arg is not None}
+        self.content_type = None
+        headers = self._lookup(keywords['headers']) if 'headers' in keywords else None
+        if isinstance(headers, ast.Dict):
+            for key, value in zip(headers.keys, headers.values, strict=False):
+                if isinstance(key, ast.Constant) and str(key.value).lower() == 'content-type':
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        self.content_type = value.value
         data_node = keywords.get('data', call.args[0] if call.args else None)
         status_node = keywords.get('status_code', call.args[1] if len(call.args) > 1 else None)
         data = self._value(self._lookup(data_node)) if data_node is not None else {}

@@ -352,6 +352,17 @@ class BackgroundTasks(Singleton):
         self._loop = None
         self._wake = None
 
+    async def join(self) -> None:
+        """Wait until the runs in progress have finished (their failures are logged, not raised)."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def clear(self) -> None:
+        """Stop the scheduler, forget every task and restore the real clock (between tests)."""
+        await self.stop()
+        self.tasks.clear()
+        self.clock = timezone_now
+
     def _wake_scheduler(self) -> None:
         loop, wake = self._loop, self._wake
         if loop is None or wake is None or loop.is_closed():

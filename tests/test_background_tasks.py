@@ -44,10 +44,9 @@ class Clock:
 
 
 async def _reset(scheduler: BackgroundTasks) -> None:
-    await scheduler.stop()
-    scheduler.tasks.clear()
+    await scheduler.clear()
+    assert scheduler.tasks == [] and scheduler.clock is timezone_now and not scheduler.is_running
     scheduler._initialized = False
-    scheduler.clock = timezone_now
 
 
 @pytest.fixture
@@ -68,7 +67,8 @@ def clock_of(scheduler: BackgroundTasks) -> Clock:
 
 async def settle(scheduler: BackgroundTasks) -> None:
     """Wait for the runs that the last `run_due` started."""
-    await asyncio.gather(*list(scheduler._running))
+    await scheduler.join()
+    assert not scheduler._running
 
 
 async def step(scheduler: BackgroundTasks, seconds: float = 0) -> datetime | None:

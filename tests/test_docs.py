@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from panther import authentications
+from panther.background_tasks import _background_tasks
 from panther.configs import config
 from panther.db.connections.redis import close_redis
 from panther.events import Event
@@ -36,6 +37,7 @@ DOCS = [
     ROOT / 'docs' / 'database.md',
     ROOT / 'docs' / 'security.md',
     ROOT / 'docs' / 'websockets.md',
+    ROOT / 'docs' / 'background-tasks.md',
 ]
 BLOCK = re.compile(r'```python\n(.*?)```', re.DOTALL)
 REQUIRES = re.compile(r'#\s*requires:\s*(\S+)\s*')
@@ -86,6 +88,8 @@ async def _release_globals() -> None:
     """Undo what the examples changed outside `config` (which conftest resets) and the memory store."""
     Event.clear()
     authentications._verified_tokens.clear()
+    await _background_tasks.clear()
+    _background_tasks._initialized = False
     database = config.DATABASE
     if database is not None:
         await database.close()

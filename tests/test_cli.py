@@ -71,7 +71,7 @@ def test_help(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     assert _start(run_start, command) == 0
     out = capsys.readouterr().out
     assert 'Usage: panther <command> [arguments]' in out
-    for expected in ('run <app> [options]', 'db import FILE', 'version, --version', 'h, help, -h, --help'):
+    for expected in ('run <app> [options]', 'db import FILE', 'tasks APP_FILE', 'version, --version', 'h, help, -h, --help'):
         assert expected in out
     assert 'createuser' not in out
 
@@ -168,3 +168,57 @@ def test_process_run_bad_app_fails(tmp_path: Path) -> None:
     result = _panther('run', 'no_such_module_for_panther_tests:app', cwd=tmp_path)
     assert result.returncode != 0
     assert 'no_such_module_for_panther_tests' in result.stderr
+
+
+TASKS_APP = """
+from datetime import time
+
+from panther import Panther
+from panther.background_tasks import BackgroundTask, WeekDay
+
+BACKGROUND_TASKS = True
+
+
+def clean_up(kind):
+    ...
+
+
+app = Panther(__name__, configs=__name__, urls={})
+BackgroundTask(clean_up, 'uploads').every_hours().interval(-1).submit()
+BackgroundTask(clean_up, 'reports').on(WeekDay.MONDAY).at(time(9), time(17)).interval(-1).timeout(30).submit()
+"""
+
+
+def test_process_tasks_lists_the_submitted_tasks(tmp_path: Path) -> None:
+    (tmp_path / 'main.py').write_text(TASKS_APP)
+    result = _panther('tasks', 'main.py', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if 'main.clean_up' in line]
+    assert len(rows) == 2
+    assert 'forever, every 1:00:00' in rows[0]
+    assert 'forever, on Monday, at 09:00:00, 17:00:00, timeout 30 s' in rows[1]
+    assert 'T09:00:00' in rows[1]  # the next run
+
+
+def test_process_tasks_without_the_setting_says_so(tmp_path: Path) -> None:
+    (tmp_path / 'main.py').write_text(TASKS_APP.replace('BACKGROUND_TASKS = True', ''))
+    result = _panther('tasks', 'main.py', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '`BACKGROUND_TASKS` is not True in `configs`: no task will run.' in result.stdout
+    assert 'No background tasks were submitted at import' in result.stdout
+
+
+@pytest.mark.parametrize(
+    ('args', 'message'),
+    [
+        ((), 'The "tasks" command needs the app file, e.g. "panther tasks main.py".'),
+        (('a.py', 'b.py'), 'Too Many Arguments.'),
+        (('missing.py',), '"missing.py" is not a Python file; give the app file, e.g. "panther tasks main.py".'),
+        (('notes.txt',), '"notes.txt" is not a Python file'),
+    ],
+)
+def test_process_tasks_bad_arguments(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    (tmp_path / 'notes.txt').write_text('not an app')
+    result = _panther('tasks', *args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -25,6 +26,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ('run <app> [options]', 'Serve an app with uvicorn, e.g. "panther run main:app --reload".'),
     ('', 'Takes every uvicorn option (--host, --port, --workers, ...).'),
     ('db import FILE', 'Import an old JSON PantherDB file into the SQLite database.'),
+    ('tasks APP_FILE', 'List the background tasks the app submits, e.g. "panther tasks main.py".'),
     ('version, --version', 'Print the installed Panther version.'),
     ('h, help, -h, --help', 'Show this help.'),
 )
@@ -58,8 +60,14 @@ def _version() -> None:
 def _run(args: list[str]) -> None:
     from uvicorn.main import main as uvicorn_main
 
+    from panther._internal.workers import WORKERS_ENV, workers_from_args
+
     # Old apps and tools read sys.argv as if uvicorn had been called directly.
     sys.argv = ['main', *args]
+    workers = workers_from_args(args)
+    if workers is not None:
+        # Each worker warns at start-up when the app has no Redis to share logouts and limits (see docs/security.md).
+        os.environ[WORKERS_ENV] = str(workers)
     try:
         uvicorn_main.main(args=args, prog_name='panther run', standalone_mode=True)
     except KeyboardInterrupt:
@@ -93,6 +101,10 @@ def start() -> None:
         _version()
     elif command == 'db':
         _db(args)
+    elif command == 'tasks':
+        from panther.cli.tasks_command import main as tasks
+
+        tasks(args)
     else:
         cli_error('Invalid Arguments.')
 

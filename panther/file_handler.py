@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -18,6 +19,12 @@ from panther import status
 from panther.exceptions import APIError
 
 __all__ = ['File', 'Image']
+
+# True while `File(...)` itself runs: only the constructor may make a file that refers to a path on disk.
+_CONSTRUCTING: ContextVar[bool] = ContextVar('panther_file_constructing', default=False)
+# True while an upload is converted to a subclass: its content is attached after validation, so the content
+# check must wait for it instead of looking for a file of that name on disk.
+_CONVERTING: ContextVar[bool] = ContextVar('panther_file_converting', default=False)
 
 
 class File(BaseModel):
@@ -48,16 +55,34 @@ class File(BaseModel):
         instance._check_content()
         return instance
 
+    def __init__(self, **data: Any) -> None:
+        token = _CONSTRUCTING.set(True)
+        try:
+            super().__init__(**data)
+        finally:
+            _CONSTRUCTING.reset(token)
+
     @model_validator(mode='wrap')
     @classmethod
     def _from_other_file(cls, value: Any, handler: ModelWrapValidatorHandler[File]) -> File:
         # A parsed upload is a plain `File`; a field typed `Image` (or another subclass) re-validates it.
         if isinstance(value, File) and not isinstance(value, cls):
-            converted = handler({'file_name': value.file_name, 'content_type': value.content_type, 'file': value.file})
+            token = _CONVERTING.set(True)
+            try:
+                converted = handler(
+                    {'file_name': value.file_name, 'content_type': value.content_type, 'file': value.file}
+                )
+            finally:
+                _CONVERTING.reset(token)
             converted._spool = value._spool
             converted._size = value._size
+            converted._saved_path = value._saved_path
             converted._check_content()
             return converted
+        if isinstance(value, dict) and value.get('file') is None and not _CONSTRUCTING.get():
+            # Data (a JSON body, a form field, `insert_one(**request.data)`) names a file but carries no content:
+            # accepting it would read or copy the server file of that name.
+            raise ValueError('expected an uploaded file (multipart/form-data), not a file name')
         return handler(value)
 
     def _check_content(self) -> None:
@@ -268,7 +293,8 @@ class Image(File):
 
     @model_validator(mode='after')
     def _check_signature(self) -> Image:
-        self._check_content()
+        if not _CONVERTING.get():
+            self._check_content()
         return self
 
     def _check_content(self) -> None:

@@ -485,6 +485,34 @@ async def test_cover_upload_and_download(client: APIClient, tmp_path: Path) -> N
     assert uploads(tmp_path) == []
 
 
+async def test_a_cover_named_like_a_server_file_is_the_uploaded_image(client: APIClient, tmp_path: Path) -> None:
+    # The app's working directory has a README.md; a cover uploaded under that name was checked against it (415).
+    (tmp_path / 'README.md').write_text('# not an image')
+    alice = await author('alice')
+    names = ['README.md', '../README.md', str(tmp_path / 'README.md'), 'pyproject.toml', 'missing.png']
+    for number, name in enumerate(names):
+        response = await client.post(
+            '/api/posts/',
+            payload={'title': f'Cover {number}', 'published': 'true'},
+            files={'cover': (name, PNG, 'image/png')},
+            cookies=alice.cookies,
+        )
+        assert response.status_code == 201, (name, response.data)
+        assert (await client.get(response.data['cover_url'])).body == PNG
+        response = await client.post(
+            '/api/posts/',
+            payload={'title': f'Text {number}', 'published': 'true'},
+            files={'cover': (name, b'# text', 'image/png')},
+            cookies=alice.cookies,
+        )
+        assert (response.status_code, response.data) == (
+            415,
+            {'detail': 'The cover must be a PNG, JPEG, GIF or WebP image.'},
+        )
+    assert sorted(path.read_bytes() for path in uploads(tmp_path)) == [PNG] * len(names)
+    assert (tmp_path / 'README.md').read_text() == '# not an image'
+
+
 async def test_invalid_uploads_are_refused(client: APIClient, tmp_path: Path) -> None:
     alice = await author('alice')
     fields = {'title': 'Cover test', 'published': 'true'}

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from panther.configs import config
 from panther.db import Model
 from panther.db.connections import load_database
-from panther.exceptions import APIError
+from panther.exceptions import APIError, DatabaseError
 from panther.file_handler import File, Image
 
 
@@ -266,3 +267,91 @@ def test_a_symlink_at_the_upload_name_is_not_followed(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match='would be saved outside'):
         File(file_name='a.txt', content_type='text/plain', file=b'overwritten').save(f'{app}/', overwrite=True)
     assert secret.read_bytes() == b'secret'
+
+
+# Uploads named like server files: the content comes only from the request
+
+
+class CoverIn(BaseModel):
+    title: str
+    cover: Image
+
+
+class AttachmentIn(BaseModel):
+    attachment: File
+
+
+@pytest.fixture
+def server_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Files an attacker may name: in the working directory, one level up, and by absolute path."""
+    work = tmp_path / 'work'
+    (work / 'media').mkdir(parents=True)
+    monkeypatch.chdir(work)
+    files = {'README.md': work / 'README.md', '../secret.txt': tmp_path / 'secret.txt'}
+    files[str(tmp_path / 'abs.toml')] = tmp_path / 'abs.toml'
+    for path in files.values():
+        path.write_bytes(b'SERVER FILE ' + path.name.encode())
+    return files
+
+
+def _upload_app() -> Any:
+    from panther import Panther
+    from panther.app import API
+    from panther.request import Request
+
+    @API(methods=['POST'], input_model=CoverIn)
+    async def covers(request: Request) -> dict:
+        cover: Image = request.validated_data.cover
+        path = Path(cover.save('media/'))
+        return {'name': cover.file_name, 'saved': path.read_bytes().hex()}
+
+    @API(methods=['POST'], input_model=AttachmentIn)
+    async def attachments(request: Request) -> dict:
+        return {'saved': Path(request.validated_data.attachment.save('media/')).read_bytes().hex()}
+
+    return Panther(__name__, configs=__name__, urls={'covers/': covers, 'attachments/': attachments})
+
+
+@pytest.mark.parametrize('spooled', [False, True], ids=['in memory', 'spooled to disk'])
+async def test_an_upload_named_like_a_server_file_keeps_its_own_content(
+    server_files: dict[str, Path], spooled: bool
+) -> None:
+    from panther.test import APIClient
+
+    content = PNG + bytes(2 * 1024 * 1024 if spooled else 10)
+    client = APIClient(_upload_app())
+    for name in [*server_files, 'pyproject.toml', 'does-not-exist.png']:
+        res = await client.post('/covers/', payload={'title': 't'}, files={'cover': (name, content, 'image/png')})
+        assert res.status_code == 200, (name, res.data)
+        assert bytes.fromhex(res.data['saved']) == content
+        # Not an image: the same answer whether a server file of that name exists or not (no oracle either).
+        res = await client.post('/covers/', payload={'title': 't'}, files={'cover': (name, b'text', 'image/png')})
+        assert (res.status_code, res.data) == (415, {'detail': f'`{Path(name).name}` is not a valid image'})
+    assert all(path.read_bytes().startswith(b'SERVER FILE') for path in server_files.values())
+
+
+async def test_a_file_name_without_content_never_becomes_a_file(server_files: dict[str, Path]) -> None:
+    from panther.test import APIClient
+
+    client = APIClient(_upload_app())
+    for name in [*server_files, 'pyproject.toml']:
+        for field, path in (('attachment', '/attachments/'), ('cover', '/covers/')):
+            named = {field: {'file_name': name, 'content_type': 'image/png'}, 'title': 't'}
+            res = await client.post(path, payload=named)
+            assert res.status_code == 400
+            assert res.data == {field: 'Value error, expected an uploaded file (multipart/form-data), not a file name'}
+            res = await client.post(path, payload={field: name, 'title': 't'})
+            assert res.status_code == 400
+    assert list(Path('media').iterdir()) == []
+
+
+async def test_a_model_never_copies_a_server_file_named_by_data(database: Path) -> None:
+    (database / 'secret.txt').write_bytes(b'server secret')
+    config.MEDIA_ROOT = database / 'media'
+    data = {'title': 't', 'attachment': {'file_name': 'secret.txt', 'content_type': 'text/plain'}}
+    with pytest.raises(DatabaseError):
+        await Document.insert_one(**data)  # e.g. `insert_one(**request.data)` with a JSON body
+    assert not (database / 'media').exists()
+    # The program itself may still attach a server file by constructing a `File`.
+    document = await Document.insert_one(title='t', attachment=File(file_name='secret.txt', content_type='text/plain'))
+    assert Path(document.attachment.file_name).read_bytes() == b'server secret'

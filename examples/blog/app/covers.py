@@ -53,8 +53,9 @@ def as_cover(upload: object) -> Image | None:
         raise _unsupported('Send the cover as a file in a multipart/form-data request.')
     if upload.size == 0:
         return None
-    # `Image` itself refuses a non-image `Content-Type` with 415; the content check below catches the rest.
-    Image(file_name=upload.file_name, content_type=upload.content_type)
+    # `Image` itself refuses a non-image `Content-Type` with 415; the content check below catches the rest. The
+    # stand-in gets empty content: an `Image` made from a name alone would read the server file of that name.
+    Image(file_name=upload.file_name, content_type=upload.content_type, file=b'')
     data = upload.read()
     if len(data) > MAX_COVER_SIZE:
         raise APIError(

@@ -75,7 +75,7 @@ class PantherDBCollection:
 
     def find_one(self, _filter: Mapping[str, Any] | None = None, /, **kwargs: Any) -> dict[str, Any] | None:
         """A matching document (the first inserted when several match), or `None`."""
-        return self.first(_filter, **kwargs)
+        return self._one(_merge('find_one', _filter, kwargs), 'ASC')
 
     def first(self, _filter: Mapping[str, Any] | None = None, /, **kwargs: Any) -> dict[str, Any] | None:
         return self._one(_merge('first', _filter, kwargs), 'ASC')

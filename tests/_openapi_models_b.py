@@ -1,0 +1,7 @@
+"""A model named like one in `_openapi_models_a`, for the duplicate-name case of tests/test_openapi.py."""
+
+from pydantic import BaseModel
+
+
+class Profile(BaseModel):
+    b: str

@@ -106,7 +106,7 @@ async def _dispatch(connection: Websocket) -> Websocket:
         await _safe_close(socket, status.WS_1011_INTERNAL_ERROR)
     finally:
         WebsocketConnections.local().unregister(socket)
-    if socket._connection_id is not None:
+    if socket._connection_id in groups.by_connection:
         # Before `disconnect()`: the hook sees the groups without this connection.
         try:
             await groups.leave_all(socket._connection_id)
@@ -154,7 +154,8 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
 
 def max_message_size() -> int:
     """`WS_MAX_MESSAGE_SIZE` in bytes (default 1 MiB); a larger client message closes the socket with 1009."""
-    value = config.WS_MAX_MESSAGE_SIZE
+    # Read from the instance dict: an unset custom key would go through `Config.__getattr__` on every connection.
+    value = config.__dict__.get('WS_MAX_MESSAGE_SIZE')
     if value is None:
         return DEFAULT_MAX_MESSAGE_SIZE
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -172,6 +173,8 @@ def _too_big(data: str | bytes, limit: int) -> bool:
 
 async def _receive_loop(socket: Any, compiled: Any) -> None:
     limit = max_message_size()
+    # Below this length no message can be over the limit (a character is at most 4 bytes in UTF-8).
+    surely_small = limit // 4
     throttle = compiled.cls.throttling
     limiter = MessageLimiter(socket, throttle) if throttle is not None else None
     receive = socket.receive
@@ -183,7 +186,7 @@ async def _receive_loop(socket: Any, compiled: Any) -> None:
             data = message.get('text')
             if data is None:
                 data = message.get('bytes') or b''
-            if _too_big(data, limit):
+            if len(data) > surely_small and _too_big(data, limit):
                 await socket.close(code=status.WS_1009_MESSAGE_TOO_BIG, reason=f'Messages are at most {limit} bytes')
                 return
             if limiter is not None:

@@ -131,7 +131,7 @@ def validate_group(group: Any) -> str:
 
 def presence_ttl() -> float:
     """`WS_PRESENCE_TTL` in seconds (a number or a `timedelta`; default 30)."""
-    value = config.WS_PRESENCE_TTL
+    value = config.__dict__.get('WS_PRESENCE_TTL')
     if value is None:
         return DEFAULT_PRESENCE_TTL
     seconds = value.total_seconds() if isinstance(value, timedelta) else value

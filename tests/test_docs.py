@@ -38,6 +38,7 @@ DOCS = [
     ROOT / 'docs' / 'security.md',
     ROOT / 'docs' / 'websockets.md',
     ROOT / 'docs' / 'background-tasks.md',
+    ROOT / 'docs' / 'openapi.md',
 ]
 BLOCK = re.compile(r'```python\n(.*?)```', re.DOTALL)
 REQUIRES = re.compile(r'#\s*requires:\s*(\S+)\s*')

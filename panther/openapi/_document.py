@@ -221,7 +221,15 @@ class DocumentBuilder:
                 continue
             item = paths.setdefault(path, {})
             for operation in info.operations:
-                item[operation.method.lower()] = self._operation(route, info, operation)
+                try:
+                    item[operation.method.lower()] = self._operation(route, info, operation)
+                except Exception as exc:
+                    # A declaration the generator does not understand must not take the docs (or the app) down.
+                    logger.warning(
+                        f'OpenAPI: `{info.name}` ({operation.method} /{route}) could not be documented '
+                        f'({type(exc).__name__}: {exc}).'
+                    )
+                    item[operation.method.lower()] = {'responses': {'default': {'description': 'Undocumented'}}}
         component_schemas = {**self.registry.resolve(), **ERROR_SCHEMAS}
         components: dict[str, Any] = {
             'schemas': component_schemas,

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 GROUP_SIZE = 1000
+# A name of its own per run: a shared Redis may still list members of an earlier run (until they expire).
+GROUP = f'bench-{os.getpid()}-{int(time.time())}'
 
 
 async def raw_echo_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
@@ -68,7 +70,7 @@ def build_panther_app(redis_port: int | None = None) -> Any:
     class Member(GenericWebsocket):
         async def connect(self) -> None:
             await self.accept()
-            await self.join('bench')
+            await self.join(GROUP)
 
     settings = sys.modules[__name__]
     settings.REDIS = {'host': '127.0.0.1', 'port': redis_port} if redis_port else None  # type: ignore[attr-defined]
@@ -208,7 +210,7 @@ async def fan_out_ms(app: Any, rounds: int) -> tuple[float, float]:
         delivered = 0
         all_delivered.clear()
         start = time.perf_counter()
-        count = await send_to_group('bench', {'text': 'hello'})
+        count = await send_to_group(GROUP, {'text': 'hello'})
         await asyncio.wait_for(all_delivered.wait(), timeout=10)
         pan_best = min(pan_best, (time.perf_counter() - start) * 1e3)
         if count != GROUP_SIZE:

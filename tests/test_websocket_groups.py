@@ -252,6 +252,31 @@ async def test_groups_through_redis(redis_address: tuple[str, int]) -> None:
 
 
 @pytest.mark.redis
+async def test_a_crowd_joining_at_once_does_not_exhaust_the_redis_pool(
+    redis_address: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = redis_address
+    app = make_app(URLS, REDIS={'host': host, 'port': port})
+    group = unique_group()
+    crowd = 250  # more than the 100 connections of redis-py's default pool
+    client = WebsocketClient(app)
+    with caplog.at_level(logging.WARNING):
+        async with APIClient(app), contextlib.AsyncExitStack() as stack:
+            sessions = await asyncio.gather(
+                *(stack.enter_async_context(client.session(f'/ws/{group}/')) for _ in range(crowd))
+            )
+            assert all(session.accepted for session in sessions)
+            for session in sessions:
+                await session.receive_json()  # joined
+            assert len(await group_members(group)) == crowd
+            assert await redis.zcard(f'panther:ws:group:{group}') == crowd
+            assert await send_to_group(group, 'all of you') == crowd
+            for session in sessions:
+                assert await session.receive_text() == 'all of you'
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.redis
 async def test_entries_of_a_dead_worker_expire(redis_address: tuple[str, int]) -> None:
     host, port = redis_address
     app = make_app(URLS, REDIS={'host': host, 'port': port}, WS_PRESENCE_TTL=5)

@@ -121,6 +121,19 @@ return count
 
 _SOURCES = {'join': _JOIN, 'leave': _LEAVE, 'members': _MEMBERS, 'send': _SEND}
 _scripts: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+# At most this many group calls wait on Redis at once: a thousand sockets joining together must queue here,
+# not take every connection of the shared pool (redis-py refuses with "Too many connections").
+CONCURRENT_CALLS = 16
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _gate() -> asyncio.Semaphore:
+    # One per event loop: a semaphore belongs to the loop it first waited on.
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(CONCURRENT_CALLS)
+    return gate
 
 
 def validate_group(group: Any) -> str:
@@ -181,11 +194,12 @@ async def _run(store: RedisStore, name: str, keys: list[str], args: list[Any]) -
     if scripts is None:
         scripts = {key: store.client.register_script(source) for key, source in _SOURCES.items()}
         _scripts[store] = scripts
-    store._check()
-    try:
-        return await scripts[name](keys=keys, args=args)
-    except _outage_errors() as exc:
-        raise store._failed(exc) from exc
+    async with _gate():
+        store._check()
+        try:
+            return await scripts[name](keys=keys, args=args)
+        except _outage_errors() as exc:
+            raise store._failed(exc) from exc
 
 
 def _keys(group: str) -> list[str]:

@@ -32,7 +32,7 @@ from panther.openapi.utils import EndpointParser, OpenAPIGenerator
 from panther.pagination import Pagination
 from panther.permissions import IsAuthenticated
 from panther.request import Request
-from panther.response import HTMLResponse, Response
+from panther.response import FileResponse, HTMLResponse, Response, TemplateResponse
 from panther.serializer import ModelSerializer
 from panther.test import APIClient
 from panther.throttling import Throttle
@@ -480,6 +480,33 @@ def test_document_is_cached_and_rebuilt_for_new_routes(monkeypatch: pytest.Monke
     assert set(OpenAPIGenerator.cached_spec()['paths']) - {p for p in first['paths'] if p.startswith('/docs')} == {
         '/tree/'
     }
+
+
+@API(methods=['GET'])
+async def article(slug: str) -> HTMLResponse:
+    if slug != 'known':
+        return HTMLResponse('<h1>Not found</h1>', status_code=404)
+    return HTMLResponse('<h1>Known</h1>')
+
+
+@API(methods=['GET'])
+async def download() -> FileResponse:
+    return FileResponse('report.csv')
+
+
+@API(methods=['GET'])
+async def atom_feed() -> TemplateResponse:
+    return TemplateResponse(source='<feed/>', headers={'Content-Type': 'application/atom+xml; charset=utf-8'})
+
+
+def test_pages_files_and_feeds_document_what_they_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by fuzzing the blog and chat examples: each of these answered with an undocumented Content-Type.
+    spec = document(monkeypatch, {'articles/<slug>/': article, 'download/': download, 'feed/': atom_feed})
+    not_found = spec['paths']['/articles/{slug}/']['get']['responses']['404']
+    assert set(not_found['content']) == {'application/json', 'text/html'}  # the router's JSON, the page's HTML
+    assert spec['paths']['/download/']['get']['responses']['200']['content'] == {'*/*': {'schema': {'type': 'string'}}}
+    feed_content = spec['paths']['/feed/']['get']['responses']['200']['content']
+    assert feed_content == {'application/atom+xml': {'schema': {'type': 'string'}}}
 
 
 # --- served document and pages ---------------------------------------------------------------------------------------

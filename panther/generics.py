@@ -17,7 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from panther import status
 from panther.app import GenericAPI
 from panther.db._documents import DocumentError, plan_for
-from panther.db.cursor import BaseCursor
+from panther.db.cursor import BaseCursor, deferred_reads
 from panther.db.models import Model
 from panther.exceptions import APIError, BadRequestAPIError, DatabaseError
 from panther.pagination import Pagination
@@ -157,7 +157,9 @@ class ListAPI(GenericAPI):
         return order
 
     async def get(self, request: Request, **kwargs: Any) -> Response:
-        cursor = await self.get_query(request=request, **kwargs)
+        # `return await Model.find()` in `get_query` must not read the whole collection: only the page is read.
+        with deferred_reads():
+            cursor = await self.get_query(request=request, **kwargs)
         if not isinstance(cursor, BaseCursor):
             logger.error(f'`{type(self).__name__}.get_query()` should return a cursor (e.g. `await Model.find()`).')
             raise APIError(status_code=status.HTTP_501_NOT_IMPLEMENTED)
@@ -165,7 +167,7 @@ class ListAPI(GenericAPI):
         extra = _combine(self.process_filters(query_params, cursor), self.process_search(query_params))
         if extra:
             previous_sort = cursor._sort
-            cursor = await cursor.cls.find(_combine(dict(cursor.filter), extra))
+            cursor = cursor.cls.find(_combine(dict(cursor.filter), extra))
             if previous_sort:
                 cursor.sort(previous_sort)
         if order := self.process_sort(query_params):

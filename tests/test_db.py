@@ -327,8 +327,12 @@ async def test_find_returns_cursor_with_cls_and_filter(engine: str) -> None:
     assert cursor.filter == {'author': 'author0'}
     names = [book.name async for book in cursor]
     assert sorted(names) == ['book0', 'book2']
+    # An awaited cursor holds its result; a streamed one is consumed by one iteration.
+    assert len(await cursor.to_list()) == 2
+    streamed = Book.find(author='author0')
+    assert len([book async for book in streamed]) == 2
     with pytest.raises(DatabaseError, match='already been iterated'):
-        await cursor.to_list()
+        await streamed.to_list()
     book = await Book.find_one(name='book0')
     cursor = await Book.find(id=book.id)
     assert '_id' in cursor.filter

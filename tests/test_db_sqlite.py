@@ -311,7 +311,7 @@ async def test_large_results_stream_from_the_worker(database: Path, monkeypatch:
 
     monkeypatch.setattr(store, 'open_stream', spy)
     monkeypatch.setattr(_sqlite, 'STREAM_BATCH', 100)
-    ranks = [note.rank async for note in (await Note.find()).sort('rank')]
+    ranks = [note.rank async for note in Note.find().sort('rank')]
     assert ranks == list(range(count))
     assert len(threads) == 1
     assert threads[0].startswith('panther-sqlite')

@@ -326,25 +326,25 @@ def to_milliseconds(value: dt.datetime) -> dt.datetime:
     return value.replace(microsecond=value.microsecond - extra) if extra else value
 
 
-def _as_stored_value(value: Any) -> Any:
+def _as_stored_value(value: Any, tz_aware: bool) -> Any:
     kind = type(value)
     if kind in _PRIMITIVES:
         return value
     if isinstance(value, dt.datetime):
-        return to_milliseconds(value)
+        return _as_read_back(to_milliseconds(value), tz_aware)
     if isinstance(value, BaseModel):
         if isinstance(value, (_model_base(), _file_base())):
             # Stored as a reference or a path; a related document keeps the values it was stored with itself.
             return value
         changed = {}
         for name, item in value.__dict__.items():
-            stored = _as_stored_value(item)
+            stored = _as_stored_value(item, tz_aware)
             if stored is not item:
                 changed[name] = stored
         # A copy: the sub-document may be shared with the caller's input.
         return value.model_copy(update=changed) if changed else value
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_as_stored_value(item) for item in value]
+        items = [_as_stored_value(item, tz_aware) for item in value]
         if all(stored is item for stored, item in zip(items, value, strict=True)):
             return value
         if isinstance(value, list):
@@ -353,19 +353,29 @@ def _as_stored_value(value: Any) -> Any:
             return set(items)
         return frozenset(items) if isinstance(value, frozenset) else tuple(items)
     if isinstance(value, dict):
-        stored_items = {key: _as_stored_value(item) for key, item in value.items()}
+        stored_items = {key: _as_stored_value(item, tz_aware) for key, item in value.items()}
         if all(stored_items[key] is item for key, item in value.items()):
             return value
         return stored_items
     return value
 
 
-def keep_as_stored(instance: BaseModel) -> None:
-    """Give `instance` (validated for a MongoDB write) the datetimes MongoDB stores, so it equals a later read."""
+def _as_read_back(value: dt.datetime, tz_aware: bool) -> dt.datetime:
+    # MongoDB stores UTC instants: a client reads them back naive (in UTC) unless it is `tz_aware`.
+    if tz_aware:
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def keep_as_stored(instance: BaseModel, tz_aware: bool = False) -> None:
+    """Give `instance` (validated for a MongoDB write) the datetimes a later read returns (milliseconds; naive in
+    UTC, or aware when the client is `tz_aware`), so it equals that read."""
     fields = instance.__dict__
     for name, value in fields.items():
         if type(value) not in _PRIMITIVES:
-            stored = _as_stored_value(value)
+            stored = _as_stored_value(value, tz_aware)
             if stored is not value:
                 fields[name] = stored
 

@@ -15,7 +15,7 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 from panther._internal.call_style import caller_awaits
 from panther._internal.concurrency import to_thread
 from panther.configs import config
-from panther.db._documents import DocumentError, ObjectId, Unique, unique_fields
+from panther.db._documents import DocumentError, ObjectId, Unique, plan_for, unique_fields
 from panther.db.queries import Query
 
 __all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'Unique']
@@ -70,6 +70,53 @@ class Model(BaseModel, Query):
         if engine is not None and engine.object_ids and not isinstance(value, ObjectId):
             return ObjectId(value)
         return value
+
+    def __eq__(self, other: object) -> bool:
+        """Instances of one model holding the same values are equal. Related documents compare by id: an instance
+        read directly equals the same document read through a reference (`author.books[0] == book`), however
+        deep each one's own references were resolved."""
+        if self is other:
+            return True
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        model = type(self)
+        if type(other) is not model:
+            return False
+        nodes = plan_for(model).nodes
+        if not nodes:
+            return super().__eq__(other)
+        if (
+            self.__pydantic_extra__ != other.__pydantic_extra__
+            or self.__pydantic_private__ != other.__pydantic_private__
+        ):
+            return False
+        mine, theirs = self.__dict__, other.__dict__
+        for name in model.model_fields:
+            first, second = mine.get(name, _MISSING), theirs.get(name, _MISSING)
+            if name in nodes:
+                if _by_reference(first) != _by_reference(second):
+                    return False
+            elif first != second:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_MISSING = object()
+
+
+def _by_reference(value: Any) -> Any:
+    """`value` with every stored document in it replaced by its model and id (how it is stored)."""
+    if isinstance(value, Model):
+        return value if value.id is None else (Model, type(value), str(value.id))
+    if isinstance(value, (list, tuple)):
+        return [_by_reference(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _by_reference(item) for key, item in value.items()}
+    if isinstance(value, BaseModel) and plan_for(type(value)).nodes:
+        return (type(value), {name: _by_reference(getattr(value, name, None)) for name in type(value).model_fields})
+    return value
 
 
 def _password_digest(password: str, salt: bytes) -> str:

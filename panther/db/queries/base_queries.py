@@ -9,8 +9,10 @@ and delegate here. Filters and updates arrive already merged and as fresh dicts 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from panther._internal.concurrency import to_thread
 from panther.db._documents import (
     MAX_REFERENCE_DEPTH,
     collect_references,
@@ -24,7 +26,21 @@ if TYPE_CHECKING:
     from panther.db.cursor import BaseCursor
     from panther.db.models import Model
 
-__all__ = ['BaseQuery']
+__all__ = ['BUILD_INLINE_MAX', 'BaseQuery', 'off_loop']
+
+T = TypeVar('T')
+
+# Batches of more documents than this are decoded and validated on a worker thread: building a large batch of
+# model instances takes milliseconds, which would hold the event loop.
+BUILD_INLINE_MAX = 256
+
+
+async def off_loop(size: int, func: Callable[..., T], *args: Any) -> T:
+    """`func(*args)`, on a worker thread when it works on more than `BUILD_INLINE_MAX` documents (a thread hand-off
+    costs more than building a small batch)."""
+    if size > BUILD_INLINE_MAX:
+        return await to_thread(func, *args)
+    return func(*args)
 
 
 class BaseQuery(ABC):
@@ -40,8 +56,13 @@ class BaseQuery(ABC):
 
     @classmethod
     @abstractmethod
+    def cursor(cls, model: type[Model], query: dict[str, Any]) -> BaseCursor:
+        """A lazy cursor over the documents matching `query`, built without reading anything (`Model.find()`)."""
+
+    @classmethod
     async def find(cls, model: type[Model], query: dict[str, Any]) -> BaseCursor:
-        """A cursor over the documents matching `query`."""
+        """A cursor over the documents matching `query` (not read yet)."""
+        return cls.cursor(model, query)
 
     @classmethod
     @abstractmethod
@@ -146,7 +167,7 @@ class BaseQuery(ABC):
                         found[related] = await cls.fetch_by_ids(related, list(dict.fromkeys(ids)), depth + 1)
                 for container, key, related, identifier in references:
                     container[key] = found[related].get(identifier)
-        return materialise_documents(model, documents)
+        return await off_loop(len(documents), materialise_documents, model, documents)
 
     @classmethod
     async def documents_to_update(cls, model: type[Model], query: dict[str, Any], many: bool) -> list[Model]:

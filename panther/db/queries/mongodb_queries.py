@@ -23,7 +23,7 @@ from panther.db._documents import (
     unique_fields,
 )
 from panther.db.cursor import Cursor
-from panther.db.queries.base_queries import BaseQuery
+from panther.db.queries.base_queries import BaseQuery, off_loop
 from panther.exceptions import DatabaseError
 
 if TYPE_CHECKING:
@@ -212,6 +212,25 @@ def _decode(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _raw(collection: Any) -> Any:
+    """The collection returning undecoded BSON documents: decoding a batch is left to `_decode_raw`, off the event
+    loop for large batches (pymongo would decode each reply on the event loop). Kept on the collection object, which
+    the connection caches."""
+    raw = collection.__dict__.get('_panther_raw')
+    if raw is None:
+        from bson.raw_bson import RawBSONDocument
+
+        options = collection.codec_options.with_options(document_class=RawBSONDocument)
+        raw = collection.__dict__['_panther_raw'] = collection.with_options(codec_options=options)
+    return raw
+
+
+def _decode_raw(documents: list[Any], codec_options: Any) -> list[dict[str, Any]]:
+    from bson import decode
+
+    return [_decode(decode(document.raw, codec_options)) for document in documents]
+
+
 class BaseMongoDBQuery(BaseQuery):
     """Query engine of `MongoDBConnection`. Filters accept every MongoDB query operator."""
 
@@ -240,27 +259,27 @@ class BaseMongoDBQuery(BaseQuery):
         return await cls._one(model, document)
 
     @classmethod
-    async def find(cls, model: type[Model], query: dict[str, Any]) -> Cursor:
+    def cursor(cls, model: type[Model], query: dict[str, Any]) -> Cursor:
         return Cursor(model, _convert(model, query), cls)
 
     @classmethod
     async def stream_batches(cls, cursor: Cursor) -> AsyncIterator[list[Model]]:
-        found = _collection(cursor.cls).find(cursor.filter)
+        """Batches of at most `BATCH` instances; large batches are decoded and validated off the event loop."""
+        collection = _collection(cursor.cls)
+        found = _raw(collection).find(cursor.filter).batch_size(BATCH)
         if cursor._sort:
             found = found.sort([('_id' if field == 'id' else field, order) for field, order in cursor._sort])
         if cursor._skip:
             found = found.skip(cursor._skip)
         if cursor._limit:
             found = found.limit(cursor._limit)
-        batch: list[dict[str, Any]] = []
         try:
-            async for document in found:
-                batch.append(_decode(document))
-                if len(batch) >= BATCH:
-                    yield await cls.materialise(cursor.cls, batch)
-                    batch = []
-            if batch:
-                yield await cls.materialise(cursor.cls, batch)
+            while True:
+                raw = await found.to_list(BATCH)
+                if not raw:
+                    return
+                documents = await off_loop(len(raw), _decode_raw, raw, collection.codec_options)
+                yield await cls.materialise(cursor.cls, documents)
         finally:
             await found.close()
 
@@ -282,7 +301,9 @@ class BaseMongoDBQuery(BaseQuery):
         object_ids = [oid for oid in (_object_id(identifier) for identifier in ids) if oid is not None]
         if not object_ids:
             return {}
-        documents = [_decode(document) async for document in _collection(model).find({'_id': {'$in': object_ids}})]
+        collection = _collection(model)
+        raw = await _raw(collection).find({'_id': {'$in': object_ids}}).to_list()
+        documents = await off_loop(len(raw), _decode_raw, raw, collection.codec_options)
         instances = await cls.materialise(model, documents, depth)
         return {str(instance.id): instance for instance in instances}
 
@@ -291,8 +312,8 @@ class BaseMongoDBQuery(BaseQuery):
     @classmethod
     async def insert_one(cls, model: type[Model], document: Any) -> Model:
         instance = await prepare_insert(model, document, cls.fetch_related)
-        keep_as_stored(instance)
         collection = await _writable(model)
+        keep_as_stored(instance, collection.codec_options.tz_aware)
         try:
             result = await collection.insert_one(encode_instance(instance, True))
         except DuplicateKeyError as error:
@@ -305,9 +326,9 @@ class BaseMongoDBQuery(BaseQuery):
         instances = [await prepare_insert(model, document, cls.fetch_related) for document in documents]
         if not instances:
             return []
-        for instance in instances:
-            keep_as_stored(instance)
         collection = await _writable(model)
+        for instance in instances:
+            keep_as_stored(instance, collection.codec_options.tz_aware)
         documents = [encode_instance(instance, True) for instance in instances]
         try:
             result = await collection.insert_many(documents)
@@ -431,8 +452,8 @@ class BaseMongoDBQuery(BaseQuery):
             cls.copy_into(instance, inserted)
             return
         fresh = await prepare_insert(model, instance, cls.fetch_related)
-        keep_as_stored(fresh)
         collection = await _writable(model)
+        keep_as_stored(fresh, collection.codec_options.tz_aware)
         try:
             await collection.replace_one({'_id': instance._id}, encode_instance(fresh, True), upsert=True)
         except DuplicateKeyError as error:

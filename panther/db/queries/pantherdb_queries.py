@@ -39,7 +39,7 @@ from panther.db._documents import (
 )
 from panther.db._shapes import ANY, SCALAR, Shape, child, may_be_array, model_shape
 from panther.db.cursor import PantherDBCursor
-from panther.db.queries.base_queries import BaseQuery
+from panther.db.queries.base_queries import BaseQuery, off_loop
 from panther.exceptions import DatabaseError
 
 if TYPE_CHECKING:
@@ -797,7 +797,7 @@ class BasePantherDBQuery(BaseQuery):
         return await cls._one(model, store, sql, params)
 
     @classmethod
-    async def find(cls, model: type[Model], query: dict[str, Any]) -> PantherDBCursor:
+    def cursor(cls, model: type[Model], query: dict[str, Any]) -> PantherDBCursor:
         query = _normalise(query)
         # Compile now so a bad filter fails at `find()`, not later at iteration.
         _Compiler('data', model).where(query)
@@ -830,7 +830,7 @@ class BasePantherDBQuery(BaseQuery):
             chunk = [str(identifier) for identifier in ids[start : start + 500]]
             sql = f'SELECT _id, data FROM {_table(model)} WHERE _id IN ({", ".join("?" * len(chunk))})'
             rows = await store.run(_sqlite.execute_returning, sql, chunk, key=sql)
-            documents.extend(cls._decode(store, row) for row in rows)
+            documents.extend(await off_loop(len(rows), cls._decode_rows, store, rows))
         instances = await cls.materialise(model, documents, depth)
         return {instance.id: instance for instance in instances}  # type: ignore[misc]
 
@@ -850,10 +850,15 @@ class BasePantherDBQuery(BaseQuery):
         return sql, params
 
     @classmethod
+    def _decode_rows(cls, store: SQLiteStore, rows: list[Any]) -> list[dict[str, Any]]:
+        return [cls._decode(store, row) for row in rows]
+
+    @classmethod
     async def _instances(cls, store: SQLiteStore, model: type[Model], rows: list[Any]) -> list[Model]:
+        """Rows → instances; a large batch is decoded and validated off the event loop."""
         if store.encrypted or plan_for(model).nodes:
-            return await cls.materialise(model, [cls._decode(store, row) for row in rows])
-        return _validate_rows(model, rows)
+            return await cls.materialise(model, await off_loop(len(rows), cls._decode_rows, store, rows))
+        return await off_loop(len(rows), _validate_rows, model, rows)
 
     @classmethod
     async def stream_batches(cls, cursor: PantherDBCursor) -> AsyncIterator[list[Model]]:

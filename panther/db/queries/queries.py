@@ -98,15 +98,15 @@ class Query:
         return await _engine().find_one(cls, _merge(_filter, kwargs))  # type: ignore[arg-type,return-value]
 
     @classmethod
-    @_logged
-    async def find(cls, _filter: Mapping[str, Any] | None = None, /, **kwargs: Any) -> BaseCursor:
-        """A lazy cursor over the matching documents (chain `.sort()`, `.skip()`, `.limit()`)."""
-        return await _engine().find(cls, _merge(_filter, kwargs))  # type: ignore[arg-type]
+    def find(cls, _filter: Mapping[str, Any] | None = None, /, **kwargs: Any) -> BaseCursor:
+        """A lazy cursor over the matching documents: chain `.sort()`, `.skip()`, `.limit()`, then `await` it for the
+        result (`for book in await Book.find()`) or stream it with `async for`. Nothing is read before that."""
+        return _engine().cursor(cls, _merge(_filter, kwargs))  # type: ignore[arg-type]
 
     @classmethod
-    @_logged
-    async def all(cls) -> BaseCursor:
-        return await _engine().find(cls, {})  # type: ignore[arg-type]
+    def all(cls) -> BaseCursor:
+        """Same as `find()` without a filter."""
+        return _engine().cursor(cls, {})  # type: ignore[arg-type]
 
     @classmethod
     @_logged

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import inspect
 import logging
@@ -31,9 +32,11 @@ import pytz
 from panther._internal.concurrency import to_thread
 from panther.utils import Singleton, timezone_now
 
-__all__ = ['BackgroundTask', 'BackgroundTasks', 'WeekDay']
+__all__ = ['BackgroundTask', 'BackgroundTasks', 'WeekDay', 'current_due_time']
 
 logger = logging.getLogger('panther')
+
+_current_due: contextvars.ContextVar[datetime | None] = contextvars.ContextVar('background_task_due', default=None)
 
 _TIME_TYPE_ERROR = 'Argument should be instance of `datetime.time()` or `datetime.datetime()` not `{}`'
 _KEY_PREFIX = 'panther:background_tasks:'
@@ -75,6 +78,11 @@ def _as_time(value: Any) -> time:
         raise TypeError(_TIME_TYPE_ERROR.format(type(value).__name__))
     # Seconds are the finest unit of a schedule; the time zone is always `config.TIMEZONE`.
     return value.replace(microsecond=0, tzinfo=None)
+
+
+def current_due_time() -> datetime | None:
+    """Inside a task's run: the time the run was due (a late run still knows which slot it covers); else None."""
+    return _current_due.get()
 
 
 class BackgroundTask:
@@ -435,7 +443,7 @@ class BackgroundTasks(Singleton):
         task._last_due = due
         task._next_due = task._due_from(max(now, due + _ONE_SECOND))
         if claimed:
-            self._launch(task)
+            self._launch(task, due)
         elif task._remaining_interval != -1:
             # Another process ran this scheduled run: it counts here too.
             task._remaining_interval -= 1
@@ -477,12 +485,17 @@ class BackgroundTasks(Singleton):
             results = await asyncio.wait_for(pipe.execute(), _CLAIM_TIMEOUT)
         return bool(results[0])
 
-    def _launch(self, task: BackgroundTask) -> None:
+    def _launch(self, task: BackgroundTask, due: datetime) -> None:
         remaining = task._remaining_interval
         logger.info(f'{_call_text(task)} Remaining Interval -> {"∞" if remaining == -1 else remaining}')
         if remaining != -1:
             task._remaining_interval -= 1
-        run = asyncio.get_running_loop().create_task(_execute(task), name=f'background task {task.name}')
+        # The run's task (and its worker thread) copy the context as it is now: they see their own due time.
+        token = _current_due.set(due)
+        try:
+            run = asyncio.get_running_loop().create_task(_execute(task), name=f'background task {task.name}')
+        finally:
+            _current_due.reset(token)
         self._running.add(run)
         run.add_done_callback(self._running.discard)
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import sys
 import textwrap
 import threading
 import time as wall_time
+import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, time, timedelta
@@ -20,7 +22,7 @@ import pytz
 
 from panther import Panther
 from panther.app import API
-from panther.background_tasks import BackgroundTask, BackgroundTasks, WeekDay, _background_tasks
+from panther.background_tasks import BackgroundTask, BackgroundTasks, WeekDay, _background_tasks, current_due_time
 from panther.events import Event
 from panther.test import APIClient
 from panther.utils import Singleton, timezone_now
@@ -418,6 +420,25 @@ async def test_a_hanging_sync_task_stops_being_waited_for(
     assert await asyncio.to_thread(finished.wait, 5)
 
 
+async def test_a_run_knows_its_due_time_even_when_late(scheduler: BackgroundTasks) -> None:
+    seen: list[tuple[str, datetime | None]] = []
+
+    async def on_loop() -> None:
+        seen.append(('async', current_due_time()))
+
+    def in_thread() -> None:
+        seen.append(('sync', current_due_time()))
+
+    BackgroundTask(on_loop).every_seconds().interval(2).submit()
+    BackgroundTask(in_thread).at((START + timedelta(seconds=1)).time()).submit()
+    await step(scheduler)
+    await step(scheduler, 1.8)  # both due at START + 1 s, run 0.8 s late
+    assert sorted(seen, key=str) == sorted(
+        [('async', START), ('async', START + timedelta(seconds=1)), ('sync', START + timedelta(seconds=1))], key=str
+    )
+    assert current_due_time() is None  # outside a run
+
+
 async def test_a_slow_run_does_not_hold_up_other_tasks(scheduler: BackgroundTasks) -> None:
     gate = asyncio.Event()
     quick: list[int] = []
@@ -439,20 +460,18 @@ async def test_a_slow_run_does_not_hold_up_other_tasks(scheduler: BackgroundTask
 # Lifespan: the scheduler runs while the app is served
 
 
-def _app(**configs: Any) -> Panther:
-    import sys
-    import types
+@API()
+async def index() -> dict[str, str]:
+    return {'ok': 'yes'}
 
+
+def _app(urls: dict[str, Any] | None = None, **configs: Any) -> Panther:
+    """An app whose configuration module holds only `configs`."""
     module = types.ModuleType(f'bg_app_{uuid.uuid4().hex[:8]}')
     module.__dict__.update(configs)
     sys.modules[module.__name__] = module
-
-    @API()
-    async def index() -> dict[str, str]:
-        return {'ok': 'yes'}
-
     try:
-        return Panther(module.__name__, configs=module.__name__, urls={'': index})
+        return Panther(module.__name__, configs=module.__name__, urls=urls or {'': index})
     finally:
         del sys.modules[module.__name__]
 
@@ -479,6 +498,28 @@ async def test_config_key_initializes_and_the_lifespan_starts_and_stops_the_sche
         await asyncio.wait_for(started.wait(), 5)
     assert cancelled.is_set()  # shutdown cancelled the run in progress
     assert not scheduler.is_running
+
+
+async def test_a_sync_endpoint_submits_from_its_worker_thread(scheduler: BackgroundTasks) -> None:
+    await _reset(scheduler)
+    done = asyncio.Event()
+    threads: list[int] = []
+
+    async def job() -> None:
+        done.set()
+
+    @API()
+    def submit_job() -> dict[str, bool]:  # sync endpoints run in a worker thread
+        threads.append(threading.get_ident())
+        BackgroundTask(job).submit()
+        return {'submitted': True}
+
+    app = _app({'submit/': submit_job}, BACKGROUND_TASKS=True)
+    async with APIClient(app) as client:
+        # The scheduler sleeps (nothing is due); the submission from another thread must wake it.
+        assert (await client.get('/submit/')).data == {'submitted': True}
+        await asyncio.wait_for(done.wait(), 5)
+    assert threads and threads[0] != threading.get_ident()
 
 
 async def test_without_the_config_key_nothing_runs(
@@ -689,7 +730,7 @@ TWO_WORKER_APP = """
 
     from panther import Panther
     from panther.app import API
-    from panther.background_tasks import BackgroundTask
+    from panther.background_tasks import BackgroundTask, current_due_time
     from panther.db.connections import redis
     from panther.events import Event
 
@@ -699,7 +740,7 @@ TWO_WORKER_APP = """
 
 
     async def record(run_id):
-        entry = f'{os.getpid()} {int(time.time())}'
+        entry = f'{os.getpid()} {int(current_due_time().timestamp())}'
         # The feed is a copy the test blocks on (BLPOP) instead of polling the list.
         await redis.rpush(RUNS, entry)
         await redis.rpush(f'{RUNS}:feed', entry)

@@ -96,7 +96,13 @@ PUBLIC = {
     'panther.throttling': ['Throttle'],
     'panther.caching': ['api_cache_key', 'get_response_from_cache', 'set_response_in_cache', 'CachedResponse'],
     'panther.events': ['Event'],
-    'panther.background_tasks': ['BackgroundTask', 'BackgroundTasks', 'WeekDay', '_background_tasks'],
+    'panther.background_tasks': [
+        'BackgroundTask',
+        'BackgroundTasks',
+        'WeekDay',
+        '_background_tasks',
+        'current_due_time',
+    ],
     'panther.middlewares': [
         'HTTPMiddleware',
         'WebsocketMiddleware',

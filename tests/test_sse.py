@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,34 @@ async def test_ping_only_while_idle_and_disconnect_cancels_a_waiting_generator()
     assert sent[0] == b'id: 1\ndata: hello\n\n'
     assert set(sent[1:]) == {b': ping\n\n'}
     assert all(body for body in sent)  # no final empty message after a disconnect
+
+
+async def test_disconnect_while_a_sync_generator_blocks_returns_at_once() -> None:
+    release = threading.Event()
+    first_sent = asyncio.Event()
+    disconnect = asyncio.Event()
+    sent: list[bytes] = []
+
+    def events():
+        yield 'first'
+        release.wait(10)  # blocks its worker thread, not the event loop
+        yield 'never sent'
+
+    async def send(message: dict[str, Any]) -> None:
+        if message['type'] == 'http.response.body':
+            sent.append(message['body'])
+            first_sent.set()
+
+    async def receive() -> dict[str, Any]:
+        await disconnect.wait()
+        return {'type': 'http.disconnect'}
+
+    streaming = asyncio.create_task(EventSourceResponse(events(), ping_interval=None).send(send, receive))
+    await asyncio.wait_for(first_sent.wait(), 5)
+    disconnect.set()
+    await asyncio.wait_for(streaming, 5)  # does not wait for the blocked thread
+    release.set()
+    assert sent == [b'data: first\n\n']
 
 
 # Through a real uvicorn

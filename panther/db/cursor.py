@@ -161,8 +161,10 @@ class BaseCursor(abc.ABC):
 
     def _results(self) -> list[Any]:
         if self._items is None:
-            self._start()
-            self._items = self._read_sync()
+            self._check_unused()
+            items = self._read_sync()
+            self._used = True
+            self._items = items
         return self._items
 
     @abc.abstractmethod

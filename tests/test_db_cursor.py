@@ -20,7 +20,11 @@ from panther.generics import ListAPI
 from panther.pagination import Pagination
 from panther.request import Request
 from panther.test import APIClient
-from tests.test_db import Book, _books, engine  # noqa: F401  (the fixture runs each test on both engines)
+from tests import test_db
+from tests.test_db import Book, _books
+
+# Runs each test on both engines.
+engine = test_db.engine
 
 
 class Chapter(Model):

@@ -10,6 +10,10 @@ import pytest
 
 from panther.configs import config
 
+# The example apps fall back to development keys that are published in this repository; Panther refuses those
+# at start-up unless PANTHER_DEV is set. Tests of that refusal remove the flag themselves.
+os.environ.setdefault('PANTHER_DEV', '1')
+
 IN_CI = os.environ.get('CI', '').lower() in {'1', 'true', 'yes'}
 REDIS_HOST, REDIS_PORT = '127.0.0.1', int(os.environ.get('PANTHER_TEST_REDIS_PORT', '6379'))
 MONGO_HOST, MONGO_PORT = '127.0.0.1', int(os.environ.get('PANTHER_TEST_MONGO_PORT', '27017'))

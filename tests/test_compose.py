@@ -122,3 +122,23 @@ def test_dockerfile_serves_the_canonical_example() -> None:
         '--port',
         '8000',
     ]
+
+
+def test_compose_never_passes_an_empty_signing_key(compose: Path) -> None:
+    # An empty SECRET_KEY made the example fall back to its published development key.
+    shell = {k: v for k, v in os.environ.items() if k not in {'SECRET_KEY', 'PANTHER_DEV'}}
+    for extra, expected in (({}, None), ({'SECRET_KEY': 'from-the-shell'}, 'from-the-shell')):
+        result = subprocess.run(
+            [str(compose), '-f', str(COMPOSE_FILE), 'config', '--format', 'json'],
+            cwd=REPO_ROOT,
+            env={**shell, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        environment = json.loads(result.stdout)['services']['app']['environment']
+        # None: not set in the container at all (the app then refuses to start unless PANTHER_DEV=1).
+        assert environment['SECRET_KEY'] == expected
+        assert environment['PANTHER_DEV'] is None

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from panther._internal.secret_key import check_signing_key
 from panther.configs import JWTConfig, config
 from panther.exceptions import PantherError
 
@@ -333,3 +334,4 @@ def load(configs: str | None, urls: dict[str, Any] | None) -> None:
     load_authentication(namespace)
     load_websocket_connections()
     check_endpoints()
+    check_signing_key(namespace)

@@ -5,7 +5,7 @@ deployment comes from an environment variable, with a default that is safe for l
 
 | variable          | default                                   | effect                                   |
 |-------------------|-------------------------------------------|------------------------------------------|
-| `SECRET_KEY`      | a fixed development key (change it!)      | signs the JWTs                           |
+| `SECRET_KEY`      | published dev key: needs `PANTHER_DEV=1`  | signs the JWTs                           |
 | `PANTHER_DB_PATH` | `examples/canonical/database.pdb`         | file of the embedded database            |
 | `MONGODB_URL`     | unset                                     | use MongoDB instead of the embedded file |
 | `REDIS_HOST`      | unset                                     | share cache/throttling/logout via Redis  |
@@ -49,8 +49,9 @@ def redis_settings() -> dict[str, Any] | None:
     return {'host': host, 'port': int(os.environ.get('REDIS_PORT', '6379'))}
 
 
-# Development default only: anyone who knows it can mint tokens. Set SECRET_KEY in every deployment,
-# e.g. to the output of `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
+# Development default only: it is published, so anyone can mint tokens with it. Panther refuses to start with it
+# unless PANTHER_DEV=1 (./scripts/run sets that). Set SECRET_KEY in every deployment, e.g. to the output of
+# `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
 SECRET_KEY = os.environ.get('SECRET_KEY') or 'dev-only-insecure-key-change-me-in-production-0123456789'
 
 DATABASE = database_settings()

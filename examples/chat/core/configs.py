@@ -5,7 +5,7 @@ comes from an environment variable, with a default that is safe for local develo
 
 | variable            | default                           | effect                                                  |
 |---------------------|-----------------------------------|---------------------------------------------------------|
-| `SECRET_KEY`        | a fixed development key (change!) | signs the JWTs                                          |
+| `SECRET_KEY`        | published: needs `PANTHER_DEV=1`  | signs the JWTs                                          |
 | `CHAT_DB_PATH`      | `examples/chat/chat.pdb`          | file of the embedded database (users, message history)  |
 | `CHAT_HISTORY_SIZE` | `50`                              | how many earlier messages a client gets when it joins   |
 | `REDIS_HOST`        | unset                             | rooms and delivery shared by every worker through Redis |
@@ -29,8 +29,9 @@ def redis_settings() -> dict[str, Any] | None:
     return {'host': host, 'port': int(os.environ.get('REDIS_PORT', '6379'))}
 
 
-# Development default only: anyone who knows it can mint tokens. Set SECRET_KEY in every deployment,
-# e.g. to the output of `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
+# Development default only: it is published, so anyone can mint tokens with it. Panther refuses to start with it
+# unless PANTHER_DEV=1 (./scripts/run sets that). Set SECRET_KEY in every deployment, e.g. to the output of
+# `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
 SECRET_KEY = os.environ.get('SECRET_KEY') or 'dev-only-insecure-chat-key-change-me-0123456789abcdef'
 
 DATABASE = {

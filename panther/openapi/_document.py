@@ -208,7 +208,11 @@ class DocumentBuilder:
         paths: dict[str, Any] = {}
         websockets: dict[str, Any] = {}
         for route, value in self.flat_urls.items():
-            info = describe_endpoint(value)
+            try:
+                info = describe_endpoint(value)
+            except Exception as exc:
+                logger.warning(f'OpenAPI: the endpoint at /{route} could not be read ({type(exc).__name__}: {exc}).')
+                continue
             if info is None:
                 continue
             path = openapi_path(route)
@@ -400,16 +404,18 @@ class DocumentBuilder:
 
     def _request_body(self, input_model: Any, where: str) -> dict[str, Any]:
         schema = self.registry.schema_for(input_model, 'validation', where)
-        content: dict[str, Any] = {}
-        if not _has_file(input_model):
-            content['application/json'] = {'schema': schema}
+        has_file = _has_file(input_model)
+        media_types = []
+        if not has_file:
+            media_types.append('application/json')
         if _form_compatible(input_model):
-            content['application/x-www-form-urlencoded'] = {'schema': schema} if not _has_file(input_model) else None
-            content['multipart/form-data'] = {'schema': schema}
-        content = {media: value for media, value in content.items() if value is not None}
-        if not content:
-            content['application/json'] = {'schema': schema}
-        return {'required': True, 'content': content}
+            if not has_file:
+                media_types.append('application/x-www-form-urlencoded')
+            media_types.append('multipart/form-data')
+        if not media_types:
+            # Files next to fields a form cannot carry: multipart is still how the files get there.
+            media_types.append('multipart/form-data')
+        return {'required': True, 'content': {media: {'schema': schema} for media in media_types}}
 
     # --- responses -----------------------------------------------------------------------------------------
 

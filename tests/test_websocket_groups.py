@@ -135,6 +135,24 @@ async def test_join_and_leave_by_connection_id_from_outside() -> None:
     assert await group_members('news') == {}
 
 
+async def test_a_background_task_sends_to_a_group() -> None:
+    from panther.background_tasks import BackgroundTask
+
+    app = make_app(URLS, BACKGROUND_TASKS=True)
+    sent = asyncio.Event()
+    counts: list[int] = []
+
+    async def reminder() -> None:
+        counts.append(await send_to_group('room', {'reminder': 'stand-up'}))
+        sent.set()
+
+    async with APIClient(app), member(app, 'room', 'ann') as (ann, _):  # the lifespan starts the scheduler
+        BackgroundTask(reminder).submit()
+        await asyncio.wait_for(sent.wait(), timeout=10)
+        assert counts == [1]
+        assert await ann.receive_json() == {'reminder': 'stand-up'}
+
+
 async def test_empty_and_unknown_groups_are_no_ops() -> None:
     assert await send_to_group('nobody-here', {'x': 1}) == 0
     assert await group_members('nobody-here') == {}
@@ -435,7 +453,7 @@ import os
 
 from panther import Panther
 from panther.app import API
-from panther.websocket import GenericWebsocket, group_members, send_to_group
+from panther.websocket import GenericWebsocket, group_members, join_group, send_to_group
 
 REDIS = {'host': '127.0.0.1', 'port': int(os.environ['REDIS_PORT'])}
 WS_PRESENCE_TTL = float(os.environ['WS_PRESENCE_TTL'])
@@ -458,7 +476,13 @@ async def members(group):
     return await group_members(group)
 
 
-urls = {'ws/<group>/': Member, 'send/<group>/': send, 'members/<group>/': members}
+@API(methods=['POST'])
+async def join(request, group):
+    await join_group(request.data['connection_id'], group, info='added')
+    return {'worker': os.getpid()}
+
+
+urls = {'ws/<group>/': Member, 'send/<group>/': send, 'members/<group>/': members, 'join/<group>/': join}
 app = Panther(__name__, configs=__name__, urls=urls)
 """
 
@@ -500,6 +524,19 @@ def test_groups_and_presence_across_two_uvicorn_workers(tmp_path: Any, redis_add
         expected = {hello['connection_id']: {'worker': hello['worker']} for hello in hellos}
         for port in (port_a, port_b):
             assert httpx.get(f'http://127.0.0.1:{port}/members/{group}/', timeout=5).json() == expected
+
+        # An endpoint on worker B adds a connection of worker A to another group (A applies it).
+        extra = unique_group()
+        httpx.post(f'http://127.0.0.1:{port_b}/join/{extra}/', json={'connection_id': hellos[0]['connection_id']})
+        deadline = time.monotonic() + 5
+        while httpx.get(f'http://127.0.0.1:{port_b}/members/{extra}/', timeout=5).json() != {
+            hellos[0]['connection_id']: 'added'
+        }:
+            assert time.monotonic() < deadline, 'the join did not reach worker A'
+            time.sleep(0.02)
+        answer = httpx.post(f'http://127.0.0.1:{port_b}/send/{extra}/', json={'text': 'extra'}, timeout=5).json()
+        assert answer['sent'] == 1
+        assert json.loads(on_a[0].recv(timeout=5)) == {'text': 'extra'}
 
         # Worker A dies without cleaning up; its members stop being listed within WS_PRESENCE_TTL.
         worker_a.send_signal(signal.SIGKILL)

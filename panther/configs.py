@@ -125,7 +125,13 @@ class Config:
         return dict(self.__dict__)
 
     def refresh(self) -> None:
-        """Reset every built-in field to its default and drop custom keys."""
+        """Return the process to a clean start: every built-in field back to its default, custom keys dropped,
+        the database and Redis connections closed, and the state kept outside `config` forgotten (stored cache
+        entries, throttle counters and revoked tokens in memory, verified tokens, start-up/shutdown hooks, open
+        WebSockets). Running apps then serve the routes of the new configuration (none until one is loaded)."""
+        from panther._internal import lifetime
+
+        lifetime.release_connections(self.__dict__.get('DATABASE'))
         field_names = {f.name for f in fields(self)}
         for name in list(self.__dict__):
             if name not in field_names:
@@ -133,6 +139,7 @@ class Config:
         defaults = Config()
         for f in fields(self):
             object.__setattr__(self, f.name, copy.copy(getattr(defaults, f.name)))
+        lifetime.reset_state()
         for listener in Config._listeners:
             listener()
 

@@ -220,6 +220,14 @@ def _import(dotted_path: str, what: str) -> Any:
         raise PantherError(f"Invalid 'DATABASE': `{what}` cannot be imported ({error}).") from None
 
 
+def release_database(connection: Any) -> None:
+    """Close a connection from synchronous code (the app configured again, `config.refresh()`)."""
+    if isinstance(connection, PantherDBConnection):
+        connection.store.close_sync()
+    elif isinstance(connection, MongoDBConnection):
+        connection.close_soon()
+
+
 def load_database(database_config: dict[str, Any]) -> None:
     """Create `config.DATABASE` from the `DATABASE` setting and choose `config.QUERY_ENGINE`."""
     from panther.db.queries.base_queries import BaseQuery
@@ -237,12 +245,8 @@ def load_database(database_config: dict[str, Any]) -> None:
         if not isinstance(connection_class, type):
             raise PantherError(f"Invalid 'DATABASE': `{class_path}` is not a class.")
         options = {key: value for key, value in engine.items() if key != 'class'}
-        previous = config.DATABASE
         # The app is being configured again in this process: release the old connection first.
-        if isinstance(previous, PantherDBConnection):
-            previous.store.close_sync()
-        elif isinstance(previous, MongoDBConnection):
-            previous.close_soon()
+        release_database(config.DATABASE)
         try:
             config.DATABASE = connection_class(**options)
         except TypeError as error:

@@ -8,6 +8,7 @@ Until then `redis.is_connected` is `False` and every command raises
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -112,15 +113,45 @@ def load_redis(redis_config: dict[str, Any]) -> None:
     set_redis_store(RedisStore(connection))
 
 
-async def close_redis() -> None:
-    """Disconnect (shutdown); does nothing when Redis was never connected."""
+def _detach() -> RedisConnection | None:
+    """Stop using the process-wide connection (the Store falls back to memory); returns it for closing."""
     global _connection
     connection = _connection
     if connection is None:
-        return
+        return None
     _connection = None
     set_redis_store(None)
     connection.is_connected = False
+    return connection
+
+
+async def close_redis() -> None:
+    """Disconnect (shutdown); does nothing when Redis was never connected."""
+    connection = _detach()
+    if connection is not None:
+        await _close(connection)
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def detach_redis() -> None:
+    """`close_redis()` for synchronous code (`config.refresh()`): the connection is forgotten at once and closed
+    by a task when an event loop is running (without one, its sockets belong to a loop that is not running)."""
+    connection = _detach()
+    if connection is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(_close(connection))
+    # The loop keeps only weak references to tasks.
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _close(connection: RedisConnection) -> None:
     from redis.exceptions import RedisError
 
     try:

@@ -23,7 +23,7 @@ from panther.authentications import CookieJWTAuthentication, QueryParamJWTAuthen
 from panther.configs import config
 from panther.db import Model
 from panther.events import Event
-from panther.exceptions import NotFoundAPIError
+from panther.exceptions import AuthenticationAPIError, NotFoundAPIError
 from panther.file_handler import File, Image
 from panther.generics import CreateAPI, DeleteAPI, ListAPI, RetrieveAPI, UpdateAPI
 from panther.openapi import OutputSchema
@@ -509,6 +509,29 @@ def test_pages_files_and_feeds_document_what_they_send(monkeypatch: pytest.Monke
     assert feed_content == {'application/atom+xml': {'schema': {'type': 'string'}}}
 
 
+@API(methods=['GET'])
+async def ready() -> Response:
+    if len('x') > 1:
+        return Response(data={'status': 'unavailable'}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Response(data={'status': 'ok'})
+
+
+@API(methods=['POST'])
+async def check_code(request: Request) -> dict[str, str]:
+    if request.data != {'code': 'right'}:
+        raise AuthenticationAPIError(detail='Wrong code')
+    return {'detail': 'ok'}
+
+
+def test_status_codes_found_in_the_source_are_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = document(monkeypatch, {'ready/': ready, 'check/': check_code})
+    ready_responses = spec['paths']['/ready/']['get']['responses']
+    assert set(ready_responses) == {'200', '503'}
+    assert ready_responses['503']['description'] == 'Service Unavailable'
+    # No authentication is configured, but the handler raises a 401 itself.
+    assert spec['paths']['/check/']['post']['responses']['401'] == {'$ref': '#/components/responses/Unauthorized'}
+
+
 # --- served document and pages ---------------------------------------------------------------------------------------
 
 PAGES = {
@@ -755,6 +778,8 @@ def test_endpoint_parser_reads_the_class_method_and_content_type() -> None:
     parser = EndpointParser(ParsedAPI, 'post')
     assert (parser.endpoint_name, parser.status_code, parser.response_data) == ('ParsedAPI', 201, {'created': True})
     assert EndpointParser(ParsedAPI, 'get').status_code == 200  # no such method: the defaults
+    assert EndpointParser(ParsedAPI, 'post').status_codes == {201}
+    assert EndpointParser(last_return_wins).status_codes == {200}
     page_parser = EndpointParser(returns_page)
     assert (page_parser.response_class, page_parser.content_type) == ('HTMLResponse', 'application/atom+xml')
 

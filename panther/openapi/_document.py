@@ -10,6 +10,7 @@ import types
 import typing
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -443,6 +444,9 @@ class DocumentBuilder:
         if throttle is not None:
             errors.append(429)
         page_media = [media for media in success.get('content', {}) if media != 'application/json']
+        if getattr(operation.handler, '__module__', '') != 'panther.generics':
+            for other in sorted(EndpointParser(info.target, method).status_codes - {code}):
+                responses[str(other)] = self._found_in_source(other, success, page_media)
         for error in errors:
             if str(error) in responses:
                 continue
@@ -455,6 +459,24 @@ class DocumentBuilder:
             self.used_errors.add(error)
             responses[str(error)] = {'$ref': f'#/components/responses/{ERROR_RESPONSES[error][0]}'}
         return responses
+
+    def _found_in_source(self, code: int, success: dict[str, Any], page_media: list[str]) -> dict[str, Any]:
+        """A status code only the source mentions (a `return Response(status_code=503)`, a `raise NotFoundAPIError`)."""
+        if code in ERROR_RESPONSES:
+            self.used_errors.add(code)
+            reference = {'$ref': f'#/components/responses/{ERROR_RESPONSES[code][0]}'}
+            if not page_media:
+                return reference
+            content = {**ERROR_RESPONSES[code][1]['content'], **{m: {'schema': {'type': 'string'}} for m in page_media}}
+            return {**ERROR_RESPONSES[code][1], 'content': content}
+        try:
+            description = HTTPStatus(code).phrase
+        except ValueError:
+            description = f'Status {code}'
+        if code == status.HTTP_204_NO_CONTENT or 300 <= code < 400:
+            return {'description': description}
+        media = page_media or ['application/json']
+        return {'description': description, 'content': {m: {'schema': {}} for m in media}}
 
     def _success(self, info: EndpointInfo, operation: OperationInfo, where: str) -> tuple[int, dict[str, Any]]:
         handler = operation.handler

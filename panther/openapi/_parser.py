@@ -30,10 +30,14 @@ class EndpointParser:
         self.response_class: str | None = None
         # A literal `headers={'Content-Type': ...}` of that `Response`, which overrides its class's media type.
         self.content_type: str | None = None
+        # Every status code the function can answer with: `Response(..., status_code=...)` in any `return` and
+        # the status of any `panther.exceptions` error it raises, nested statements included.
+        self.status_codes: set[int] = set()
         self._names: dict[str, ast.expr] = {}
         function = self._function()
         if function is not None:
             self._read(function)
+            self._collect_status_codes(function)
 
     def _function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         try:
@@ -63,6 +67,26 @@ class EndpointParser:
                 self._names[statement.target.id] = statement.value
             elif isinstance(statement, ast.Return) and statement.value is not None:
                 self._read_return(statement.value)
+
+    def _collect_status_codes(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        from panther import exceptions
+
+        for node in ast.walk(function):
+            if isinstance(node, ast.Return) and node.value is not None:
+                value = self._lookup(node.value)
+                if isinstance(value, ast.Call) and _call_name(value).endswith('Response'):
+                    keywords = {keyword.arg: keyword.value for keyword in value.keywords if keyword.arg}
+                    code_node = keywords.get('status_code', value.args[1] if len(value.args) > 1 else None)
+                    self.status_codes.add(self._status(code_node) if code_node is not None else status.HTTP_200_OK)
+                else:
+                    self.status_codes.add(status.HTTP_200_OK)
+            elif isinstance(node, ast.Raise) and node.exc is not None:
+                raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = raised.id if isinstance(raised, ast.Name) else getattr(raised, 'attr', '')
+                error = getattr(exceptions, name, None)
+                code = getattr(error, 'status_code', None)
+                if isinstance(error, type) and issubclass(error, exceptions.APIError) and isinstance(code, int):
+                    self.status_codes.add(code)
 
     def _lookup(self, node: ast.expr) -> ast.expr:
         seen = 0

@@ -1,7 +1,7 @@
 """Auth / throttling / caching benchmark, in-process, against baselines measured in the same run.
 
     python benchmarks/bench_auth.py              # memory Store
-    python benchmarks/bench_auth.py --redis      # also with the Redis Store (needs Redis on 127.0.0.1:6379)
+    python benchmarks/bench_auth.py --redis      # also with the Redis Store (Redis on 127.0.0.1:6379, or --redis-port)
 
 Scenarios (each a GET through the whole Panther app, called as `await app(scope, receive, send)`):
 
@@ -41,8 +41,11 @@ from panther.permissions import IsAuthenticated  # noqa: E402
 from panther.throttling import Throttle  # noqa: E402
 
 KEY = 'benchmark-signing-key-long-enough-for-hmac-sha256'
+SECRET_KEY = KEY  # the app refuses to start without a signing key
 BATCH = 500
 ROUNDS = 40
+# Requests in flight at once in the concurrent scenario (a server under load has many).
+CONCURRENCY = 50
 
 
 class BenchUser:
@@ -126,6 +129,23 @@ async def batch(app: Callable[..., Any], path: str, token: str | None) -> float:
     return (time.process_time() - start) / BATCH * 1e6
 
 
+async def concurrent_batch(app: Callable[..., Any], path: str, token: str | None) -> float:
+    """µs per request for one batch served CONCURRENCY requests at a time, as a loaded server runs them."""
+    message = {'type': 'http.request', 'body': b'', 'more_body': False}
+
+    async def receive() -> dict[str, Any]:
+        return message
+
+    async def send(msg: dict[str, Any]) -> None:
+        return None
+
+    scopes = [make_scope(path, token) for _ in range(BATCH)]
+    start = time.process_time()
+    for first in range(0, BATCH, CONCURRENCY):
+        await asyncio.gather(*(app(scope, receive, send) for scope in scopes[first : first + CONCURRENCY]))
+    return (time.process_time() - start) / BATCH * 1e6
+
+
 def decode_batch(token: str) -> float:
     start = time.process_time()
     for _ in range(BATCH):
@@ -133,12 +153,12 @@ def decode_batch(token: str) -> float:
     return (time.process_time() - start) / BATCH * 1e6
 
 
-async def bench(store_name: str) -> list[tuple[str, float]]:
+async def bench(store_name: str, redis_port: int = 6379) -> list[tuple[str, float]]:
     app = Panther(__name__, configs=__name__, urls=URLS)
     if store_name == 'redis':
         from panther.db.connections.redis import load_redis
 
-        load_redis({'host': '127.0.0.1', 'port': 6379})
+        load_redis({'host': '127.0.0.1', 'port': redis_port})
     config.USER_MODEL = BenchUser
     config.JWT_CONFIG = JWTConfig(key=KEY, life_time=3600)
     token = (await JWTAuthentication.login(USERS['1']))['access_token']
@@ -149,7 +169,7 @@ async def bench(store_name: str) -> list[tuple[str, float]]:
             raise SystemExit(f'{path}: expected 200, got {status}')
 
     # Interleaved rounds: every scenario sees the same machine conditions; the best round of each counts.
-    best = dict.fromkeys(('hello', 'decode', 'auth', 'auth-cold', 'cache'), float('inf'))
+    best = dict.fromkeys(('hello', 'decode', 'auth', 'auth-cold', 'cache', 'auth-concurrent'), float('inf'))
     for _ in range(ROUNDS):
         best['hello'] = min(best['hello'], await batch(app, '/hello', None))
         best['decode'] = min(best['decode'], decode_batch(token))
@@ -160,6 +180,7 @@ async def bench(store_name: str) -> list[tuple[str, float]]:
         best['auth-cold'] = min(best['auth-cold'], await batch(app, '/private', token))
         authentications.VERIFIED_TOKENS_CACHE_SIZE = memory_size
         best['cache'] = min(best['cache'], await batch(app, '/cached', None))
+        best['auth-concurrent'] = min(best['auth-concurrent'], await concurrent_batch(app, '/private', token))
     hello_us, decode_us, auth_us, cache_us = best['hello'], best['decode'], best['auth'], best['cache']
 
     if store_name == 'redis':
@@ -173,6 +194,7 @@ async def bench(store_name: str) -> list[tuple[str, float]]:
         ('auth + throttle', auth_us),
         ('auth + throttle, token memory off', best['auth-cold']),
         ('cache hit', cache_us),
+        (f'auth + throttle, {CONCURRENCY} concurrent', best['auth-concurrent']),
     ]
 
 
@@ -198,9 +220,24 @@ def report(store_name: str, figures: list[tuple[str, float]]) -> list[str]:
     return lines
 
 
+def _run(coroutine: Any, loop: str) -> Any:
+    if loop == 'uvloop':
+        import uvloop
+
+        return uvloop.run(coroutine)
+    return asyncio.run(coroutine)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--redis', action='store_true', help='also measure with the Redis Store')
+    parser.add_argument('--redis-port', type=int, default=6379, help='port of the Redis server on 127.0.0.1')
+    parser.add_argument(
+        '--loop',
+        choices=['uvloop', 'asyncio'],
+        default='uvloop',
+        help='event loop (uvicorn serves on uvloop when it is installed, as with panther[standard])',
+    )
     parser.add_argument('--output', help='also write the markdown report to this file')
     args = parser.parse_args()
 
@@ -211,10 +248,32 @@ def main() -> None:
         f'Python {sys.version.split()[0]}, CPU time per request, best of {ROUNDS} interleaved batches of {BATCH}.',
         '',
     ]
+    measured: dict[str, dict[str, float]] = {}
     for store_name in stores:
-        figures = asyncio.run(bench(store_name))
+        figures = _run(bench(store_name, args.redis_port), args.loop)
         config.refresh()
         lines += report(store_name, figures)
+        measured[store_name] = dict(figures)
+    if 'redis' in measured:
+        memory, redis = measured['memory'], measured['redis']
+        concurrent = f'auth + throttle, {CONCURRENCY} concurrent'
+        ratio = redis['auth + throttle'] / memory['auth + throttle']
+        cold = redis['auth + throttle, token memory off'] / memory['auth + throttle, token memory off']
+        lines += [
+            '### Redis Store against memory Store (same run)',
+            '',
+            '| scenario | memory µs | redis µs | ratio | target |',
+            '|---|---:|---:|---:|---:|',
+            f'| auth + throttle | {memory["auth + throttle"]:.1f} | {redis["auth + throttle"]:.1f} | '
+            f'{ratio:.2f} | ≤ 2.0 |',
+            f'| same, token memory off | {memory["auth + throttle, token memory off"]:.1f} | '
+            f'{redis["auth + throttle, token memory off"]:.1f} | {cold:.2f} | (information) |',
+            f'| cache hit | {memory["cache hit"]:.1f} | {redis["cache hit"]:.1f} | '
+            f'{redis["cache hit"] / memory["cache hit"]:.2f} | (information) |',
+            f'| auth + throttle, {CONCURRENCY} concurrent | {memory[concurrent]:.1f} | {redis[concurrent]:.1f} | '
+            f'{redis[concurrent] / memory[concurrent]:.2f} | ≤ 2.0 |',
+            '',
+        ]
     text = '\n'.join(lines)
     print(text)
     if args.output:

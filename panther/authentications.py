@@ -22,7 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import jwt
 
@@ -89,6 +89,31 @@ def _is_model(model: Any) -> bool:
     return isinstance(model, type) and issubclass(model, Model)
 
 
+class PendingRevocation(NamedTuple):
+    """A token's revocation check left for the throttle step of the same request (`request.pending_revocation`)."""
+
+    key: str
+    authentication: type[JWTAuthentication]
+
+
+async def settle_revocation(request: Any) -> None:
+    """Run the revocation check a throttle step did not take over; 401 if the token was revoked.
+
+    Endpoint pipelines call this after throttling (and before answering an admission error), so a revoked
+    token is never let through and always answered as revoked.
+    """
+    pending = request.pending_revocation
+    if pending is None:
+        return
+    request.pending_revocation = None
+    try:
+        revoked = await get_store().exists(pending.key)
+    except StoreUnavailableError as exc:
+        raise pending.authentication.revocation_unavailable(exc) from None
+    if revoked:
+        raise pending.authentication.exception('Token has been revoked')
+
+
 def _unavailable(cls: type, exc: Exception) -> APIError:
     # Fail closed: without the revocation store we cannot tell a logged-out token from a valid one.
     logger.error(f'{cls.__name__} Error: "Token revocation store is unavailable: {exc}"')
@@ -109,7 +134,27 @@ class JWTAuthentication(BaseAuthentication):
         token = self.get_token_from_request(request)
         if token is None:
             return None
+        if request.defer_revocation_check and self._can_defer_revocation():
+            return await self._authenticate_deferring_revocation(token, request)
         return await self.authenticate_token(token)
+
+    def _can_defer_revocation(self) -> bool:
+        # Only the built-in checks can be deferred: a subclass that changes how tokens are checked or revoked,
+        # or one that turns a bad token into an anonymous request, checks at once.
+        cls = type(self)
+        return (
+            cls.authenticate_token is JWTAuthentication.authenticate_token
+            and cls.is_token_revoked.__func__ is JWTAuthentication.is_token_revoked.__func__  # type: ignore[attr-defined]
+            and not getattr(self, 'invalid_token_is_anonymous', False)
+        )
+
+    async def _authenticate_deferring_revocation(self, token: str, request: BaseRequest) -> Any:
+        """`authenticate_token()` whose revocation check the request's throttle step runs (same round trip)."""
+        payload = self._checked_payload(token)
+        user = await self.get_user(payload)
+        user._auth_token = token
+        request.pending_revocation = PendingRevocation(self.revocation_key(token, payload), type(self))
+        return user
 
     # --- reading the token -------------------------------------------------------------------------------
 
@@ -153,13 +198,17 @@ class JWTAuthentication(BaseAuthentication):
 
     # --- checking it ---------------------------------------------------------------------------------------
 
-    async def authenticate_token(self, token: str) -> Any:
+    def _checked_payload(self, token: str) -> dict[str, Any]:
         payload = self.decode_jwt(token)
         if payload.get('token_type') != self.token_type:
             raise self.exception(f'Invalid token type; expected `{self.token_type}` token.')
         session_id = payload.get('sid')
         if session_id is not None and not (isinstance(session_id, str) and 0 < len(session_id) <= MAX_ID_LENGTH):
             raise self.exception('Token `sid` is not valid')
+        return payload
+
+    async def authenticate_token(self, token: str) -> Any:
+        payload = self._checked_payload(token)
         try:
             revoked = await self.is_token_revoked(token, payload)
         except StoreUnavailableError as exc:
@@ -169,6 +218,11 @@ class JWTAuthentication(BaseAuthentication):
         user = await self.get_user(payload)
         user._auth_token = token
         return user
+
+    @classmethod
+    def revocation_unavailable(cls, exc: Exception) -> APIError:
+        """The 503 to raise when the revocation store cannot be reached (fail closed)."""
+        return _unavailable(cls, exc)
 
     @classmethod
     def jwt_config(cls) -> JWTConfig:

@@ -140,6 +140,10 @@ class BaseRequest:
     # The matched route pattern (`'notes/<note_id>'`), set by the router; throttle and cache keys use it, never
     # the raw path, so spelling a path differently cannot open a new bucket.
     route: str | None = None
+    # Set by an endpoint pipeline that throttles after authenticating: a JWT's revocation check may then wait for
+    # the throttle step and share its Store round trip (`pending_revocation`, see `panther.authentications`).
+    defer_revocation_check: bool = False
+    pending_revocation: Any = None
     # Lazy slots, filled on first use.
     _headers: Headers
     _query_list: list[tuple[str, str]]

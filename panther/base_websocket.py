@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +161,8 @@ class WebsocketConnections:
         action = message.get('action')
         if action == 'send':
             logger.debug(f'Sending WS Message to {connection._connection_id}')
-            await connection.send(message.get('data'))
+            encoded = message.get('b64')
+            await connection.send(base64.b64decode(encoded) if encoded is not None else message.get('data'))
         elif action == 'close':
             data = message.get('data') or {}
             await connection.close(code=data.get('code', status.WS_1000_NORMAL_CLOSURE), reason=data.get('reason', ''))

@@ -155,8 +155,9 @@ def _header_values(scope: Any, names: tuple[bytes, ...]) -> list[bytes]:
 
 
 def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
-    """`panther:cache:<user id or client IP>:<host>:<route>[=<path variables>]:<sha256 of query and varied headers>`.
+    """`panther:cache:<user id or client IP>:<route>[=<path variables>]:<sha256 of query and varied headers>:<host>`.
 
+    The host is last: nothing after it, so a `:` in it cannot pass for another part of the key.
     `duration` is accepted for compatibility; expiry is the Store's TTL, not part of the key.
     """
     scope = request.scope
@@ -173,20 +174,23 @@ def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
     route = request.route
     if route is None:
         route = route_of(request)
-    vary = _VARY_BY_ROUTE.get(route)
     query = scope.get('query_string')
+    host = b''
+    vary = _VARY_BY_ROUTE.get(route) if _VARY_BY_ROUTE else None
     if vary:
         # The values are hashed with the query: each part is length-prefixed, so no two requests collide.
         parts = [query or b'', *_header_values(scope, vary)]
         query = b''.join(b'%d:%s' % (len(part), part) for part in parts)
+    for name, value in scope.get('headers') or ():
+        if name == b'host':
+            host = value
+            break
     query_hash = hashlib.sha256(query).hexdigest() if query else ''
     variables = request.path_variables
     if variables:
         route = f'{route}={"/".join(variables.values())}'
-    host = request.raw_header(b'host')
-    # Lower-cased (host names are case-insensitive); `:` is escaped so it cannot imitate the next key part.
-    host_part = host.decode('latin-1').lower().replace(':', '%3A') if host else ''
-    return f'{KEY_PREFIX}{client}:{host_part}:{route}:{query_hash}'
+    # Lower-cased: host names are case-insensitive.
+    return f'{KEY_PREFIX}{client}:{route}:{query_hash}:{host.lower().decode("latin-1")}'
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:

@@ -197,10 +197,22 @@ class Throttle:
             key = self.build_cache_key(request)
         else:
             key = self._cache_key(request, window)
+        pending = request.pending_revocation
         try:
             # The key lives one second past its window so a slightly slow clock on another worker still counts.
-            count = await get_store().incr(key, ttl=window_end - now + 1)
+            if pending is None:
+                count = await get_store().incr(key, ttl=window_end - now + 1)
+            else:
+                # The request's token is checked for revocation in the same Store round trip (see authentications).
+                request.pending_revocation = None
+                counted = await get_store().incr_unless_exists(key, window_end - now + 1, pending.key)
+                if counted is None:
+                    raise pending.authentication.exception('Token has been revoked')
+                count = counted
         except StoreUnavailableError as exc:
+            if pending is not None:
+                # Revocation fails closed even where throttling would fail open.
+                raise pending.authentication.revocation_unavailable(exc) from None
             logger.error(f'Throttling is not enforced for this request: {exc}')
             return None
         reset = str(max(1, math.ceil(window_end - now)))

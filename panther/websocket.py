@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import inspect
 from typing import Any
 
@@ -96,6 +97,10 @@ class GenericWebsocket(Websocket):
 
 async def send_message_to_websocket(connection_id: str, data: Any) -> None:
     """Send `data` to a connection, whichever worker process holds it."""
+    if isinstance(data, bytes) and _remote_store() is not None:
+        # JSON has no bytes: they travel base64-encoded and are sent as a binary frame.
+        await _publish({'connection_id': connection_id, 'action': 'send', 'b64': base64.b64encode(data).decode()})
+        return
     await _publish({'connection_id': connection_id, 'action': 'send', 'data': data})
 
 
@@ -132,10 +137,14 @@ async def group_members(group: str) -> dict[str, Any]:
     return await groups.members(group)
 
 
-async def _publish(message: dict[str, Any]) -> None:
+def _remote_store() -> Any:
     from panther._internal.websocket_flow import remote_store
 
-    store = remote_store()
+    return remote_store()
+
+
+async def _publish(message: dict[str, Any]) -> None:
+    store = _remote_store()
     if store is not None:
         result = store.publish(PubSub.channel, PubSub.encode(message))
         if inspect.isawaitable(result):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import socket
 import sys
 import time
 import types
@@ -583,6 +584,143 @@ async def test_app_junk_requests_never_undo_a_logout(caplog: pytest.LogCaptureFi
     for token in (first['refresh_token'], second['refresh_token']):
         response = await client.post('/refresh', headers={'Authorization': f'Bearer {token}'})
         assert refusal_reason(response) == 'Token has been revoked'
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return int(probe.getsockname()[1])
+
+
+class RoundTrips:
+    """Counts what is sent to Redis: each send is one round trip (a command, a script or a whole pipeline)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from redis.asyncio.connection import AbstractConnection
+
+        self.count = 0
+        original = AbstractConnection.send_packed_command
+
+        async def counting(connection: Any, *args: Any, **kwargs: Any) -> None:
+            self.count += 1
+            await original(connection, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, 'send_packed_command', counting)
+        from panther._internal import redis_wire
+
+        original_send = redis_wire.RedisWire.send_nowait
+
+        def counting_send(wire: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return original_send(wire, *args, **kwargs)
+
+        monkeypatch.setattr(redis_wire.RedisWire, 'send_nowait', counting_send)
+
+    async def during(self, call: Any) -> tuple[Any, int]:
+        before = self.count
+        result = await call
+        return result, self.count - before
+
+
+@API(
+    auth=JWTAuthentication,
+    permissions=[IsAuthenticated],
+    throttling=Throttle(rate=3, duration=timedelta(minutes=1)),
+)
+async def throttled_me_api(request: Request) -> dict[str, str]:
+    return {'username': request.user.username}
+
+
+@API(
+    auth=JWTAuthentication,
+    permissions=[IsAuthenticated],
+    throttling=Throttle(rate=100, duration=timedelta(minutes=1)),
+    cache=timedelta(minutes=1),
+)
+async def throttled_cached_api(request: Request) -> dict[str, str]:
+    return {'username': request.user.username}
+
+
+async def deny_everyone(request: Request) -> bool:
+    return False
+
+
+@API(auth=JWTAuthentication, permissions=[deny_everyone], throttling=Throttle(rate=100, duration=timedelta(minutes=1)))
+async def forbidden_api(request: Request) -> dict[str, str]:
+    return {}
+
+
+async def test_authenticated_throttled_request_is_one_redis_round_trip(
+    redis_address: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from panther.db.connections.redis import close_redis, load_redis
+
+    urls = {**URLS, 'throttled': throttled_me_api, 'cached': throttled_cached_api, 'forbidden': forbidden_api}
+    app = Panther(__name__, configs=__name__, urls=urls)
+    host, port = redis_address
+    load_redis({'host': host, 'port': port})
+    trips = RoundTrips(monkeypatch)
+    try:
+        client = APIClient(app=app)
+        user = User(f'u-{uuid.uuid4().hex}', 'round', 'trip')  # Redis outlives a run: a user no run has used
+        User.users[user.id] = user
+        tokens = await user.login()
+        bearer = {'Authorization': f'Bearer {tokens["access_token"]}'}
+        await client.get('/throttled', headers=bearer)  # first use: connection set-up, scripts loaded
+        await client.get('/cached', headers=bearer)
+
+        # JWT auth (revocation checked) + throttle counter: one round trip.
+        response, count = await trips.during(client.get('/throttled', headers=bearer))
+        assert (response.status_code, count) == (200, 1)
+        # A cache hit (the entry this process read or wrote is reused) adds nothing to it.
+        response, count = await trips.during(client.get('/cached', headers=bearer))
+        assert (response.status_code, response.data, count) == (200, {'username': 'round'}, 1)
+        # Past the limit (3): still one round trip, and a 429.
+        await client.get('/throttled', headers=bearer)
+        response, count = await trips.during(client.get('/throttled', headers=bearer))
+        assert (response.status_code, count) == (429, 1)
+
+        # A revoked token is refused as revoked, in the same single round trip, and is not counted.
+        assert (await client.post('/logout', headers=bearer)).status_code == 200
+        response, count = await trips.during(client.get('/cached', headers=bearer))
+        assert (refusal_reason(response), count) == ('Token has been revoked', 1)
+        # Refused by a permission: the revocation is still checked first (a revoked token is a 401, not a 403).
+        response = await client.get('/forbidden', headers=bearer)
+        assert refusal_reason(response) == 'Token has been revoked'
+        fresh = {'Authorization': f'Bearer {(await user.login())["access_token"]}'}
+        response, count = await trips.during(client.get('/forbidden', headers=fresh))
+        assert (response.status_code, count) == (403, 1)
+
+        # Redis goes away: the throttle would fail open, but the revocation check it carries fails closed.
+        from panther._internal.store import get_store
+        from panther.db.connections.redis import redis
+
+        redis.connection_pool.connection_kwargs['port'] = free_port()
+        get_store().close_wire()  # type: ignore[attr-defined]
+        response = await client.get('/throttled', headers=fresh)
+        assert (response.status_code, response.data) == (503, {'detail': 'Authentication is temporarily unavailable'})
+    finally:
+        await close_redis()
+
+
+async def test_deferred_revocation_check_on_the_memory_store(client: APIClient) -> None:
+    hourly = Throttle(rate=9, duration=timedelta(hours=1))
+
+    @API(auth=JWTAuthentication, permissions=[IsAuthenticated], throttling=hourly)
+    async def guarded(request: Request) -> dict[str, str]:
+        return {'username': request.user.username}
+
+    app = Panther(__name__, configs=__name__, urls={**URLS, 'guarded': guarded, 'forbidden': forbidden_api})
+    client = APIClient(app=app)
+    tokens = await User.users['1'].login()
+    bearer = {'Authorization': f'Bearer {tokens["access_token"]}'}
+    assert (await client.get('/guarded', headers=bearer)).headers['RateLimit-Remaining'] == '8'
+    assert (await client.post('/logout', headers=bearer)).status_code == 200
+    assert refusal_reason(await client.get('/guarded', headers=bearer)) == 'Token has been revoked'
+    assert refusal_reason(await client.get('/forbidden', headers=bearer)) == 'Token has been revoked'
+    # The refused request was not counted.
+    fresh = {'Authorization': f'Bearer {(await User.users["1"].login())["access_token"]}'}
+    assert (await client.get('/guarded', headers=fresh)).headers['RateLimit-Remaining'] == '7'
 
 
 HOSTILE_USER_IDS = [{'$ne': None}, {'$gt': ''}, ['1'], 10**30, -(10**30), True, 1.5, '', 'x' * 65, 'a\x00b', {}]

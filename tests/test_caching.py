@@ -65,10 +65,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_cache_key_parts() -> None:
     anonymous = api_cache_key(make_request('/a', b'x=1'))
-    assert anonymous.startswith('panther:cache:ip:10.0.0.1::a:')
+    assert anonymous.startswith('panther:cache:ip:10.0.0.1:a:')
     assert anonymous != api_cache_key(make_request('/a', b'x=2'))
-    assert api_cache_key(make_request('/a')) == 'panther:cache:ip:10.0.0.1::a:'
-    assert api_cache_key(make_request('/a', user=U(5))).startswith('panther:cache:user:5::a:')
+    assert api_cache_key(make_request('/a')) == 'panther:cache:ip:10.0.0.1:a::'
+    assert api_cache_key(make_request('/a', user=U(5))).startswith('panther:cache:user:5:a:')
     assert api_cache_key(make_request('/a', b'x=1'), DURATION) == anonymous
 
 
@@ -317,9 +317,9 @@ async def test_app_vary_star_is_not_cached(client: APIClient) -> None:
     assert (await client.get('/anything')).data == {'call': 2}
 
 
-def test_cache_key_includes_the_host_and_escapes_its_colon() -> None:
+def test_cache_key_ends_with_the_host() -> None:
     plain = api_cache_key(make_request('/a', headers={'Host': 'example.com:8000'}))
-    assert plain == 'panther:cache:ip:10.0.0.1:example.com%3A8000:a:'
+    assert plain == 'panther:cache:ip:10.0.0.1:a::example.com:8000'
     assert api_cache_key(make_request('/a', headers={'Host': 'EXAMPLE.com:8000'})) == plain
     assert api_cache_key(make_request('/a', headers={'Host': 'other.example'})) != plain
 

@@ -221,6 +221,8 @@ def compile_pipeline(
 
     if cache:
         from panther import caching
+    if auth_call is not None:
+        from panther.authentications import settle_revocation
     if throttle is not None and not hasattr(throttle, 'check_and_increment'):
         raise _fail(f'Invalid throttling {throttle!r}: it should be an instance of `panther.throttling.Throttle`')
 
@@ -260,15 +262,31 @@ def compile_pipeline(
             else:
                 raise MethodNotAllowedAPIError(headers={'Allow': allow})
         if auth_call is not None:
-            user = auth_call(request)
-            request.user = await user if inspect.isawaitable(user) else user
-        for permission in permissions:
-            granted = permission(request)
-            if inspect.isawaitable(granted):
-                granted = await granted
-            if not granted:
-                raise AuthorizationAPIError
+            if throttle is not None:
+                # A JWT's revocation check rides along with the throttle counter: one Store round trip for both.
+                request.defer_revocation_check = True
+            try:
+                user = auth_call(request)
+                request.user = await user if inspect.isawaitable(user) else user
+                for permission in permissions:
+                    granted = permission(request)
+                    if inspect.isawaitable(granted):
+                        granted = await granted
+                    if not granted:
+                        raise AuthorizationAPIError
+            except APIError:
+                await settle_revocation(request)  # a revoked token is answered as revoked, not as forbidden
+                raise
+        else:
+            for permission in permissions:
+                granted = permission(request)
+                if inspect.isawaitable(granted):
+                    granted = await granted
+                if not granted:
+                    raise AuthorizationAPIError
         extra_headers = await throttle.check_and_increment(request) if throttle is not None else None
+        if request.pending_revocation is not None:
+            await settle_revocation(request)
         try:
             if method in READ_BODY_METHODS:
                 await request.read_body()

@@ -19,6 +19,7 @@ A backend that cannot be reached raises `StoreUnavailableError`; each caller dec
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import logging
 import math
@@ -29,6 +30,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from panther import status
+from panther._internal.redis_wire import RedisWire, ReplyError, pack, wire_settings
 from panther.exceptions import APIError
 
 if TYPE_CHECKING:
@@ -108,6 +110,16 @@ class Store(ABC):
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         """The value and its remaining lifetime in seconds (None: no expiry or unknown)."""
         return await self.get(key), None
+
+    async def incr_unless_exists(self, key: str, ttl: float, guard: str) -> int | None:
+        """`incr(key, ttl)`, unless `guard` exists: then `None` and nothing is counted.
+
+        A throttled request with a token counts itself and checks the token's revocation marker in one step (one
+        round trip on Redis).
+        """
+        if await self.exists(guard):
+            return None
+        return await self.incr(key, ttl)
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""
@@ -342,12 +354,54 @@ return value
 """
 
 
+# The revocation check of a token and the throttle counter of its request, in one atomic round trip: -1 when the
+# guard (the revocation marker) exists, else the counter after INCR (with the first expiry, as `_INCR_SCRIPT`).
+_INCR_UNLESS_EXISTS_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+    return -1
+end
+local value = redis.call('INCR', KEYS[1])
+if value == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return value
+"""
+
+
+_INCR_SHA = hashlib.sha1(_INCR_SCRIPT.encode()).hexdigest()
+_INCR_UNLESS_EXISTS_SHA = hashlib.sha1(_INCR_UNLESS_EXISTS_SCRIPT.encode()).hexdigest()
+
+
+def _evalsha(sha: str, key: str, milliseconds: int, guard: str | None = None) -> bytes:
+    """`EVALSHA sha numkeys key [guard] milliseconds`, encoded in one step (this runs on every throttled request)."""
+    key_bytes = key.encode()
+    ms = b'%d' % milliseconds
+    if guard is None:
+        head = b'*5\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n$1\r\n1\r\n' % sha.encode()
+        return head + b'$%d\r\n%s\r\n$%d\r\n%s\r\n' % (len(key_bytes), key_bytes, len(ms), ms)
+    guard_bytes = guard.encode()
+    head = b'*6\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n$1\r\n2\r\n' % sha.encode()
+    return head + b'$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n' % (
+        len(key_bytes),
+        key_bytes,
+        len(guard_bytes),
+        guard_bytes,
+        len(ms),
+        ms,
+    )
+
+
 def _outage_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean "Redis cannot be reached"; a command error (wrong type, ...) is a bug, not an outage."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError, TimeoutError)
+
+
+def _wire_settings(client: Redis) -> dict[str, Any] | None:
+    pool = client.connection_pool
+    return wire_settings(pool.connection_class, pool.connection_kwargs)
 
 
 class RedisStore(Store):
@@ -363,6 +417,12 @@ class RedisStore(Store):
         self._down_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incr_script = client.register_script(_INCR_SCRIPT)
+        self._incr_unless_exists_script = client.register_script(_INCR_UNLESS_EXISTS_SCRIPT)
+        # The per-request commands (counters, revocation checks) go over one lean connection (`redis_wire`)
+        # when the client's connections are plain TCP or Unix sockets; everything else uses redis-py.
+        self._wire: RedisWire | None = None
+        self._wire_lock: asyncio.Lock | None = None
+        self.use_wire = _wire_settings(client) is not None
         self._get_with_ttl_script = client.register_script(_GET_WITH_TTL_SCRIPT)
 
     def _check(self) -> None:
@@ -375,6 +435,8 @@ class RedisStore(Store):
             if self._loop is not None:
                 self.client.connection_pool.reset()
             self._loop = loop
+            self._wire = None
+            self._wire_lock = None
 
     def _failed(self, exc: BaseException) -> StoreUnavailableError:
         self._down_until = time.monotonic() + self.cooldown
@@ -400,12 +462,62 @@ class RedisStore(Store):
         else:
             await self._run('SET', key, value, 'PX', max(1, int(ttl * 1000)))
 
+    async def _open_wire(self) -> RedisWire:
+        if self._wire_lock is None:
+            self._wire_lock = asyncio.Lock()
+        async with self._wire_lock:
+            wire = self._wire
+            if wire is not None and wire.usable:
+                return wire
+            settings = _wire_settings(self.client)
+            if settings is None:
+                raise ConnectionError('The Redis connection settings need redis-py')
+            wire = await RedisWire.open(settings)
+            self._wire = wire
+            return wire
+
+    async def _wire_script(self, script: str, packed: bytes) -> Any:
+        """A packed EVALSHA over the lean connection (the script is loaded first if the server does not know it)."""
+        wire = self._wire
+        if wire is None or not wire.usable:
+            wire = await self._open_wire()
+        try:
+            return await wire.send_nowait(packed)
+        except ReplyError as exc:
+            if not str(exc).startswith('NOSCRIPT'):
+                raise
+        await wire.call('SCRIPT', 'LOAD', script)
+        return await wire.send_nowait(packed)
+
+    async def _wire_exists(self, key: str) -> bool:
+        wire = self._wire
+        if wire is None or not wire.usable:
+            wire = await self._open_wire()
+        return bool(await wire.send_nowait(pack('EXISTS', key)))
+
     async def incr(self, key: str, ttl: float) -> int:
         self._check()
+        milliseconds = max(1, int(ttl * 1000))
         try:
-            return int(await self._incr_script(keys=[key], args=[max(1, int(ttl * 1000))]))
+            if self.use_wire:
+                return int(await self._wire_script(_INCR_SCRIPT, _evalsha(_INCR_SHA, key, milliseconds)))
+            return int(await self._incr_script(keys=[key], args=[milliseconds]))
         except _outage_errors() as exc:
             raise self._failed(exc) from exc
+
+    async def incr_unless_exists(self, key: str, ttl: float, guard: str) -> int | None:
+        self._check()
+        milliseconds = max(1, int(ttl * 1000))
+        try:
+            if self.use_wire:
+                packed = _evalsha(_INCR_UNLESS_EXISTS_SHA, key, milliseconds, guard)
+                reply = await self._wire_script(_INCR_UNLESS_EXISTS_SCRIPT, packed)
+            else:
+                reply = await self._incr_unless_exists_script(keys=[key, guard], args=[milliseconds])
+        except _outage_errors() as exc:
+            raise self._failed(exc) from exc
+        value = int(reply)
+        return None if value < 0 else value
 
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         self._check()
@@ -423,7 +535,13 @@ class RedisStore(Store):
         await self._run('DEL', key)
 
     async def exists(self, key: str) -> bool:
-        return bool(await self._run('EXISTS', key))
+        if not self.use_wire:
+            return bool(await self._run('EXISTS', key))
+        self._check()
+        try:
+            return await self._wire_exists(key)
+        except _outage_errors() as exc:
+            raise self._failed(exc) from exc
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self._run('PUBLISH', channel, message)
@@ -453,7 +571,18 @@ class RedisStore(Store):
         finally:
             await pubsub.aclose()
 
+    def close_wire(self) -> None:
+        """Close the lean connection (a new one is opened on the next command)."""
+        wire = self._wire
+        self._wire = None
+        if wire is not None:
+            try:
+                wire.close()
+            except RuntimeError:
+                wire.transport = None  # its event loop is closed, and the socket with it
+
     async def close(self) -> None:
+        self.close_wire()
         await self.client.aclose()
 
 
@@ -474,7 +603,10 @@ def get_store() -> Store:
 def set_redis_store(store: RedisStore | None) -> None:
     """Called by `panther.db.connections.redis` when Redis is connected (a store) or closed (`None`)."""
     global _redis_store
+    previous = _redis_store
     _redis_store = store
+    if previous is not None and previous is not store:
+        previous.close_wire()
 
 
 def reset_memory_store() -> None:

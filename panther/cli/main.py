@@ -59,6 +59,10 @@ def _version() -> None:
 def _run(args: list[str]) -> None:
     from uvicorn.main import main as uvicorn_main
 
+    from panther._internal.server import server_arguments
+
+    # Production limits (request-head size and deadline, keep-alive, concurrency) unless the arguments set them.
+    args = server_arguments(args)
     # Old apps and tools read sys.argv as if uvicorn had been called directly.
     sys.argv = ['main', *args]
     try:

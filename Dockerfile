@@ -21,4 +21,8 @@ RUN chown -R panther:panther /app
 USER panther
 
 EXPOSE 8000
+# `panther run` serves with production limits unless told otherwise (docs/deploy.md): request line and headers
+# at most 32 KiB (431), a request head within 10 s (408), idle keep-alive connections closed after 5 s, at most
+# 1000 connections per worker (503). Change them by appending flags, e.g. `--header-timeout 30`; put a reverse
+# proxy in front for TLS, request-body rate limits and client-address headers.
 CMD ["panther", "run", "examples.canonical.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -192,13 +192,19 @@ class BackgroundTask:
 
     @property
     def key(self) -> str:
-        """The identity of the task across processes: function path plus a digest of its arguments."""
+        """The identity of the task across processes: function path plus a digest of arguments and schedule.
+
+        The same task submitted by every worker has the same key; another function, other arguments or another
+        schedule of the same function do not share it (their runs must not be claimed for each other).
+        """
         func = self.func
         path = f'{getattr(func, "__module__", "")}.{getattr(func, "__qualname__", self.name)}'
-        if self.args or self.kwargs:
-            arguments = repr((self.args, sorted(self.kwargs.items())))
-            path += ':' + hashlib.sha256(arguments.encode()).hexdigest()[:16]
-        return path
+        code = getattr(func, '__code__', None)
+        if code is not None and '<' in path:
+            # Lambdas and nested functions share a qualified name: their line tells them apart.
+            path += f'@{code.co_firstlineno}'
+        identity = (self.args, sorted(self.kwargs.items()), self._period, self._day_of_week, self._times)
+        return f'{path}:{hashlib.sha256(repr(identity).encode()).hexdigest()[:16]}'
 
     def _gap(self) -> timedelta:
         # With `at()` the times themselves are the schedule; the default period only applies when set.

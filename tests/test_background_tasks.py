@@ -594,7 +594,13 @@ async def test_a_scheduled_run_executes_once_across_processes(scheduler: Backgro
     first = BackgroundTask(record, shared_redis, 'w').every_seconds().interval(5)
     second = BackgroundTask(record, shared_redis, 'w').every_seconds().interval(5)
     assert first.key == second.key
-    assert BackgroundTask(record, shared_redis, 'x').key != first.key  # the arguments are part of the identity
+    # Other arguments, another schedule or another function with the same name are other tasks.
+    assert BackgroundTask(record, shared_redis, 'x').every_seconds().key != first.key
+    assert BackgroundTask(record, shared_redis, 'w').every_seconds(2).key != first.key
+    assert BackgroundTask(record, shared_redis, 'w').every_seconds().at(time(9)).key != first.key
+    first_lambda = BackgroundTask(lambda: 1)
+    second_lambda = BackgroundTask(lambda: 2)
+    assert first_lambda.key != second_lambda.key
     scheduler.add_task(first)
     other.add_task(second)
     for _ in range(5):

@@ -399,7 +399,6 @@ class BackgroundTasks(Singleton):
                 next_due = await self.run_due()
             except Exception as exc:
                 logger.error(f'Background task scheduler error: {exc}', exc_info=exc)
-                next_due = None
                 delay = _ERROR_PAUSE
             else:
                 delay = _MAX_SLEEP if next_due is None else (next_due - self.clock()).total_seconds()

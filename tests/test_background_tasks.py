@@ -522,6 +522,33 @@ async def test_a_sync_endpoint_submits_from_its_worker_thread(scheduler: Backgro
     assert threads and threads[0] != threading.get_ident()
 
 
+async def test_the_scheduler_survives_an_error_of_its_own(
+    scheduler: BackgroundTasks, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import panther.background_tasks as module
+
+    monkeypatch.setattr(module, '_ERROR_PAUSE', 0.01)
+    ran = asyncio.Event()
+    calls = 0
+
+    def broken_once() -> datetime:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first call is add_task's; the second the scheduler's first step
+            raise RuntimeError('clock unavailable')
+        return START
+
+    scheduler.clock = broken_once
+
+    async def job() -> None:
+        ran.set()
+
+    BackgroundTask(job).submit()
+    scheduler.start()
+    await asyncio.wait_for(ran.wait(), 5)
+    assert 'Background task scheduler error: clock unavailable' in messages(caplog, logging.ERROR)
+
+
 async def test_without_the_config_key_nothing_runs(
     scheduler: BackgroundTasks, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -131,6 +131,10 @@ PUBLIC = {
     'panther._utils': ['import_class', 'detect_mime_type', 'read_multipart_form_data', 'is_function_async'],
     'panther.logging': ['LOGGING'],
     'panther.cli.main': ['start'],
+    'panther.openapi': ['OutputSchema'],
+    'panther.openapi.urls': ['url_routing'],
+    'panther.openapi.views': ['ScalarOpenAPI', 'SwaggerOpenAPI', 'RedocOpenAPI', 'RapiDocOpenAPI', 'SpotlightOpenAPI'],
+    'panther.openapi.utils': ['EndpointParser', 'OpenAPIGenerator'],
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from panther.configs import config
 from panther.exceptions import InvalidPathVariableAPIError, NotFoundAPIError, PantherError, UpgradeRequiredError
 from panther.request import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
 from panther.response import PLAIN_TYPES, Response, render_json
+from panther.routings import serving_routes
 
 __all__ = ['Panther']
 
@@ -38,6 +40,17 @@ def _json_messages(status: int, data: Any, *, head: bool) -> tuple[dict[str, Any
         },
         {'type': 'http.response.body', 'body': b'' if head else body, 'more_body': False},
     )
+
+
+# Apps built in this process. `config` is process-wide, so a second `Panther()` replaces the routing table there;
+# each app remembers the table it loaded and keeps serving it while `config` holds another app's table.
+_apps: weakref.WeakSet[Panther] = weakref.WeakSet()
+
+
+def _loaded_by_another_app(app: Panther) -> bool:
+    """Whether `config.URLS` is the table another app loaded (not one set by hand or by `config.refresh()`)."""
+    urls = config.URLS
+    return urls is not app._urls and any(other._urls is urls for other in _apps)
 
 
 class _HooksFailed(PantherError):
@@ -89,10 +102,16 @@ class Panther:
         except Exception:
             logger.error(traceback.format_exc())
             sys.exit(1)
+        self._urls: dict[str, Any] = config.URLS
+        _apps.add(self)
         self._refresh()
 
     def _refresh(self) -> None:
         """Pick up configuration that the hot path reads (re-run only when such keys change)."""
+        if _loaded_by_another_app(self):
+            # Keep serving this app's routes and middlewares; only mark the configuration as seen.
+            self._version = state.config_version
+            return
         self._max_body_size = config.MAX_BODY_SIZE or DEFAULT_MAX_BODY_SIZE
         self._middlewares = list(config.HTTP_MIDDLEWARES)
         self._router = Router(config.URLS, wrap=_Route)
@@ -198,6 +217,10 @@ class Panther:
         elif scope['type'] == 'websocket':
             from panther._internal.websocket_flow import handle_websocket
 
+            if _loaded_by_another_app(self):
+                with serving_routes(self._urls):
+                    await handle_websocket(scope, receive, send)
+                return
             await handle_websocket(scope, receive, send)
         elif scope['type'] == 'lifespan':
             await self.handle_lifespan(receive, send)

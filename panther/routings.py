@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from panther._internal import state
@@ -94,13 +96,30 @@ def check_urls_path_variables(tree: Mapping[str, Any], path: str = '') -> None:
 
 _router_cache: dict[str, Any] = {'urls': None, 'version': -1, 'router': None}
 
+# The routing table of the app serving the current connection, when it is not `config.URLS` (another `Panther()`
+# in the same process loaded its own table after this app's).
+_serving_urls: ContextVar[dict[str, Any] | None] = ContextVar('panther_serving_urls', default=None)
+
+
+@contextlib.contextmanager
+def serving_routes(urls: dict[str, Any]) -> Iterator[None]:
+    """Make `get_router()` / `find_endpoint()` use `urls` inside this block (and the tasks it starts)."""
+    token = _serving_urls.set(urls)
+    try:
+        yield
+    finally:
+        _serving_urls.reset(token)
+
 
 def get_router() -> Router:
-    """The router for the current `config.URLS`, rebuilt only when routing configuration changes."""
+    """The router for the current routing table, rebuilt only when routing configuration changes."""
+    urls = _serving_urls.get()
+    if urls is None:
+        urls = config.URLS
     cache = _router_cache
-    if cache['urls'] is not config.URLS or cache['version'] != state.config_version:
-        cache['router'] = Router(config.URLS)
-        cache['urls'] = config.URLS
+    if cache['urls'] is not urls or cache['version'] != state.config_version:
+        cache['router'] = Router(urls)
+        cache['urls'] = urls
         cache['version'] = state.config_version
     return cache['router']
 

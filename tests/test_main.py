@@ -19,7 +19,8 @@ from panther.configs import config
 from panther.events import Event
 from panther.middlewares import HTTPMiddleware, MonitoringMiddleware, WebsocketMiddleware
 from panther.request import Request
-from panther.test import APIClient
+from panther.test import APIClient, WebsocketClient
+from panther.websocket import GenericWebsocket
 from tests._core_helpers import RawCall, make_app, run_python
 
 
@@ -760,3 +761,58 @@ async def test_head_listed_in_methods_sends_no_body(path: str, length: bytes) ->
     get = await RawCall()(app, 'GET', path)
     assert (b'Content-Length', length) in get.headers
     assert len(get.body) == int(length)
+
+
+# Two apps in one process (SPEC §31): a second Panther() does not take over the first one's routes
+
+
+@API()
+async def first_only():
+    return {'app': 'first'}
+
+
+@API()
+async def second_only():
+    return {'app': 'second'}
+
+
+class Greeting(GenericWebsocket):
+    async def connect(self, **kwargs) -> None:
+        await self.accept()
+        await self.send(self.path)
+
+
+async def test_each_app_keeps_its_own_routes_and_middlewares() -> None:
+    first = APIClient(make_app({'one': first_only, 'ws/one': Greeting}, MIDDLEWARES=[Recorder]))
+    second = APIClient(make_app({'two': second_only, 'ws/two': Greeting}))
+    for _ in range(2):  # and again, after each app has rebuilt what it serves
+        res = await first.get('/one')
+        assert (res.status_code, res.data, res.headers.get('X-Recorded')) == (200, {'app': 'first'}, 'yes')
+        assert (await first.get('/two')).status_code == 404
+        res = await second.get('/two')
+        assert (res.status_code, res.data, res.headers.get('X-Recorded')) == (200, {'app': 'second'}, None)
+        assert (await second.get('/one')).status_code == 404
+
+
+async def test_each_app_keeps_its_own_websocket_routes() -> None:
+    first = make_app({'ws/one': Greeting})
+    second = make_app({'ws/two': Greeting})
+    async with WebsocketClient(first).session('/ws/one') as ws:
+        assert ws.accepted and await ws.receive_text() == '/ws/one'
+    async with WebsocketClient(second).session('/ws/two') as ws:
+        assert ws.accepted and await ws.receive_text() == '/ws/two'
+    for app, foreign in ((first, '/ws/two'), (second, '/ws/one')):
+        async with WebsocketClient(app).session(foreign) as ws:
+            assert not ws.accepted
+
+
+async def test_both_apps_follow_a_routing_table_set_by_hand_and_refresh() -> None:
+    first = APIClient(make_app({'one': first_only}))
+    second = APIClient(make_app({'two': second_only}))
+    config.URLS = {'shared': first_only}
+    assert (await first.get('/shared')).data == {'app': 'first'}
+    assert (await second.get('/shared')).data == {'app': 'first'}
+    assert (await first.get('/one')).status_code == 404
+    config.refresh()
+    assert (await first.get('/shared')).status_code == 404
+    assert (await second.get('/shared')).status_code == 404

@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from panther import status
 from panther.app import GenericAPI
-from panther.db._documents import DocumentError, plan_for
+from panther.db._documents import DocumentError, ProtectedError, plan_for
 from panther.db.cursor import BaseCursor, deferred_reads
 from panther.db.models import Model
 from panther.exceptions import APIError, BadRequestAPIError, DatabaseError
@@ -245,6 +245,10 @@ class DeleteAPI(GenericAPI):
     async def delete(self, request: Request, **kwargs: Any) -> Response:
         instance = await self.get_instance(request=request, **kwargs)
         await self.pre_delete(instance, request=request, **kwargs)
-        await instance.delete()
+        try:
+            await instance.delete()
+        except ProtectedError as error:
+            # Other documents still refer to it through a protecting reference: nothing was deleted.
+            raise APIError(detail=str(error), status_code=status.HTTP_409_CONFLICT) from None
         await self.post_delete(instance, request=request, **kwargs)
         return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import logging
 import os
 import types
 import uuid
@@ -25,6 +26,8 @@ from panther.exceptions import DatabaseError
 if TYPE_CHECKING:
     from panther.db.models import Model
 
+logger = logging.getLogger('panther')
+
 try:
     from bson import ObjectId
 except ImportError:  # pragma: no cover - pymongo is an optional extra
@@ -38,7 +41,9 @@ __all__ = [
     'MAX_REFERENCE_DEPTH',
     'DocumentError',
     'ObjectId',
+    'OnDelete',
     'Plan',
+    'ProtectedError',
     'Unique',
     'collect_references',
     'encode_instance',
@@ -46,10 +51,13 @@ __all__ = [
     'format_validation_error',
     'id_unobserved',
     'keep_as_stored',
+    'materialise_documents',
     'needs_document',
+    'on_delete_rules',
     'plan_for',
     'prepare_insert',
     'prepare_update',
+    'resolve_found',
     'resolve_input_references',
     'save_file',
     'set_id',
@@ -91,6 +99,38 @@ class Unique:
 
     def __hash__(self) -> int:
         return hash(Unique)
+
+
+class OnDelete(enum.Enum):
+    """Field metadata of a reference: what deleting the referenced document does to the documents referring to it.
+
+    `book: Annotated[Book, OnDelete.CASCADE]`. Without it, an optional reference (`Book | None`) becomes `None` and a
+    list of references (`list[Book]`) loses the deleted document, while a required reference does not stop the
+    delete (as in Panther 5.x): the documents referring to a deleted document through it are left out of query
+    results from then on. Enforced by every delete of the query API (`delete_one()`, `delete_many()`,
+    `instance.delete()`) on both engines.
+    """
+
+    PROTECT = 'protect'
+    """Deleting a referenced document raises `ProtectedError` and deletes nothing."""
+    CASCADE = 'cascade'
+    """The referring documents are deleted too (their own references' rules apply to them in turn)."""
+    SET_NULL = 'set_null'
+    """The reference becomes `None` (the field must accept `None`); a deleted document leaves a list of references."""
+
+
+class ProtectedError(DocumentError):
+    """Deleting documents that others still refer to through a protecting reference (see `OnDelete`).
+
+    `fields` maps each referring `Model.field` to the reason; nothing was deleted.
+    """
+
+    def __init__(self, model_name: str, references: list[str]) -> None:
+        super().__init__(model_name, [(reference, 'refers to this document') for reference in references])
+        self.args = (
+            f'This `{model_name}` is referenced by {", ".join(f"`{name}`" for name in references)}: '
+            f'delete or change those documents first.',
+        )
 
 
 ALREADY_EXISTS = 'already exists'
@@ -247,6 +287,56 @@ def unique_fields(model: type[BaseModel]) -> tuple[str, ...]:
         if model.__pydantic_complete__:
             _unique[model] = found
     return found
+
+
+_rules: dict[type, tuple[tuple[str, bool, type, OnDelete], ...]] = {}
+
+
+def _admits_none(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _admits_none(get_args(annotation)[0])
+    return (origin is Union or origin is types.UnionType) and _NONE_TYPE in get_args(annotation)
+
+
+def on_delete_rules(model: type[BaseModel]) -> tuple[tuple[str, bool, type, OnDelete], ...]:
+    """`(field, holds a list, referenced model, rule)` of each top-level reference field of `model`, checked.
+
+    References nested in sub-documents or dicts follow no rule: reading them gives `None` (or drops them from a
+    list) once their target is gone.
+    """
+    found = _rules.get(model)
+    if found is not None:
+        return found
+    rules = []
+    nodes = plan_for(model).nodes if model.__pydantic_complete__ else {}
+    for name, field in model.model_fields.items():
+        marks = [item for item in field.metadata if isinstance(item, OnDelete)]
+        node = nodes.get(name)
+        many = node is not None and node[0] == 'list' and node[1][0] == 'model'
+        if node is None or not (node[0] == 'model' or many):
+            if marks:
+                raise DatabaseError(
+                    f'`{model.__name__}.{name}`: `OnDelete` belongs on a reference to another model or a list of them.'
+                )
+            continue
+        target = node[1][1] if many else node[1]
+        nullable = _admits_none(field.annotation)
+        if not marks and not (many or nullable):
+            # A required reference without a rule: deleting its target goes ahead as in Panther 5.x, and the
+            # referring documents are left out of results from then on (they cannot be read without it).
+            continue
+        rule = marks[-1] if marks else OnDelete.SET_NULL
+        if rule is OnDelete.SET_NULL and not many and not nullable:
+            raise DatabaseError(
+                f'`{model.__name__}.{name}`: `OnDelete.SET_NULL` needs a field that accepts None '
+                f'(`{target.__name__} | None`).'
+            )
+        rules.append((name, many, target, rule))
+    result = tuple(rules)
+    if model.__pydantic_complete__:
+        _rules[model] = result
+    return result
 
 
 def plan_for(model: type[BaseModel]) -> Plan:
@@ -683,13 +773,58 @@ async def prepare_update(
     return {key: encode_value(value, mongo) for key, value in validated.items()}, operators
 
 
-def materialise_documents(model: type[Model], documents: list[dict[str, Any]]) -> list[Model]:
-    """Validate decoded documents (references already resolved) into instances."""
+def resolve_found(
+    references: list[tuple[Any, Any, type, str]], owners: list[int], found: dict[type, dict[str, Any]]
+) -> set[int]:
+    """Put the related instances in place of their ids; returns the positions (from `owners`, one per reference) of
+    the documents referring to a document that does not exist (any more). Such a reference reads as `None`, or is
+    left out of its list."""
+    dangling: set[int] = set()
+    lists: dict[int, tuple[list[Any], set[int]]] = {}
+    for (container, key, related, identifier), owner in zip(references, owners, strict=True):
+        instance = found[related].get(identifier)
+        if instance is None:
+            dangling.add(owner)
+            if isinstance(container, list):
+                lists.setdefault(id(container), (container, set()))[1].add(key)
+                continue
+        container[key] = instance
+    for container, gone in lists.values():
+        container[:] = [item for index, item in enumerate(container) if index not in gone]
+    return dangling
+
+
+def materialise_documents(
+    model: type[Model], documents: list[dict[str, Any]], dangling: set[int] | None = None, quiet: bool = False
+) -> list[Model]:
+    """Validate decoded documents (references already resolved) into instances.
+
+    A document at a position in `dangling` (it refers to a document that is gone) that no longer validates, because a
+    required reference is missing, is left out of the result with a warning (unless `quiet`: references cut at the
+    depth limit) instead of failing the whole read.
+    """
     validate = model.model_validate
-    try:
-        return [validate(document) for document in documents]
-    except ValidationError as error:
-        raise DatabaseError(
-            f'A stored `{model.__name__}` document does not match the model: '
-            f'{format_validation_error(model.__name__, error)}'
-        ) from None
+    if not dangling:
+        try:
+            return [validate(document) for document in documents]
+        except ValidationError as error:
+            raise _unreadable(model, error) from None
+    instances = []
+    for position, document in enumerate(documents):
+        try:
+            instances.append(validate(document))
+        except ValidationError as error:
+            if position not in dangling:
+                raise _unreadable(model, error) from None
+            if not quiet:
+                logger.warning(
+                    f'`{model.__name__}` {document.get("id")} is left out of the result: it refers to a deleted '
+                    f'document ({format_validation_error(model.__name__, error)}). Delete it, or give the reference '
+                    f'field `| None` or an `OnDelete` rule.'
+                )
+    return instances
+
+
+def _unreadable(model: type[Model], error: ValidationError) -> DatabaseError:
+    reason = format_validation_error(model.__name__, error)
+    return DatabaseError(f'A stored `{model.__name__}` document does not match the model: {reason}')

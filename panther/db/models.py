@@ -15,10 +15,20 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 from panther._internal.call_style import caller_awaits
 from panther._internal.concurrency import to_thread
 from panther.configs import config
-from panther.db._documents import DocumentError, ObjectId, Unique, plan_for, unique_fields
+from panther.db._deletion import model_defined
+from panther.db._documents import (
+    DocumentError,
+    ObjectId,
+    OnDelete,
+    ProtectedError,
+    Unique,
+    on_delete_rules,
+    plan_for,
+    unique_fields,
+)
 from panther.db.queries import Query
 
-__all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'Unique']
+__all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'OnDelete', 'ProtectedError', 'Unique']
 
 logger = logging.getLogger('panther')
 
@@ -53,9 +63,11 @@ class Model(BaseModel, Query):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        model_defined()
         if cls.__pydantic_complete__:
-            # A misplaced `Unique()` is reported where the model is declared.
+            # A misplaced `Unique()` or `OnDelete` is reported where the model is declared.
             unique_fields(cls)
+            on_delete_rules(cls)
         if cls.__dict__.get('__panther_abstract__', False):
             return
         config.MODELS.append(cls)

@@ -19,6 +19,7 @@ from panther.db._documents import (
     materialise_documents,
     needs_document,
     plan_for,
+    resolve_found,
 )
 from panther.exceptions import DatabaseError
 
@@ -147,14 +148,21 @@ class BaseQuery(ABC):
 
     @classmethod
     async def materialise(cls, model: type[Model], documents: list[dict[str, Any]], depth: int = 0) -> list[Model]:
-        """Decoded documents (with `id`) → instances, resolving foreign keys with one query per related model."""
+        """Decoded documents (with `id`) → instances, resolving foreign keys with one query per related model.
+
+        A reference to a document that no longer exists reads as `None` (or leaves its list); a document that then
+        misses a required reference is left out (see `materialise_documents`).
+        """
         plan = plan_for(model)
+        dangling: set[int] = set()
         if plan.nodes and documents:
             references: list[tuple[Any, Any, type, str]] = []
-            for document in documents:
+            owners: list[int] = []
+            for position, document in enumerate(documents):
                 for name, node in plan.nodes.items():
                     if name in document:
                         collect_references(node, document, name, references)
+                owners.extend([position] * (len(references) - len(owners)))
             if references:
                 wanted: dict[type, list[str]] = {}
                 for _, _, related, identifier in references:
@@ -165,9 +173,25 @@ class BaseQuery(ABC):
                         found[related] = {}
                     else:
                         found[related] = await cls.fetch_by_ids(related, list(dict.fromkeys(ids)), depth + 1)
-                for container, key, related, identifier in references:
-                    container[key] = found[related].get(identifier)
-        return await off_loop(len(documents), materialise_documents, model, documents)
+                dangling = resolve_found(references, owners, found)
+        quiet = depth >= MAX_REFERENCE_DEPTH
+        return await off_loop(len(documents), materialise_documents, model, documents, dangling, quiet)
+
+    @classmethod
+    async def ids(cls, model: type[Model], query: dict[str, Any], limit: int = 0) -> list[str]:
+        """The ids (as text) of the documents matching `query`, at most `limit` of them (0: all)."""
+        cursor = cls.cursor(model, query)
+        if limit:
+            cursor.limit(limit)
+        return [str(instance.id) for instance in await cursor.to_list()]
+
+    @classmethod
+    async def remove_references(cls, model: type[Model], field: str, ids: list[str], query: dict[str, Any]) -> None:
+        """Take the documents `ids` out of the list of references `field` of the documents matching `query`."""
+        gone = set(ids)
+        for document in await cls.cursor(model, query).to_list():
+            kept = [item for item in getattr(document, field) if item is not None and str(item.id) not in gone]
+            await cls.update_one(model, {'_id': document._id}, {field: kept})
 
     @classmethod
     async def documents_to_update(cls, model: type[Model], query: dict[str, Any], many: bool) -> list[Model]:

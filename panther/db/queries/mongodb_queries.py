@@ -240,7 +240,9 @@ class BaseMongoDBQuery(BaseQuery):
     async def _one(cls, model: type[Model], document: dict[str, Any] | None) -> Model | None:
         if document is None:
             return None
-        return (await cls.materialise(model, [_decode(document)]))[0]
+        found = await cls.materialise(model, [_decode(document)])
+        # Empty when the document refers to a deleted one through a required reference: it cannot be read.
+        return found[0] if found else None
 
     # ------------------------------------------------------------------------------------------- reading
 
@@ -282,6 +284,11 @@ class BaseMongoDBQuery(BaseQuery):
                 yield await cls.materialise(cursor.cls, documents)
         finally:
             await found.close()
+
+    @classmethod
+    async def ids(cls, model: type[Model], query: dict[str, Any], limit: int = 0) -> list[str]:
+        found = _collection(model).find(_convert(model, query), projection={'_id': 1}, limit=limit)
+        return [str(document['_id']) for document in await found.to_list()]
 
     @classmethod
     async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
@@ -442,7 +449,9 @@ class BaseMongoDBQuery(BaseQuery):
         if stored is None:
             raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
         fresh = await cls._one(model, stored)
-        cls.copy_into(instance, fresh)  # type: ignore[arg-type]
+        if fresh is None:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` refers to a deleted document.')
+        cls.copy_into(instance, fresh)
 
     @classmethod
     async def save_instance(cls, instance: Model) -> None:

@@ -34,6 +34,7 @@ from panther.db._documents import (
     plan_for,
     prepare_insert,
     prepare_update,
+    resolve_found,
     set_id,
     unique_fields,
 )
@@ -771,7 +772,9 @@ class BasePantherDBQuery(BaseQuery):
         if row is None:
             return None
         if store.encrypted or plan_for(model).nodes:
-            return (await cls.materialise(model, [cls._decode(store, row)]))[0]
+            found = await cls.materialise(model, [cls._decode(store, row)])
+            # Empty when the document refers to a deleted one through a required reference: it cannot be read.
+            return found[0] if found else None
         return _validate_rows(model, [row])[0]
 
     # ------------------------------------------------------------------------------------------- reading
@@ -802,6 +805,13 @@ class BasePantherDBQuery(BaseQuery):
         # Compile now so a bad filter fails at `find()`, not later at iteration.
         _Compiler('data', model).where(query)
         return PantherDBCursor(model, query, cls)
+
+    @classmethod
+    async def ids(cls, model: type[Model], query: dict[str, Any], limit: int = 0) -> list[str]:
+        store = await cls._ready(model)
+        where, params = cls._where(store, model, _normalise(query))
+        sql = f'SELECT _id FROM {_table(model)} WHERE {where}' + (f' LIMIT {int(limit)}' if limit else '')
+        return [row[0] for row in await store.run(_sqlite.execute_returning, sql, params, key=sql)]
 
     @classmethod
     async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
@@ -893,12 +903,15 @@ class BasePantherDBQuery(BaseQuery):
         cls, store: SQLiteStore, model: type[Model], documents: list[dict[str, Any]], depth: int
     ) -> list[Model]:
         plan = plan_for(model)
+        dangling: set[int] = set()
         if plan.nodes and documents:
             references: list[tuple[Any, Any, type, str]] = []
-            for document in documents:
+            owners: list[int] = []
+            for position, document in enumerate(documents):
                 for name, node in plan.nodes.items():
                     if name in document:
                         collect_references(node, document, name, references)
+                owners.extend([position] * (len(references) - len(owners)))
             wanted: dict[type, list[str]] = {}
             for _, _, related, identifier in references:
                 wanted.setdefault(related, []).append(identifier)
@@ -915,9 +928,8 @@ class BasePantherDBQuery(BaseQuery):
                     related_documents = [cls._decode(store, row) for row in store.fetch_all_sync(sql, chunk)]
                     for instance in cls._materialise_sync(store, related, related_documents, depth + 1):
                         found[related][str(instance.id)] = instance
-            for container, key, related, identifier in references:
-                container[key] = found[related].get(identifier)
-        return materialise_documents(model, documents)
+            dangling = resolve_found(references, owners, found)
+        return materialise_documents(model, documents, dangling, quiet=depth >= MAX_REFERENCE_DEPTH)
 
     # ------------------------------------------------------------------------------------------- writing
 
@@ -1076,8 +1088,10 @@ class BasePantherDBQuery(BaseQuery):
             raise _duplicate(model, error) from None
         if not rows:
             raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` does not exist.')
-        fresh = (await cls.materialise(model, [cls._decode(store, rows[0])]))[0]
-        cls.copy_into(instance, fresh)
+        fresh = await cls.materialise(model, [cls._decode(store, rows[0])])
+        if not fresh:
+            raise DatabaseError(f'`{model.__name__}` with id `{instance.id}` refers to a deleted document.')
+        cls.copy_into(instance, fresh[0])
 
     @classmethod
     async def save_instance(cls, instance: Model) -> None:

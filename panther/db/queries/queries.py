@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from panther.configs import config
+from panther.db._deletion import CHUNK, delete_checked, referrers
 from panther.exceptions import DatabaseError, NotFoundAPIError
 
 if TYPE_CHECKING:
@@ -191,14 +192,37 @@ class Query:
     @classmethod
     @_logged
     async def delete_one(cls, _filter: Mapping[str, Any] | None = None, /, **kwargs: Any) -> bool:
-        """Delete the first matching document. An empty filter deletes nothing and returns `False`."""
-        return await _engine().delete_one(cls, _merge(_filter, kwargs))  # type: ignore[arg-type]
+        """Delete the first matching document. An empty filter deletes nothing and returns `False`.
+
+        Documents referring to it are handled by their fields' `OnDelete` rules (`ProtectedError` when protected).
+        """
+        engine, query = _engine(), _merge(_filter, kwargs)
+        if not query or not referrers(cls):  # type: ignore[arg-type]
+            return await engine.delete_one(cls, query)  # type: ignore[arg-type]
+        ids = await engine.ids(cls, query, limit=1)  # type: ignore[arg-type]
+        if not ids:
+            return False
+        await delete_checked(engine, cls, ids)  # type: ignore[arg-type]
+        return await engine.delete_many(cls, {'_id': {'$in': ids}}) > 0  # type: ignore[arg-type]
 
     @classmethod
     @_logged
     async def delete_many(cls, _filter: Mapping[str, Any] | None = None, /, **kwargs: Any) -> int:
-        """Delete every matching document (an empty filter deletes all); returns how many."""
-        return await _engine().delete_many(cls, _merge(_filter, kwargs))  # type: ignore[arg-type]
+        """Delete every matching document (an empty filter deletes all); returns how many.
+
+        Documents referring to them are handled by their fields' `OnDelete` rules (`ProtectedError` when protected).
+        """
+        engine, query = _engine(), _merge(_filter, kwargs)
+        if not referrers(cls):  # type: ignore[arg-type]
+            return await engine.delete_many(cls, query)  # type: ignore[arg-type]
+        ids = await engine.ids(cls, query)  # type: ignore[arg-type]
+        if not ids:
+            return 0
+        await delete_checked(engine, cls, ids)  # type: ignore[arg-type]
+        deleted = 0
+        for start in range(0, len(ids), CHUNK):
+            deleted += await engine.delete_many(cls, {'_id': {'$in': ids[start : start + CHUNK]}})  # type: ignore[arg-type]
+        return deleted
 
     # ------------------------------------------------------------------------------------------ instance
 
@@ -214,7 +238,11 @@ class Query:
 
     @_logged
     async def delete(self) -> None:
-        await _engine().delete_instance(self)  # type: ignore[arg-type]
+        """Delete this document; documents referring to it are handled by their fields' `OnDelete` rules."""
+        engine = _engine()
+        if getattr(self, 'id', None) is not None and referrers(type(self)):  # type: ignore[arg-type]
+            await delete_checked(engine, type(self), [str(self.id)])  # type: ignore[arg-type,attr-defined]
+        await engine.delete_instance(self)  # type: ignore[arg-type]
 
     @_logged
     async def reload(self) -> None:

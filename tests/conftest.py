@@ -77,6 +77,18 @@ def _fresh_memory_store() -> Iterator[None]:
     clear_near_cache()
 
 
+@pytest.fixture(autouse=True)
+def _no_background_tasks_left() -> Iterator[None]:
+    # `config.refresh()` does not touch the scheduler: tasks one test submitted must not run in the next one's app.
+    yield
+    from panther.background_tasks import _background_tasks
+    from panther.utils import timezone_now
+
+    _background_tasks.tasks.clear()
+    _background_tasks._initialized = False
+    _background_tasks.clock = timezone_now
+
+
 @pytest.fixture(params=['memory', pytest.param('redis', marks=pytest.mark.redis)])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """Runs a test once on the in-memory Store and once on the Redis Store."""

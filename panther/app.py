@@ -11,14 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, create_model
 
-from panther._internal.endpoint import (
-    ALL_METHODS,
-    CompiledEndpoint,
-    EndpointOptions,
-    Handler,
-    compile_pipeline,
-)
+from panther._internal.endpoint import ALL_METHODS, CompiledEndpoint, EndpointOptions
 from panther._internal.injection import InjectionPlan
+from panther._internal.pipeline import Handler, compile_endpoint
 from panther.exceptions import MethodNotAllowedAPIError
 from panther.request import Request
 from panther.response import Response
@@ -49,7 +44,7 @@ class FunctionEndpoint:
         self.compiled = CompiledEndpoint(self._build)
 
     def _build(self) -> Handler:
-        return compile_pipeline(self.options, self.func, self.plan, methods=self.methods)
+        return compile_endpoint(self.options, self.func, self.plan, methods=self.methods)
 
     def handler(self) -> Handler:
         return self.compiled.handler()
@@ -129,7 +124,7 @@ class ClassEndpoint:
 
     def _build(self) -> Handler:
         handlers = {
-            m: compile_pipeline(
+            m: compile_endpoint(
                 self._options_for(m),
                 getattr(self.cls, m.lower()),
                 self.plans[m],
@@ -141,7 +136,7 @@ class ClassEndpoint:
         if 'GET' in handlers:
             handlers['HEAD'] = handlers['GET']
         # Any compiled pipeline answers OPTIONS and 405 for methods the class does not implement.
-        fallback = next(iter(handlers.values()), None) or compile_pipeline(
+        fallback = next(iter(handlers.values()), None) or compile_endpoint(
             self.options, _no_method, InjectionPlan(_no_method), methods=frozenset()
         )
 

@@ -66,6 +66,14 @@ _ROUTING_KEYS = frozenset(
         'WS_AUTHENTICATION',
         'THROTTLING',
         'MAX_BODY_SIZE',
+        *(
+            'ALLOW_ORIGINS',
+            'ALLOW_METHODS',
+            'ALLOW_HEADERS',
+            'ALLOW_CREDENTIALS',
+            'EXPOSE_HEADERS',
+            'CORS_MAX_AGE',
+        ),
     }
 )
 
@@ -97,6 +105,15 @@ class Config:
 
     # Not a dataclass field on purpose: loading `THROTTLING` sets an instance attribute (keeps `vars()` order).
     THROTTLING: ClassVar[Any] = None
+
+    # CORS (`CORSMiddleware` reads them once, when the middleware chain is built; a falsy value means the
+    # default). Declared here, loaded like custom keys, so `vars()` lists them only when the app sets them.
+    ALLOW_ORIGINS: ClassVar[list[str] | None] = None
+    ALLOW_METHODS: ClassVar[list[str] | None] = None
+    ALLOW_HEADERS: ClassVar[list[str] | None] = None
+    ALLOW_CREDENTIALS: ClassVar[bool | None] = None
+    EXPOSE_HEADERS: ClassVar[list[str] | None] = None
+    CORS_MAX_AGE: ClassVar[int | None] = None
 
     # Called (without arguments) whenever a routing-related key changes; set by the running app.
     _listeners: ClassVar[list[Callable[[], None]]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import logging
@@ -206,7 +207,8 @@ def load_background_tasks(namespace: dict[str, Any]) -> None:
 
 
 def load_other_configs(namespace: dict[str, Any]) -> None:
-    field_names = set(config.__dataclass_fields__)
+    # `fields()` leaves out the `ClassVar` keys (CORS settings, ...): they are loaded here like custom keys.
+    field_names = {f.name for f in dataclasses.fields(config)} | {'THROTTLING'}
     for key, value in namespace.items():
         if key.isupper() and key not in field_names and key != 'URLs':
             setattr(config, key, value)

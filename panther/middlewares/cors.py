@@ -1,9 +1,14 @@
 """CORS, configured with `ALLOW_ORIGINS`, `ALLOW_METHODS`, `ALLOW_HEADERS`, `ALLOW_CREDENTIALS`,
-`EXPOSE_HEADERS` and `CORS_MAX_AGE` (read at request time)."""
+`EXPOSE_HEADERS` and `CORS_MAX_AGE`.
+
+The settings are read once, when the app builds its middleware chain; the chain is rebuilt whenever one of them
+changes, so a changed setting still applies to the next request.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from panther.configs import config
 from panther.middlewares.base import HTTPMiddleware
@@ -25,6 +30,20 @@ class CORSMiddleware(HTTPMiddleware):
     Origins that are not allowed get no `Access-Control-Allow-Origin` header at all.
     """
 
+    def __init__(self, dispatch: Callable[..., Awaitable[Response]]) -> None:
+        super().__init__(dispatch=dispatch)
+        self.origins: list[str] = list(config.ALLOW_ORIGINS or ['*'])
+        self.credentials = bool(config.ALLOW_CREDENTIALS)
+        self.allow_headers: list[str] = list(config.ALLOW_HEADERS or ['*'])
+        # Headers that do not depend on the request, joined once.
+        self.fixed_headers: dict[str, str] = {
+            'Access-Control-Allow-Methods': ', '.join(config.ALLOW_METHODS or DEFAULT_METHODS),
+            'Access-Control-Max-Age': str(config.CORS_MAX_AGE or 600),
+        }
+        if config.EXPOSE_HEADERS:
+            self.fixed_headers['Access-Control-Expose-Headers'] = ', '.join(config.EXPOSE_HEADERS)
+        self.joined_allow_headers = ', '.join(self.allow_headers)
+
     async def __call__(self, request: Request) -> Response:
         if request.method == 'OPTIONS':
             response = Response(status_code=204)
@@ -33,11 +52,9 @@ class CORSMiddleware(HTTPMiddleware):
         self.add_headers(request, response)
         return response
 
-    @staticmethod
-    def add_headers(request: Request, response: Response) -> None:
-        origins = config.ALLOW_ORIGINS or ['*']
-        credentials = bool(config.ALLOW_CREDENTIALS)
-        origin = request.headers.origin
+    def add_headers(self, request: Request, response: Response) -> None:
+        origins = self.origins
+        origin, requested = _cors_request_headers(request)
         headers = response.headers
 
         allow_origin: str | None = None
@@ -53,18 +70,25 @@ class CORSMiddleware(HTTPMiddleware):
             return
 
         headers['Access-Control-Allow-Origin'] = allow_origin
-        headers['Access-Control-Allow-Methods'] = ', '.join(config.ALLOW_METHODS or DEFAULT_METHODS)
-        allow_headers = config.ALLOW_HEADERS or ['*']
-        requested = request.headers['Access-Control-Request-Headers']
-        if '*' in allow_headers and credentials and requested:
+        if '*' in self.allow_headers and self.credentials and requested:
             headers['Access-Control-Allow-Headers'] = requested
         else:
-            headers['Access-Control-Allow-Headers'] = ', '.join(allow_headers)
-        headers['Access-Control-Max-Age'] = str(config.CORS_MAX_AGE or 600)
-        if credentials:
+            headers['Access-Control-Allow-Headers'] = self.joined_allow_headers
+        headers.update(self.fixed_headers)
+        if self.credentials:
             if allow_origin == '*':
                 logger.warning('CORS: `ALLOW_CREDENTIALS` is ignored for the wildcard origin; list origins explicitly')
             else:
                 headers['Access-Control-Allow-Credentials'] = 'true'
-        if config.EXPOSE_HEADERS:
-            headers['Access-Control-Expose-Headers'] = ', '.join(config.EXPOSE_HEADERS)
+
+
+def _cors_request_headers(request: Request) -> tuple[str | None, str | None]:
+    """`Origin` and `Access-Control-Request-Headers`, read from the raw ASGI headers (no `Headers` object built)."""
+    origin = requested = None
+    for name, value in request.scope.get('headers') or ():
+        lowered = name.lower()
+        if lowered == b'origin':
+            origin = value.decode('latin-1')
+        elif lowered == b'access-control-request-headers':
+            requested = value.decode('latin-1')
+    return origin, requested

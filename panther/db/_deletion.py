@@ -127,7 +127,7 @@ async def delete_checked(engine: type[BaseQuery], model: type[Model], ids: list[
             else:
                 await engine.update_many(referrer, query, {field: None})
     first = set(ids)
-    for target, reached in doomed.items():
-        extra = [identifier for identifier in reached if target is not model or identifier not in first]
+    for target, doomed_ids in doomed.items():
+        extra = [identifier for identifier in doomed_ids if target is not model or identifier not in first]
         for chunk in _chunks(extra):
             await engine.delete_many(target, {'_id': {'$in': chunk}})

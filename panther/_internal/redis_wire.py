@@ -161,11 +161,16 @@ class RedisWire(asyncio.Protocol):
         if self.broken is not None or self.transport is None:
             raise ConnectionResetError(f'The Redis connection is closed: {self.broken}')
         future = self.loop.create_future()
-        self.waiting.append((future, time.monotonic()))
+        waiting = self.waiting
         outgoing = self._outgoing
-        outgoing.append(packed)
-        if len(outgoing) == 1:
-            self.loop.call_soon(self._flush)
+        if not waiting and not outgoing:
+            # Nothing in flight: no other command to share a write with, so no reason to wait for one.
+            self.transport.write(packed)
+        else:
+            outgoing.append(packed)
+            if len(outgoing) == 1:
+                self.loop.call_soon(self._flush)
+        waiting.append((future, time.monotonic()))
         if self.timeout and self._watchdog is None:
             self._watchdog = self.loop.call_later(self.timeout, self._watch)
         return future

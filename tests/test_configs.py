@@ -20,7 +20,7 @@ from panther.events import Event
 from panther.routings import ENDPOINT_NOT_FOUND, find_endpoint
 from panther.test import APIClient, WebsocketClient
 from panther.throttling import Throttle
-from panther.websocket import GenericWebsocket, send_message_to_websocket
+from panther.websocket import GenericWebsocket, group_members, join_group, send_message_to_websocket, send_to_group
 from tests._core_helpers import make_app
 
 FIELD_ORDER = [
@@ -278,6 +278,17 @@ async def test_refresh_forgets_open_websockets() -> None:
         # In-process delivery is synchronous: had the registry kept the socket, the message would be queued now.
         await send_message_to_websocket(connection_id, 'after')
         assert ws.messages[-1] == {'type': 'websocket.send', 'text': 'before'}
+
+
+async def test_refresh_forgets_websocket_groups() -> None:
+    app = make_app({'feed': Feed})
+    async with WebsocketClient(app).session('/feed') as ws:
+        connection_id = await ws.receive_text()
+        await join_group(connection_id, 'news', info={'name': 'ann'})
+        assert await group_members('news') == {connection_id: {'name': 'ann'}}
+        config.refresh()
+        assert await group_members('news') == {}
+        assert await send_to_group('news', 'after') == 0
 
 
 async def test_refresh_forgets_verified_tokens() -> None:

@@ -2,8 +2,8 @@
 
 Everything a process accumulates while apps run is listed here in one place: open connections, the Store
 (cache entries, throttle counters, revoked tokens), verified-token memory, start-up/shutdown hooks, open
-WebSockets and their listener, compiled-router caches. Only modules that are already imported are touched
-(`sys.modules`), so refreshing never imports the framework and layering stays one-way.
+WebSockets with their groups and the channel listener, compiled-router caches. Only modules that are already
+imported are touched (`sys.modules`), so refreshing never imports the framework and layering stays one-way.
 """
 
 from __future__ import annotations
@@ -41,15 +41,20 @@ def reset_state() -> None:
         events.Event.clear()
     if (base_websocket := _loaded('panther.base_websocket')) is not None:
         base_websocket.WebsocketConnections.local().connections.clear()
+    if (ws_groups := _loaded('panther._internal.ws_groups')) is not None:
+        ws_groups.groups.local.clear()
+        ws_groups.groups.by_connection.clear()
     if (websocket_flow := _loaded('panther._internal.websocket_flow')) is not None:
-        _cancel_listener(websocket_flow._listener)
+        _cancel_tasks(websocket_flow._listener)
     if (routings := _loaded('panther.routings')) is not None:
         routings._router_cache.update(urls=None, version=-1, router=None)
 
 
-def _cancel_listener(listener: dict[str, Any]) -> None:
-    task, listener['task'] = listener['task'], None
-    if task is not None:
-        # A task of a loop that is already closed cannot be cancelled (and no longer runs).
-        with contextlib.suppress(RuntimeError):
-            task.cancel()
+def _cancel_tasks(tasks: dict[str, Any]) -> None:
+    """Cancel and forget the background tasks kept in `tasks` (the WebSocket channel listener and its heartbeat)."""
+    for name, task in list(tasks.items()):
+        tasks[name] = None
+        if task is not None:
+            # A task of a loop that is already closed cannot be cancelled (and no longer runs).
+            with contextlib.suppress(RuntimeError):
+                task.cancel()

@@ -522,3 +522,121 @@ async def test_redis_outage_through_the_app(redis_address: tuple[str, int], capl
         assert len(messages) == 3
     finally:
         await close_redis()
+
+
+# --- the lean Redis connection of the Store ------------------------------------------------------------------------
+
+
+async def test_incr_unless_exists_counts_only_without_the_guard(store: Store, key: str) -> None:
+    assert await store.incr_unless_exists(f'{key}:count', 60, f'{key}:guard') == 1
+    assert await store.incr_unless_exists(f'{key}:count', 60, f'{key}:guard') == 2
+    await store.set(f'{key}:guard', b'1', ttl=60, protected=True)
+    assert await store.incr_unless_exists(f'{key}:count', 60, f'{key}:guard') is None
+    assert await store.get(f'{key}:count') == b'2'  # a refused request is not counted
+    await store.delete(f'{key}:count')
+    await store.delete(f'{key}:guard')
+
+
+@pytest.mark.parametrize(
+    ('data', 'expected'),
+    [
+        (b':42\r\n', 42),
+        (b'$5\r\nhello\r\n', b'hello'),
+        (b'$-1\r\n', None),
+        (b'+OK\r\n', b'OK'),
+        (b'*3\r\n:1\r\n$1\r\nx\r\n*-1\r\n', [1, b'x', None]),
+        (b'$0\r\n\r\n', b''),
+    ],
+)
+def test_wire_parser_in_every_split(data: bytes, expected: object) -> None:
+    # Replies arrive in arbitrary pieces: every split point must give the same value, once.
+    from panther._internal.redis_wire import RedisWire
+
+    async def run() -> None:
+        for split in range(1, len(data) + 1):
+            wire = RedisWire(timeout=None)
+            future = wire.loop.create_future()
+            wire.waiting.append((future, 0.0))
+            wire.data_received(data[:split])
+            if split < len(data):
+                assert not future.done()
+                wire.data_received(data[split:])
+            assert future.result() == expected
+            assert wire.buffer == b''
+
+    asyncio.run(run())
+
+
+def test_wire_error_reply_fails_only_its_command() -> None:
+    from panther._internal.redis_wire import RedisWire, ReplyError
+
+    async def run() -> None:
+        wire = RedisWire(timeout=None)
+        first, second = wire.loop.create_future(), wire.loop.create_future()
+        wire.waiting.extend([(first, 0.0), (second, 0.0)])
+        wire.data_received(b'-NOSCRIPT No matching script\r\n:7\r\n')
+        with pytest.raises(ReplyError, match='NOSCRIPT'):
+            first.result()
+        assert second.result() == 7
+
+    asyncio.run(run())
+
+
+@pytest.mark.redis
+async def test_concurrent_requests_share_the_lean_connection(redis_address: tuple[str, int], key: str) -> None:
+    host, port = redis_address
+    load_redis({'host': host, 'port': port})
+    try:
+        store = get_store()
+        assert isinstance(store, RedisStore) and store.use_wire
+        values = await asyncio.gather(*(store.incr(key, ttl=60) for _ in range(200)))
+        assert sorted(values) == list(range(1, 201))
+        assert store._wire is not None
+        assert await store.exists(key)
+        await store.delete(key)
+    finally:
+        await close_redis()
+
+
+@pytest.mark.redis
+async def test_lean_connection_reloads_a_flushed_script(redis_address: tuple[str, int], key: str) -> None:
+    host, port = redis_address
+    load_redis({'host': host, 'port': port})
+    try:
+        store = get_store()
+        assert await store.incr(key, ttl=60) == 1
+        await redis.execute_command('SCRIPT', 'FLUSH')  # an operator (or a restart) empties the script cache
+        assert await store.incr(key, ttl=60) == 2
+        assert await store.incr_unless_exists(key, 60, f'{key}:guard') == 3
+        await store.delete(key)
+    finally:
+        await close_redis()
+
+
+async def test_lean_connection_to_a_silent_server_times_out() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(silent, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    client = RedisConnection(host='127.0.0.1', port=port, socket_timeout=0.2)
+    store = RedisStore(client)
+    try:
+        assert store.use_wire
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailableError, match=r'did not answer within 0\.2 seconds'):
+            await store.incr_unless_exists('counter', 60, 'guard')
+        assert time.perf_counter() - started < 2
+    finally:
+        await store.close()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_tls_connections_stay_on_redis_py() -> None:
+    client = RedisConnection(host='127.0.0.1', port=6380, ssl=True)
+    assert RedisStore(client).use_wire is False

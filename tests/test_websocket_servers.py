@@ -42,6 +42,11 @@ class Open(GenericWebsocket):
         await self.accept()
         await self.send('welcome')
 
+    async def receive(self, data):
+        await self.send(data)
+
+
+WS_MAX_MESSAGE_SIZE = 16
 
 app = Panther(
     __name__,
@@ -52,10 +57,10 @@ app = Panther(
 
 
 @pytest.mark.slow
-def test_refusals_are_http_answers_to_the_handshake_through_uvicorn(tmp_path) -> None:
+def test_refusals_and_size_limit_through_uvicorn(tmp_path) -> None:
     import json
 
-    from websockets.exceptions import InvalidStatus
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
     from websockets.sync.client import connect
 
     from tests._uvicorn import uvicorn_servers
@@ -77,6 +82,14 @@ def test_refusals_are_http_answers_to_the_handshake_through_uvicorn(tmp_path) ->
             assert json.loads(response.body) == {'detail': detail}
         with connect(f'ws://127.0.0.1:{port}/open/', open_timeout=5) as ws:
             assert ws.recv(timeout=5) == 'welcome'
+            ws.send('x' * 16)
+            assert ws.recv(timeout=5) == 'x' * 16
+            # Over WS_MAX_MESSAGE_SIZE: the server closes with 1009 (message too big).
+            ws.send('x' * 17)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1009, 'Messages are at most 16 bytes')
 
 
 CROSS_WORKER_APP = """

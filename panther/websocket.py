@@ -7,8 +7,10 @@ import inspect
 from typing import Any
 
 from panther import status
+from panther._internal import state
 from panther._internal.endpoint import EndpointOptions
 from panther._internal.injection import InjectionPlan
+from panther._internal.pipeline import Admission
 from panther._internal.ws_groups import groups
 from panther._internal.ws_throttling import validate_throttle
 from panther.base_websocket import PubSub, Websocket, WebsocketConnections
@@ -35,6 +37,16 @@ class WebsocketEndpoint:
         self.cls = cls
         self.options = options
         self.plan = InjectionPlan(cls.connect, skip_first=True)
+        self._admission: Admission | None = None
+        self._version = -1
+
+    def admission(self) -> Admission:
+        """Authentication (`auth` or `WS_AUTHENTICATION`) and permissions, the step HTTP endpoints use too."""
+        if self._admission is None or self._version != state.config_version:
+            auth = self.options.auth if self.options.auth is not None else config.WS_AUTHENTICATION
+            self._admission = Admission(auth, self.options.permissions)
+            self._version = state.config_version
+        return self._admission
 
 
 class GenericWebsocket(Websocket):

@@ -301,3 +301,41 @@ async def _receive() -> dict[str, Any]:
 
 async def _discard(message: dict[str, Any]) -> None:
     return None
+
+
+# --- WebSockets share the admission step and build their middleware chain once --------------------------------------
+
+
+async def test_websocket_middlewares_are_built_once_and_sockets_use_the_http_admission_step() -> None:
+    from panther.middlewares.base import WebsocketMiddleware
+    from panther.test import WebsocketClient
+    from panther.websocket import GenericWebsocket
+
+    built: list[int] = []
+    checked: list[str] = []
+
+    class Tagging(WebsocketMiddleware):
+        async def __call__(self, connection: Any) -> Any:
+            built.append(id(self))
+            return await self.dispatch(connection=connection)
+
+    async def only_alice(request: Any) -> bool:
+        checked.append(type(request).__name__)
+        return request.query_params.get('name') == 'alice'
+
+    class Room(GenericWebsocket):
+        permissions = [only_alice]
+
+        async def connect(self) -> None:
+            await self.accept()
+            await self.send('in')
+
+    app = make_app({'room': Room}, WS_MIDDLEWARES=[Tagging])
+    for _ in range(2):
+        async with WebsocketClient(app).session('/room', query_params={'name': 'alice'}) as ws:
+            assert await ws.receive_text() == 'in'
+    async with WebsocketClient(app).session('/room', query_params={'name': 'bob'}) as ws:
+        assert not ws.accepted
+        assert (ws.response.status_code, ws.response.data) == (403, {'detail': 'Permission Denied'})
+    assert len(set(built)) == 1 and len(built) == 3
+    assert checked == ['Room', 'Room', 'Room']

@@ -395,7 +395,7 @@ class MiddlewareChain:
     a layer becomes a response for the layers around it.
     """
 
-    __slots__ = ('_classes', '_construct', '_inner', 'entry')
+    __slots__ = ('_classes', '_construct', '_inner', '_keyword', 'entry')
 
     def __init__(
         self,
@@ -404,8 +404,10 @@ class MiddlewareChain:
         construct: Callable[[type, Callable[..., Awaitable[Any]]], Any],
         *,
         catch: bool = True,
+        keyword: str = 'request',
     ) -> None:
         self._classes = tuple(classes)
+        self._keyword = keyword
         self._inner = inner
         self._construct = (lambda cls, nxt: catch_errors(construct(cls, nxt))) if catch else construct
         shared = not any(keeps_request_state(cls) for cls in self._classes)
@@ -420,7 +422,7 @@ class MiddlewareChain:
 
     def __call__(self, request: Any) -> Awaitable[Any]:
         entry = self.entry or self.build()
-        return entry(request=request)
+        return entry(**{self._keyword: request})
 
 
 # --- the HTTP entry -------------------------------------------------------------------------------------------

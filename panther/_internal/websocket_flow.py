@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from typing import Any
 
 from panther import status
+from panther._internal import state
+from panther._internal.pipeline import MiddlewareChain
 from panther._internal.types import Receive, Scope, Send
 from panther._internal.ws_groups import groups, presence_ttl, run_heartbeat
 from panther._internal.ws_throttling import MessageLimiter, check_connection_rate
@@ -41,14 +42,26 @@ class _Rejected(Exception):
 
 async def handle_websocket(scope: Scope, receive: Receive, send: Send) -> None:
     connection = Websocket(scope, receive, send)
-    handler: Any = _dispatch
-    for middleware in config.WS_MIDDLEWARES:
-        handler = middleware(dispatch=handler)
     try:
-        await handler(connection=connection)
+        await _middleware_chain()(connection)
     except Exception as exc:
         logger.error(f'WebSocket error: {exc}', exc_info=exc)
         await _safe_close(connection, status.WS_1011_INTERNAL_ERROR)
+
+
+_chain: dict[str, Any] = {'version': -1, 'chain': None}
+
+
+def _middleware_chain() -> MiddlewareChain:
+    """`WS_MIDDLEWARES` around the dispatcher, built once per configuration (see `pipeline.MiddlewareChain`)."""
+    if _chain['version'] != state.config_version:
+        middlewares = list(config.WS_MIDDLEWARES)  # innermost first
+        _chain['chain'] = MiddlewareChain(
+            middlewares, _dispatch, lambda cls, nxt: cls(dispatch=nxt), catch=False, keyword='connection'
+        )
+        _chain['version'] = state.config_version
+    chain: MiddlewareChain = _chain['chain']
+    return chain
 
 
 async def _safe_close(connection: Websocket, code: int, reason: str = '') -> None:
@@ -121,24 +134,11 @@ async def _dispatch(connection: Websocket) -> Websocket:
 
 
 async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
-    options = compiled.options
-    auth = options.auth if options.auth is not None else config.WS_AUTHENTICATION
-    if auth is not None:
-        call: Any = auth() if inspect.isclass(auth) else auth
-        try:
-            socket.user = await call(socket)
-        except BaseError as exc:
-            raise _Rejected.from_error(exc) from None
-    for permission in options.permissions or ():
-        check: Any = permission() if inspect.isclass(permission) else permission
-        try:
-            granted = check(socket)
-            if inspect.isawaitable(granted):
-                granted = await granted
-        except BaseError as exc:
-            raise _Rejected.from_error(exc) from None
-        if not granted:
-            raise _Rejected(status.HTTP_403_FORBIDDEN, 'Permission Denied')
+    # The same authentication and permission step as HTTP endpoints (`pipeline.Admission`).
+    try:
+        await compiled.admission()(socket)
+    except BaseError as exc:
+        raise _Rejected.from_error(exc) from None
     connect_throttle = compiled.cls.connect_throttling
     if connect_throttle is not None:
         retry_after = await check_connection_rate(socket, connect_throttle)

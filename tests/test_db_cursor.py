@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import logging
 import threading
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ import pytest
 from pydantic import field_validator
 
 from panther import Panther
+from panther.configs import config
 from panther.db import Model
 from panther.db.cursor import BaseCursor
 from panther.exceptions import DatabaseError
@@ -219,3 +221,15 @@ async def test_list_api_reads_only_the_requested_page(engine: str) -> None:
     assert [row['n'] for row in res.data['results']] == [289, 288, 287, 286, 285]
     assert res.data['count'] == 300
     assert sum(Row.built_on.values()) == 5
+
+
+async def test_reading_a_result_is_logged(engine: str, caplog: pytest.LogCaptureFixture) -> None:
+    await _books(2)
+    config.LOG_QUERIES = True
+    with caplog.at_level(logging.INFO, logger='query'):
+        Book.find()  # nothing is read yet
+        await Book.find()
+        await Book.find(author='author0').to_list()
+    messages = [record.getMessage() for record in caplog.records if record.name == 'query']
+    assert len(messages) == 2
+    assert all(message.startswith('[Query] Book.find() takes ') for message in messages)

@@ -122,8 +122,8 @@ class BaseCursor(abc.ABC):
     def __await__(self) -> Generator[Any, None, BaseCursor]:
         return self._load().__await__()
 
-    async def _load(self) -> BaseCursor:
-        if self._items is None and not _deferred.get():
+    async def _load(self, *, deferrable: bool = True) -> BaseCursor:
+        if self._items is None and not (deferrable and _deferred.get()):
             self._start()
             started = time.perf_counter()
             self._items = await self._read_all()
@@ -142,10 +142,8 @@ class BaseCursor(abc.ABC):
 
     async def to_list(self) -> list[Any]:
         """Every model instance of the result (read now unless the cursor was already awaited)."""
-        if self._items is None:
-            self._start()
-            self._items = await self._read_all()
-        return list(self._items)
+        await self._load(deferrable=False)
+        return list(self._items or ())
 
     async def __aiter__(self) -> AsyncIterator[Any]:
         if self._items is not None:

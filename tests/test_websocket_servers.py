@@ -7,7 +7,18 @@ import pytest
 REJECTING_APP = """
 from panther import Panther
 from panther.exceptions import AuthenticationAPIError
+from panther.middlewares import WebsocketMiddleware
 from panther.websocket import GenericWebsocket
+
+
+class LikeAServerWithoutDenialResponses(WebsocketMiddleware):
+    async def __call__(self, connection):
+        if connection.query_params.get('plain'):
+            connection.scope['extensions'] = {}
+        return await self.dispatch(connection=connection)
+
+
+WS_MIDDLEWARES = [LikeAServerWithoutDenialResponses]
 
 
 async def deny(connection):
@@ -80,6 +91,11 @@ def test_refusals_and_size_limit_through_uvicorn(tmp_path) -> None:
             assert response.status_code == expected_status, path
             assert response.headers['Content-Type'] == 'application/json'
             assert json.loads(response.body) == {'detail': detail}
+            # Without the extension the socket is closed before it was accepted: uvicorn answers a bare 403.
+            with pytest.raises(InvalidStatus) as refused_handshake:
+                connect(f'ws://127.0.0.1:{port}{path}?plain=1', open_timeout=5)
+            assert refused_handshake.value.response.status_code == 403, path
+            assert b'detail' not in refused_handshake.value.response.body
         with connect(f'ws://127.0.0.1:{port}/open/', open_timeout=5) as ws:
             assert ws.recv(timeout=5) == 'welcome'
             ws.send('x' * 16)

@@ -32,7 +32,7 @@ import pytz
 from panther._internal.concurrency import to_thread
 from panther.utils import Singleton, timezone_now
 
-__all__ = ['BackgroundTask', 'BackgroundTasks', 'WeekDay', 'current_due_time']
+__all__ = ['BackgroundTask', 'BackgroundTasks', 'WeekDay', '_background_tasks', 'current_due_time']
 
 logger = logging.getLogger('panther')
 

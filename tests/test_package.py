@@ -258,3 +258,50 @@ def test_importing_a_small_module_does_not_load_the_framework() -> None:
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'light'
+
+
+# Which panther modules an import may load, at most (each checked in a fresh interpreter). Requests and
+# responses never load the database layer; the root loads nothing until a name is used.
+IMPORT_BUDGET = {
+    'panther': {'panther'},
+    'panther.status': {'panther', 'panther.status'},
+    'panther.exceptions': {'panther', 'panther.exceptions', 'panther.status'},
+    'panther.configs': {'panther', 'panther.configs'},
+    'panther.base_request': {'panther', 'panther.base_request', 'panther.exceptions', 'panther.status'},
+    'panther.request': {'panther', 'panther.base_request', 'panther.exceptions', 'panther.request', 'panther.status'},
+    'panther.response': {'panther', 'panther._internal', 'panther._internal.concurrency', 'panther.response'},
+}
+
+
+def _loaded_by(statement: str) -> set[str]:
+    script = textwrap.dedent(f"""
+        import sys
+        {statement}
+        print(' '.join(sorted(name for name in sys.modules if name == 'panther' or name.startswith('panther.'))))
+    """)
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+@pytest.mark.parametrize('module_name', sorted(IMPORT_BUDGET))
+def test_a_public_import_loads_only_what_it_needs(module_name: str) -> None:
+    assert _loaded_by(f'import {module_name}') <= IMPORT_BUDGET[module_name]
+
+
+@pytest.mark.parametrize('module_name', ['panther.request', 'panther.response', 'panther.app', 'panther.routings'])
+def test_the_request_layer_never_loads_the_database_layer(module_name: str) -> None:
+    loaded = _loaded_by(f'import {module_name}')
+    assert not {name for name in loaded if name == 'panther.db' or name.startswith('panther.db.')}, loaded
+
+
+# Every public module declares `__all__`, and it holds at least the names SPEC documents.
+@pytest.mark.parametrize('module_name', sorted(PUBLIC))
+def test_public_modules_declare_their_exports(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = getattr(module, '__all__', None)
+    assert exported is not None, f'{module_name} has no __all__'
+    assert len(set(exported)) == len(exported), f'{module_name}.__all__ repeats a name'
+    assert not [name for name in exported if not hasattr(module, name)], f'{module_name}.__all__ names a missing object'
+    missing = set(PUBLIC[module_name]) - set(exported)
+    assert not missing, f'{module_name}.__all__ lacks {missing}'

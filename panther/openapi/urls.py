@@ -10,6 +10,8 @@ from panther.openapi.views import (
     SwaggerOpenAPI,
 )
 
+__all__ = ['url_routing']
+
 url_routing = {
     'scalar/': ScalarOpenAPI,
     'swagger/': SwaggerOpenAPI,

@@ -292,6 +292,8 @@ def test_generic_detail_views_document_their_status_codes(spec: dict[str, Any]) 
     detail = spec['paths']['/books/{book_id}/']
     assert set(detail) == {'get', 'put', 'patch', 'delete'}
     assert '204' in detail['delete']['responses']
+    # A document another one protects (`on_delete` PROTECT) is not deleted: 409.
+    assert detail['delete']['responses']['409'] == {'$ref': '#/components/responses/Conflict'}
     assert 'content' not in detail['delete']['responses']['204']
     # PATCH validates only the fields sent: its body is the all-optional model.
     patch_body = schema_of(spec, detail['patch']['requestBody']['content']['application/json']['schema'])

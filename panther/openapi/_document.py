@@ -91,6 +91,7 @@ ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
     403: ('Forbidden', _error('A permission refused the request.')),
     404: ('NotFound', _error('Nothing exists at this path.')),
     405: ('MethodNotAllowed', _error('The path does not accept this method (`Allow` lists the ones it does).')),
+    409: ('Conflict', _error('Another document still refers to this one (its reference protects it).')),
     413: ('PayloadTooLarge', _error('The body is larger than `MAX_BODY_SIZE`.')),
     422: ('UnprocessableEntity', _error('The body has a `Content-Type` that is not supported.')),
     429: (
@@ -105,6 +106,8 @@ ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
     ),
 }
 
+# Errors a generic handler answers with besides the pipeline's.
+_GENERIC_ERRORS = {('panther.generics', 'DeleteAPI.delete'): (409,)}
 # `(module, qualified name)` of the generic handlers → the status code they answer with.
 _GENERIC_STATUS = {
     ('panther.generics', 'CreateAPI.post'): status.HTTP_201_CREATED,
@@ -443,6 +446,8 @@ class DocumentBuilder:
             errors.append(422)
         if throttle is not None:
             errors.append(429)
+        handler_key = (getattr(operation.handler, '__module__', ''), getattr(operation.handler, '__qualname__', ''))
+        errors.extend(_GENERIC_ERRORS.get(handler_key, ()))
         page_media = [media for media in success.get('content', {}) if media != 'application/json']
         if getattr(operation.handler, '__module__', '') != 'panther.generics':
             for other in sorted(EndpointParser(info.target, method).status_codes - {code}):

@@ -560,6 +560,19 @@ async def test_document_is_served_at_openapi_json(monkeypatch: pytest.MonkeyPatc
     assert '/items/' in response.data['paths']
 
 
+async def test_docs_index_links_the_pages_where_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_with(monkeypatch, {'api/': {'v1/': {'items/': create_item, 'reference/': docs_urls}}})
+    async with APIClient(app) as client:
+        response = await client.get('/api/v1/reference/')
+        without_slash = await client.get('/api/v1/reference')
+    assert response.status_code == 200
+    assert response.headers['Content-Type'] == 'text/html; charset=utf-8'
+    for name in PAGES:
+        assert f'href="/api/v1/reference/{name}/"' in response.data
+    assert 'href="/api/v1/reference/openapi.json"' in response.data
+    assert without_slash.data == response.data
+
+
 @pytest.mark.parametrize(('name', 'title'), list(PAGES.items()))
 async def test_the_five_pages_render_with_the_document_escaped(
     monkeypatch: pytest.MonkeyPatch, name: str, title: str

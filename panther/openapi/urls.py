@@ -1,7 +1,8 @@
 """Mount with `{'docs/': url_routing}`: `/docs/scalar/`, `/docs/swagger/`, `/docs/redoc/`, `/docs/rapidoc/`,
-`/docs/spotlight/` and the document at `/docs/openapi.json`."""
+`/docs/spotlight/`, the document at `/docs/openapi.json` and links to all of them at `/docs/`."""
 
 from panther.openapi.views import (
+    DocsIndex,
     OpenAPIJSON,
     RapiDocOpenAPI,
     RedocOpenAPI,
@@ -13,6 +14,7 @@ from panther.openapi.views import (
 __all__ = ['url_routing']
 
 url_routing = {
+    '': DocsIndex,
     'scalar/': ScalarOpenAPI,
     'swagger/': SwaggerOpenAPI,
     'redoc/': RedocOpenAPI,

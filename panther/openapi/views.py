@@ -8,9 +8,18 @@ from typing import Any
 from panther.app import GenericAPI
 from panther.openapi import OutputSchema
 from panther.openapi.utils import OpenAPIGenerator
+from panther.request import Request
 from panther.response import Response, TemplateResponse
 
-__all__ = ['OpenAPIJSON', 'RapiDocOpenAPI', 'RedocOpenAPI', 'ScalarOpenAPI', 'SpotlightOpenAPI', 'SwaggerOpenAPI']
+__all__ = [
+    'DocsIndex',
+    'OpenAPIJSON',
+    'RapiDocOpenAPI',
+    'RedocOpenAPI',
+    'ScalarOpenAPI',
+    'SpotlightOpenAPI',
+    'SwaggerOpenAPI',
+]
 
 
 class _DocsPage(GenericAPI):
@@ -48,3 +57,37 @@ class OpenAPIJSON(GenericAPI):
 
     async def get(self, *args: Any, **kwargs: Any) -> Response:
         return Response(data=OpenAPIGenerator.cached_spec())
+
+
+# A string, not a file: a template named like this one in the app's TEMPLATES_DIR would win over a file.
+_INDEX = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>API documentation</title>
+  <style>body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }</style>
+</head>
+<body>
+  <h1>{{ title }}</h1>
+  <ul>
+    <li><a href="{{ base }}/scalar/">Scalar</a></li>
+    <li><a href="{{ base }}/swagger/">Swagger UI</a></li>
+    <li><a href="{{ base }}/redoc/">ReDoc</a></li>
+    <li><a href="{{ base }}/rapidoc/">RapiDoc</a></li>
+    <li><a href="{{ base }}/spotlight/">Stoplight Elements</a></li>
+    <li><a href="{{ base }}/openapi.json">openapi.json</a> (OpenAPI {{ version }})</li>
+  </ul>
+</body>
+</html>"""
+
+
+class DocsIndex(GenericAPI):
+    """Links to the five pages and the document, wherever the routes are mounted."""
+
+    output_schema = OutputSchema(exclude_in_docs=True)
+
+    async def get(self, request: Request, *args: Any, **kwargs: Any) -> TemplateResponse:
+        spec = OpenAPIGenerator.cached_spec()
+        context = {'base': request.path.rstrip('/'), 'title': spec['info']['title'], 'version': spec['openapi']}
+        return TemplateResponse(source=_INDEX, context=context)

@@ -50,7 +50,7 @@ async def index(request: Request) -> TemplateResponse:
     if tag:
         query = {'$and': [query, has_tag(tag)]}
     total = await Post.count(query)
-    cursor = (await Post.find(query)).sort('created_at', -1).skip((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    cursor = Post.find(query).sort('created_at', -1).skip((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     context = {
         'user': request.user,
         'posts': await cursor.to_list(),
@@ -68,7 +68,7 @@ async def post_page(request: Request, slug: str) -> TemplateResponse:
         post = await find_visible_post(slug, request.user)
     except NotFoundAPIError:
         return _not_found(request)
-    comments = await (await Comment.find(post=post)).sort('created_at', 1).limit(MAX_COMMENTS_SHOWN).to_list()
+    comments = await Comment.find(post=post).sort('created_at', 1).limit(MAX_COMMENTS_SHOWN).to_list()
     context = {'user': request.user, 'post': post, 'comments': comments, 'has_cover': cover_path(post.cover)}
     return TemplateResponse(name='post.html', context=context, headers=PAGE_HEADERS)
 
@@ -89,7 +89,7 @@ async def cover(request: Request, slug: str) -> FileResponse:
 async def feed(request: Request) -> TemplateResponse:
     """`/feed/`: an Atom feed of the latest published posts, rendered at most once per 5 minutes per client (and
     per `Host`: the cache key includes it)."""
-    posts = await (await Post.find(published=True)).sort('created_at', -1).limit(FEED_SIZE).to_list()
+    posts = await Post.find(published=True).sort('created_at', -1).limit(FEED_SIZE).to_list()
     # From the `BASE_URL` setting, not from the `Host` header a client can forge (see docs/security.md).
     base_url = absolute_url('', request).rstrip('/')
     context = {

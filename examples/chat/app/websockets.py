@@ -74,7 +74,7 @@ def message_event(message: Message) -> dict[str, Any]:
 
 async def recent_messages(room: str, limit: int) -> list[dict[str, Any]]:
     """The last `limit` messages of the room, oldest first."""
-    newest_first = await (await Message.find(room=room)).sort('sent_at', -1).limit(limit).to_list()
+    newest_first = await Message.find(room=room).sort('sent_at', -1).limit(limit).to_list()
     return [message_event(message) for message in reversed(newest_first)]
 
 

@@ -30,8 +30,8 @@ _CONVERTING: ContextVar[bool] = ContextVar('panther_file_converting', default=Fa
 class File(BaseModel):
     """An uploaded or on-disk file.
 
-    Small uploads keep their bytes in `file`; uploads larger than `panther._utils.SPOOL_THRESHOLD` are kept in a
-    temporary file (`file` is None): use `read()`, `size` and `save()` for both kinds.
+    Small uploads keep their bytes in `file`; uploads larger than `panther._internal.parsers.SPOOL_THRESHOLD` are
+    kept in a temporary file (`file` is None): use `read()`, `size` and `save()` for both kinds.
     """
 
     file_name: str
@@ -171,7 +171,7 @@ class File(BaseModel):
     # ------------------------------------------------------------------------------------------- saving
 
     def _target(self, path: str | Path | None) -> Path:
-        from panther._utils import sanitize_filename
+        from panther._internal.files import sanitize_filename
 
         # The client chooses `file_name`; only its sanitised last component is ever used inside a directory.
         name = sanitize_filename(self.file_name)

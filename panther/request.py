@@ -55,7 +55,7 @@ def _is_urlencoded(raw_content_type: bytes) -> bool:
 
 def _parse_urlencoded(body: bytes) -> dict[str, str]:
     """`application/x-www-form-urlencoded` → dict (last duplicate wins), at most `MAX_FORM_FIELDS` fields."""
-    from panther._utils import form_limits, too_many_fields
+    from panther._internal.parsers import form_limits, too_many_fields
 
     max_fields = form_limits()[1]
     try:
@@ -70,7 +70,7 @@ def _parse_urlencoded(body: bytes) -> dict[str, str]:
 
 async def _unquote_in_slices(raw: bytes) -> str:
     """Percent-decode one form name or value, yielding to the event loop between slices of it."""
-    from panther._utils import FORM_PARSE_SLICE
+    from panther._internal.parsers import FORM_PARSE_SLICE
 
     raw = raw.replace(b'+', b' ')
     decoded: list[bytes] = []
@@ -93,7 +93,7 @@ async def _unquote_in_slices(raw: bytes) -> str:
 async def _parse_urlencoded_in_slices(body: bytes) -> dict[str, str]:
     """`_parse_urlencoded` for large bodies: one big call would hold the event loop (or, in a thread, the GIL)
     for seconds on a body of percent escapes."""
-    from panther._utils import form_limits, too_many_fields
+    from panther._internal.parsers import form_limits, too_many_fields
 
     max_fields = form_limits()[1]
     if body.count(b'&') + 1 > max_fields:
@@ -217,7 +217,12 @@ class Request(BaseRequest):
 
         The parser gets at most `FORM_PARSE_SLICE` bytes at a time and the event loop runs between slices, so a
         body of many tiny parts cannot hold up other requests; the part and field limits end such a body early."""
-        from panther._utils import FORM_PARSE_SLICE, SPOOL_THRESHOLD, MultipartReader, read_multipart_form_data
+        from panther._internal.parsers import (
+            FORM_PARSE_SLICE,
+            SPOOL_THRESHOLD,
+            MultipartReader,
+            read_multipart_form_data,
+        )
 
         reader = MultipartReader(boundary)
         kept: list[bytes] | None = []
@@ -280,7 +285,7 @@ class Request(BaseRequest):
         if media_type == 'application/x-www-form-urlencoded':
             return _parse_urlencoded(body)
         if media_type == 'multipart/form-data' and params.get('boundary'):
-            from panther._utils import read_multipart_form_data
+            from panther._internal.parsers import read_multipart_form_data
 
             return read_multipart_form_data(params['boundary'], body)
         logger.warning(f"'{self.headers.content_type}' Content-Type is not supported")

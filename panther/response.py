@@ -569,7 +569,7 @@ class FileResponse(StreamingResponse):
         status_code: int = 200,
         base_dir: str | Path | None = None,
     ) -> None:
-        from panther._utils import detect_mime_type
+        from panther._internal.files import detect_mime_type
         from panther.configs import config
 
         # `base_dir` (e.g. an upload directory) defaults to the app's BASE_DIR; nothing outside it is served.

@@ -564,7 +564,7 @@ def collect_references(
             references.append((container, key, node[1], str(value)))
     elif kind == 'file':
         if files and isinstance(value, str):
-            from panther._utils import detect_mime_type
+            from panther._internal.files import detect_mime_type
 
             stored = node[1](file_name=value, content_type=detect_mime_type(value))
             # Already saved: storing the document again keeps this path instead of writing a copy.

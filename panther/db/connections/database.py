@@ -212,7 +212,7 @@ _ENGINES = {
 
 
 def _import(dotted_path: str, what: str) -> Any:
-    from panther._utils import import_class
+    from panther._internal.imports import import_class
 
     try:
         return import_class(dotted_path)

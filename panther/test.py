@@ -88,6 +88,13 @@ class ResponseHeaders(dict[str, str]):
             self[name] = default
         return self[name]
 
+    def copy(self) -> ResponseHeaders:
+        return ResponseHeaders(list(self.items()))
+
+    def __reduce__(self) -> tuple[type[ResponseHeaders], tuple[list[tuple[str, str]]]]:
+        # copy / deepcopy / pickle rebuild through __init__, which sets up the lower-case index.
+        return ResponseHeaders, (list(self.items()),)
+
     __hash__ = None
 
 

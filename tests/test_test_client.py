@@ -456,3 +456,15 @@ def test_response_headers_mutation_ignores_case() -> None:
     assert headers.pop('X-a') == '1'
     del headers['CONTENT-TYPE']
     assert headers == {} and 'content-type' not in headers
+
+
+def test_response_headers_copies_keep_ignoring_case() -> None:
+    import copy
+    import pickle
+
+    headers = ResponseHeaders([('Content-Type', 'application/json'), ('X-A', '1')])
+    for duplicate in (headers.copy(), copy.copy(headers), copy.deepcopy(headers), pickle.loads(pickle.dumps(headers))):
+        assert type(duplicate) is ResponseHeaders
+        assert duplicate['content-type'] == 'application/json' and duplicate == headers
+    duplicate['x-a'] = '2'
+    assert headers['X-A'] == '1'

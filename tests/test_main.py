@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import types
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from panther.configs import config
 from panther.events import Event
 from panther.middlewares import HTTPMiddleware, MonitoringMiddleware, WebsocketMiddleware
 from panther.request import Request
+from panther.response import Response
 from panther.test import APIClient, WebsocketClient
 from panther.websocket import GenericWebsocket
 from tests._core_helpers import RawCall, make_app, run_python
@@ -751,9 +753,28 @@ async def get_and_head_item(item_id: int):
     return {'item': item_id}
 
 
-@pytest.mark.parametrize(('path', 'length'), [('/both', b'18'), ('/items/7', b'10')])
+@API(methods=['GET', 'HEAD'])
+async def get_and_head_response():
+    return Response(data={'detail': 'hello'}, headers={'X-Kind': 'response'})
+
+
+async def _allow(request: Request) -> bool:
+    return True
+
+
+@API(methods=['GET', 'HEAD'], permissions=[_allow], cache=timedelta(seconds=30))
+async def get_and_head_pipeline():
+    return {'detail': 'hello'}
+
+
+@pytest.mark.parametrize(
+    ('path', 'length'),
+    [('/both', b'18'), ('/items/7', b'10'), ('/response', b'18'), ('/pipeline', b'18')],
+)
 async def test_head_listed_in_methods_sends_no_body(path: str, length: bytes) -> None:
-    app = make_app({'both': get_and_head, 'items/<item_id>': get_and_head_item})
+    urls = {'both': get_and_head, 'items/<item_id>': get_and_head_item}
+    urls |= {'response': get_and_head_response, 'pipeline': get_and_head_pipeline}
+    app = make_app(urls)
     head = await RawCall()(app, 'HEAD', path)
     assert head.status == 200
     assert (b'Content-Length', length) in head.headers

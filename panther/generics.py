@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from panther import status
-from panther.app import GenericAPI
+from panther._internal.views import GenericAPI
 from panther.db._documents import DocumentError, ProtectedError, plan_for
 from panther.db.cursor import BaseCursor, deferred_reads
 from panther.db.models import Model

@@ -468,3 +468,15 @@ def test_response_headers_copies_keep_ignoring_case() -> None:
         assert duplicate['content-type'] == 'application/json' and duplicate == headers
     duplicate['x-a'] = '2'
     assert headers['X-A'] == '1'
+
+
+async def test_refused_websocket_response_headers_ignore_case() -> None:
+    class NeverAccepts(GenericWebsocket):
+        async def connect(self) -> None:
+            return None
+
+    async with WebsocketClient(make_app({'ws': NeverAccepts})).session('/ws') as ws:
+        assert not ws.accepted
+    assert ws.response is not None and ws.response.status_code == 403
+    assert ws.response.headers['Content-Type'] == ws.response.headers['content-type'] == 'application/json'
+    assert 'Content-Length' in ws.response.headers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -60,11 +61,16 @@ def _run(args: list[str]) -> None:
     from uvicorn.main import main as uvicorn_main
 
     from panther._internal.server import server_arguments
+    from panther._internal.workers import WORKERS_ENV, workers_from_args
 
     # Production limits (request-head size and deadline, keep-alive, concurrency) unless the arguments set them.
     args = server_arguments(args)
     # Old apps and tools read sys.argv as if uvicorn had been called directly.
     sys.argv = ['main', *args]
+    workers = workers_from_args(args)
+    if workers is not None:
+        # Each worker warns at start-up when the app has no Redis to share logouts and limits (see docs/security.md).
+        os.environ[WORKERS_ENV] = str(workers)
     try:
         uvicorn_main.main(args=args, prog_name='panther run', standalone_mode=True)
     except KeyboardInterrupt:

@@ -58,6 +58,11 @@ class Pin(Model):
     title: Annotated[Title | None, OnDelete.PROTECT] = None
 
 
+class Thread(Model):
+    text: str
+    parent: Annotated[Thread | None, OnDelete.CASCADE] = None
+
+
 class Writer(Model):
     name: str
     works: list[Work] = []
@@ -179,6 +184,16 @@ async def test_reference_cycles_read_and_delete(engine: str) -> None:
     assert (await Writer.find_one(id=writer.id)).works == []
     await writer.delete()
     assert await Writer.count() == 0
+
+
+async def test_a_cascade_through_the_same_model(engine: str) -> None:
+    root = await Thread.insert_one(text='root')
+    reply = await Thread.insert_one(text='reply', parent=root)
+    await Thread.insert_one(text='reply to reply', parent=reply)
+    other = await Thread.insert_one(text='other')
+    assert await Thread.delete_one(id=root.id) is True
+    assert [thread.text for thread in await Thread.find()] == ['other']
+    assert await Thread.delete_many(id={'$in': [str(other.id)]}) == 1
 
 
 def test_rules_are_checked_where_the_model_is_declared() -> None:

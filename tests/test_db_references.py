@@ -236,7 +236,19 @@ class ReviewList(ListAPI):
         return await Review.find()
 
 
+class HoldList(ListAPI):
+    async def get_query(self, request: Request, **kwargs: Any) -> Any:
+        return await Hold.find()
+
+
+class HoldDetail(RetrieveAPI):
+    async def get_instance(self, request: Request, **kwargs: Any) -> Model:
+        return await Hold.find_one_or_raise(id=kwargs['hold_id'])
+
+
 URLS = {
+    'holds/': HoldList,
+    'holds/<hold_id>/': HoldDetail,
     'titles/<title_id>/': TitleDetail,
     'members/<member_id>/': MemberDetail,
     'loans/': LoanList,
@@ -273,3 +285,16 @@ async def test_generic_endpoints_read_loans_whose_title_is_gone(engine: str) -> 
     res = await client.get(f'/loans/{library["loan"].id}/')
     assert res.status_code == 404
     assert res.data == {'detail': 'Loan Does Not Exist'}
+
+
+async def test_generic_endpoints_after_deleting_the_target_of_a_required_reference_without_a_rule(engine: str) -> None:
+    library = await _library()
+    hold = await Hold.insert_one(title=library['emma'])
+    kept = await Hold.insert_one(title=library['dune'])
+    client = APIClient(app=Panther(__name__, configs=__name__, urls=URLS))
+    assert (await client.delete(f'/titles/{library["emma"].id}/')).status_code == 204  # as in Panther 5.x
+    res = await client.get('/holds/')
+    assert res.status_code == 200
+    assert [item['id'] for item in res.data] == [str(kept.id)]
+    assert (await client.get(f'/holds/{hold.id}/')).status_code == 404
+    assert (await client.get(f'/holds/{kept.id}/')).data['title']['name'] == 'Dune'

@@ -25,7 +25,7 @@ import socket
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import pytz
 
@@ -77,7 +77,7 @@ def _as_time(value: Any) -> time:
     elif not isinstance(value, time):
         raise TypeError(_TIME_TYPE_ERROR.format(type(value).__name__))
     # Seconds are the finest unit of a schedule; the time zone is always `config.TIMEZONE`.
-    return value.replace(microsecond=0, tzinfo=None)
+    return cast(time, value.replace(microsecond=0, tzinfo=None))
 
 
 def current_due_time() -> datetime | None:
@@ -291,7 +291,7 @@ def _localize(tz: Any, day: date, at_time: time) -> datetime:
     if tz is None:
         return naive
     if hasattr(tz, 'localize'):
-        return tz.normalize(tz.localize(naive))
+        return cast(datetime, tz.normalize(tz.localize(naive)))
     return naive.replace(tzinfo=tz)
 
 

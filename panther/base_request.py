@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from panther.exceptions import BadRequestAPIError
@@ -162,11 +162,11 @@ class BaseRequest:
         headers = self.scope.get('headers') or ()
         for key, value in headers:
             if key == name:
-                return value
+                return cast('bytes | None', value)
         # ASGI servers send lower-case names; hand-built scopes may not.
         for key, value in headers:
             if key.lower() == name:
-                return value
+                return cast('bytes | None', value)
         return None
 
     @property
@@ -207,7 +207,7 @@ class BaseRequest:
 
     @property
     def path(self) -> str:
-        return self.scope['path']
+        return cast(str, self.scope['path'])
 
     @property
     def server(self) -> Address:

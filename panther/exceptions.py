@@ -36,12 +36,12 @@ class DatabaseError(Exception):
 
 
 class BaseError(Exception):
-    detail: str | dict | list = 'Internal Server Error'
+    detail: str | dict[str, Any] | list[Any] = 'Internal Server Error'
     status_code: int = status.HTTP_500_INTERNAL_SERVER_ERROR
 
     def __init__(
         self,
-        detail: str | dict | list | None = None,
+        detail: str | dict[str, Any] | list[Any] | None = None,
         status_code: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:

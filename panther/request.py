@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import orjson
@@ -136,7 +136,7 @@ class Request(BaseRequest):
 
     @property
     def method(self) -> str:
-        return self.scope['method']
+        return cast(str, self.scope['method'])
 
     @property
     def last_event_id(self) -> str | None:
@@ -297,7 +297,7 @@ class Request(BaseRequest):
             # The body has not been parsed yet: let pydantic parse and validate the JSON in one pass.
             try:
                 self.validated_data = model.model_validate_json(self._body)
-                return self.validated_data
+                return cast(BaseModel, self.validated_data)
             except ValidationError as error:
                 if not any(
                     e['type'] in ('json_invalid', 'model_type', 'model_attributes_type') or not e['loc']
@@ -316,4 +316,4 @@ class Request(BaseRequest):
             self.validated_data = model.model_validate(data)
         except ValidationError as error:
             raise APIError(detail=validation_errors_to_detail(error), status_code=400) from None
-        return self.validated_data
+        return cast(BaseModel, self.validated_data)

@@ -42,9 +42,11 @@ __all__ = [
 
 logger = logging.getLogger('panther')
 
-ResponseDataTypes = Union[list, tuple, set, dict, int, float, str, bool, bytes, None, BaseModel, type[BaseModel]]
-IterableDataTypes = Union[list, tuple, set]
-StreamingDataTypes = Union[Generator, AsyncGenerator]
+ResponseDataTypes = Union[
+    list[Any], tuple[Any, ...], set[Any], dict[Any, Any], int, float, str, bool, bytes, None, BaseModel, type[BaseModel]
+]
+IterableDataTypes = Union[list[Any], tuple[Any, ...], set[Any]]
+StreamingDataTypes = Union[Generator[Any, Any, Any], AsyncGenerator[Any, Any]]
 
 
 @dataclasses.dataclass
@@ -540,7 +542,7 @@ class TemplateResponse(HTMLResponse):
                 raise APIError from None
         else:
             template = environment.from_string(source or '')
-        return template.render(context)
+        return str(template.render(context))
 
 
 def _search_paths(loader: Any) -> list[str]:

@@ -121,7 +121,8 @@ def get_router() -> Router:
         cache['router'] = Router(urls)
         cache['urls'] = urls
         cache['version'] = state.config_version
-    return cache['router']
+    router: Router = cache['router']
+    return router
 
 
 def find_endpoint(path: str) -> tuple[Any, str]:

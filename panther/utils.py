@@ -11,7 +11,7 @@ import threading
 from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypeVar, cast, overload
 
 import pytz
 
@@ -213,4 +213,4 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     thread.join()
     if 'error' in outcome:
         raise outcome['error']
-    return outcome['result']
+    return cast(T, outcome['result'])

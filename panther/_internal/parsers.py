@@ -57,7 +57,7 @@ def too_many_fields(limit: int) -> PayloadTooLargeAPIError:
     return PayloadTooLargeAPIError(detail=f'Too many fields in the form: at most {limit} (MAX_FORM_FIELDS)')
 
 
-class _Spool(tempfile.SpooledTemporaryFile):
+class _Spool(tempfile.SpooledTemporaryFile[bytes]):
     """A spooled upload that closes itself when the last `File` using it is gone."""
 
     def __del__(self) -> None:

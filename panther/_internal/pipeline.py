@@ -26,7 +26,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from panther._internal import state
 from panther._internal.concurrency import to_thread
@@ -77,7 +77,7 @@ def as_callable(value: Any) -> Callable[[Any], Any]:
     if inspect.isclass(value):
         cls: Any = value
         return lambda request: cls()(request)
-    return value
+    return cast(Callable[[Any], Any], value)
 
 
 class Admission:
@@ -316,7 +316,7 @@ def compile_endpoint(
         pipeline.direct = direct
     if options.middlewares:
         return _with_endpoint_middlewares(pipeline, options.middlewares)
-    return pipeline
+    return cast(Handler, pipeline)
 
 
 def _direct_call(
@@ -347,7 +347,7 @@ def _with_endpoint_middlewares(inner: Handler, middlewares: Sequence[type]) -> H
     chain = MiddlewareChain(list(reversed(middlewares)), innermost, lambda cls, nxt: cls(nxt))
 
     async def run(request: Request) -> Response:
-        return await chain(request)
+        return cast(Response, await chain(request))
 
     run.cache_duration = run.direct = None  # type: ignore[attr-defined]
     return run
@@ -525,7 +525,7 @@ class HTTPEntry(ABC):
             if self.chain is not None:
                 response = await self._run_chain(request, route)
             elif route is None or route.handler is None:
-                response = _not_routed(route)
+                _not_routed(route)
             else:
                 direct = route.direct
                 try:
@@ -571,13 +571,14 @@ class HTTPEntry(ABC):
         if response is None:
             logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
             response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
-        return response
+        return cast(Response, response)
 
     async def _dispatch(self, request: Request) -> Response:
         """The innermost layer of the global middlewares: the endpoint's pipeline. Errors become responses here,
         so every middleware sees them."""
         try:
-            routed_path, route = request._routed
+            routed_path, routed = request._routed
+            route: Route | None = routed
             path = request.scope['path']
             if path != routed_path:
                 # A middleware rewrote the path: route again, as 5.x did (routing ran inside the middlewares).
@@ -585,7 +586,7 @@ class HTTPEntry(ABC):
                 request.path_variables = variables or {}
                 request.route = route.pattern if route is not None else None
             if route is None or route.handler is None:
-                return _not_routed(route)
+                _not_routed(route)
             return await route.handler(request)
         except ClientDisconnected:
             raise
@@ -593,7 +594,7 @@ class HTTPEntry(ABC):
             return error_to_response(exc)
 
 
-def _not_routed(route: Route | None) -> Response:
+def _not_routed(route: Route | None) -> NoReturn:
     if route is None or route.endpoint is None:
         raise NotFoundAPIError
     raise UpgradeRequiredError

@@ -30,4 +30,5 @@ class WebsocketMiddleware:
         self.dispatch = dispatch
 
     async def __call__(self, connection: GenericWebsocket) -> GenericWebsocket:
-        return await self.dispatch(connection=connection)
+        connection = await self.dispatch(connection=connection)
+        return connection

@@ -4,7 +4,8 @@ Deletes of a model that no other model refers to cost nothing extra. Otherwise t
 first (by id), every protecting reference is checked (including documents a cascade would reach), and only then
 are references cleared, cascaded documents deleted and the documents themselves deleted. The engines have no
 transactions spanning collections, so a failure part-way can leave part of this done; a reference left pointing
-at a deleted document reads as `None` (or leaves its list), never as an error.
+at a deleted document reads as `None` (or leaves its list), and a document missing a required reference is left
+out of results, never an error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from panther.db.models import Model
     from panther.db.queries.base_queries import BaseQuery
 
-__all__ = ['delete_checked', 'referrers']
+__all__ = ['CHUNK', 'delete_checked', 'model_defined', 'referrers']
 
 # A `$in` list of ids per statement: SQLite limits the parameters of one statement.
 CHUNK = 500

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import subprocess
@@ -50,13 +51,13 @@ def _start(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 # --- in-process -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize('command', ['version', '--version'])
+@pytest.mark.parametrize('command', ['version', '--version', '-v'])
 def test_version(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str) -> None:
     assert _start(run_start, command) == 0
     assert capsys.readouterr().out.strip() == panther.__version__
 
 
-@pytest.mark.parametrize('args', [(), ('nonsense',), ('shell',), ('monitor',), ('create',), ('createuser',)])
+@pytest.mark.parametrize('args', [(), ('nonsense',), ('startproject',), ('--verbose',)])
 def test_invalid_arguments(
     run_start: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, args: tuple[str, ...]
 ) -> None:
@@ -66,15 +67,68 @@ def test_invalid_arguments(
     assert records == [('ERROR', 'Invalid Arguments.'), ('INFO', 'Use "panther -h" for more help')]
 
 
+@pytest.mark.parametrize(
+    ('args', 'message'),
+    [
+        (('shell',), 'The "shell" command needs the app file, e.g. "panther shell main.py".'),
+        (('createuser',), 'The "createuser" command needs the app file, e.g. "panther createuser main.py".'),
+        (
+            ('routes',),
+            'The "routes" command needs the app, e.g. "panther routes main.py" or "panther routes main:app".',
+        ),
+        (('shell', 'a.py', 'b.py'), 'Too Many Arguments.'),
+        (('createuser', 'a.py', 'b.py'), 'Too Many Arguments.'),
+        (('routes', 'a.py', 'b.py'), 'Too Many Arguments.'),
+        (('create', 'a', 'b', 'c'), 'Too Many Arguments.'),
+        (('monitor', '--forever'), 'Unknown argument "--forever" for "monitor"; the only option is --once.'),
+        (
+            ('createuser', 'main.py', '--staff'),
+            'Unknown option "--staff" for "createuser"; the only option is --admin.',
+        ),
+        (
+            ('shell', 'missing.py'),
+            '"missing.py" is not a Python file; give the app file, e.g. "panther shell main.py".',
+        ),
+        (
+            ('routes', 'not a module'),
+            '"not a module" is neither an app file nor a module, e.g. "panther routes main.py".',
+        ),
+    ],
+)
+def test_command_argument_errors(
+    run_start: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, args: tuple[str, ...], message: str
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger='panther'):
+        assert _start(run_start, *args) == 1
+    assert caplog.messages == [message, 'Use "panther -h" for more help']
+
+
 @pytest.mark.parametrize('command', ['h', 'help', '-h', '--help'])
 def test_help(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    run_start.setenv('COLUMNS', '160')
     assert _start(run_start, command) == 0
     out = capsys.readouterr().out
     assert 'Usage: panther <command> [arguments]' in out
-    expected_commands = ('run <app> [options]', 'db import FILE', 'tasks APP_FILE', 'version, --version')
-    for expected in (*expected_commands, 'h, help, -h, --help'):
+    expected_commands = (
+        'create [name] [directory]',
+        'run <app> [options]',
+        'createuser APP_FILE [--admin]',
+        'shell APP_FILE',
+        'monitor [--once]',
+        'routes APP',
+        'db import FILE',
+        'tasks APP_FILE',
+        'version, --version, -v',
+        'h, help, -h, --help',
+    )
+    for expected in expected_commands:
         assert expected in out
-    assert 'createuser' not in out
+
+
+def test_help_lists_every_dispatched_command() -> None:
+    listed = ' '.join(command for command, _ in cli_main._COMMANDS)
+    for command in (*cli_main._MODULE_COMMANDS, 'run', 'db', 'version'):
+        assert command in listed.split() or f'{command},' in listed.split(), command
 
 
 def test_run_delegates_to_uvicorn(run_start: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,6 +210,51 @@ def test_process_no_arguments(tmp_path: Path) -> None:
     result = _panther(cwd=tmp_path)
     assert result.returncode == 1
     assert 'Invalid Arguments.' in result.stderr
+    assert result.stdout == ''
+
+
+@pytest.mark.parametrize(
+    'args', [('definitely-not-a-command',), ('shell',), ('createuser', 'a.py', 'b.py'), ('monitor',)]
+)
+def test_process_mistakes_create_no_logs_directory(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _panther(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'ERROR' in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_process_dash_v_prints_the_version(tmp_path: Path) -> None:
+    result = _panther('-v', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == panther.__version__
+
+
+def _module_level_cli_imports(path: Path) -> set[str]:
+    imported: set[str] = set()
+    for node in ast.parse(path.read_text()).body:  # top-level statements only: imports inside functions are lazy
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f'{node.module}.{alias.name}' for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        imported.update(name for name in names if name.startswith('panther.cli.'))
+    return imported
+
+
+def test_no_module_level_import_cycles_in_the_cli_package() -> None:
+    package = REPO_ROOT / 'panther' / 'cli'
+    modules = {f'panther.cli.{path.stem}': path for path in package.glob('*.py') if path.stem != '__init__'}
+    graph = {name: _module_level_cli_imports(path) & modules.keys() for name, path in modules.items()}
+    assert graph['panther.cli.tasks_command'] == {'panther.cli._app', 'panther.cli._output'}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f'import cycle: {" -> ".join((*trail, name))}'
+        for imported in graph[name]:
+            visit(imported, (*trail, name))
+
+    for name in graph:
+        visit(name, ())
 
 
 def test_process_run_help_is_uvicorn_help(tmp_path: Path) -> None:

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from panther.cli.main import cli_error
+from panther.cli._app import import_app_file
+from panther.cli._output import cli_error, stdout_console
 
 __all__ = ['main']
-
-
-def _import_app_file(argument: str) -> None:
-    path = Path(argument)
-    if path.suffix != '.py' or not path.is_file():
-        cli_error(f'"{argument}" is not a Python file; give the app file, e.g. "panther tasks main.py".')
-    directory = str(path.resolve().parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    # Imported under its own module name, as `panther run main:app` would, so `configs=__name__` resolves.
-    importlib.import_module(path.stem)
 
 
 def main(args: list[str]) -> int:
@@ -31,11 +16,11 @@ def main(args: list[str]) -> int:
         cli_error('The "tasks" command needs the app file, e.g. "panther tasks main.py".')
     if len(args) > 1:
         cli_error('Too Many Arguments.')
-    _import_app_file(args[0])
+    import_app_file(args[0], 'tasks')
     from panther.background_tasks import _background_tasks
     from panther.configs import config
 
-    console = Console()
+    console = stdout_console()
     if not config.BACKGROUND_TASKS:
         console.print(Text('`BACKGROUND_TASKS` is not True in `configs`: no task will run.'))
     if not _background_tasks.tasks:

@@ -33,6 +33,7 @@ from panther._internal.concurrency import to_thread
 from panther._internal.endpoint import ALL_METHODS
 from panther._internal.errors import catch_errors, error_to_response
 from panther._internal.routing import Router
+from panther.caching import REMOTE, memory_hit
 from panther.exceptions import (
     APIError,
     AuthorizationAPIError,
@@ -540,8 +541,8 @@ class HTTPEntry(ABC):
                         response = await finish_result(result)
                     elif route.cache_duration is not None and scope['method'] == 'GET':
                         # The cache-only variant: an in-memory hit is answered without entering the pipeline.
-                        hit = _memory_hit(request, route.cache_duration)
-                        response = hit if hit is not None else await route.handler(request)
+                        hit = memory_hit(request, route.cache_duration)
+                        response = await route.handler(request) if hit is None or hit is REMOTE else hit
                     else:
                         response = await route.handler(request)
                 except ClientDisconnected:
@@ -598,13 +599,6 @@ def _not_routed(route: Route | None) -> NoReturn:
     if route is None or route.endpoint is None:
         raise NotFoundAPIError
     raise UpgradeRequiredError
-
-
-def _memory_hit(request: Request, duration: timedelta) -> Response | None:
-    from panther.caching import REMOTE, memory_hit
-
-    hit = memory_hit(request, duration)
-    return None if hit is REMOTE else hit
 
 
 async def send_response(response: Response, scope: Scope, receive: Receive, send: Send) -> None:

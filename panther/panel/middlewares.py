@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar
 
-from panther.exceptions import APIError
+from panther.exceptions import APIError, RedirectAPIError
 from panther.middlewares import HTTPMiddleware
 from panther.panel.pages import finish_page
 from panther.panel.security import UNSAFE_METHODS, check_csrf
@@ -47,6 +47,8 @@ class PanelPageMiddleware(HTTPMiddleware):
             response = await self.dispatch(request=request)
         except ClientDisconnected:
             raise
+        except RedirectAPIError as exc:
+            response = RedirectResponse((exc.headers or {})['Location'], status_code=exc.status_code)
         except APIError as exc:
             response = Response(
                 data=exc.detail if isinstance(exc.detail, dict) else {'detail': exc.detail},

@@ -103,7 +103,8 @@ def finish_page(request: Any, response: Response) -> Response:
         and not _wants_json(request)
     ):
         response = _error_page(request, response)
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)  # a view may tighten them (file downloads are sandboxed)
     nonce = request.__dict__.get('panel_new_csrf_nonce')
     if nonce is not None:
         cookie = Cookie(

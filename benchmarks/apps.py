@@ -66,7 +66,11 @@ async def raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await _send_json(send, 404, {'detail': 'Not Found'})
 
 
-def build_panther_app() -> Any:
+def build_panther_app(middlewares: list[Any] | None = None) -> Any:
+    """The Panther app; `middlewares` become its `MIDDLEWARES` setting."""
+    import sys
+    import types
+
     from panther import Panther
     from panther.app import API
     from panther.request import Request
@@ -95,4 +99,18 @@ def build_panther_app() -> Any:
             return route
 
         urls[f'r{number}/<object_id>'] = make(number)
-    return Panther(__name__, configs=__name__, urls=urls)
+    settings = types.ModuleType(f'{__name__}_settings_{len(middlewares or ())}')
+    settings.MIDDLEWARES = list(middlewares or [])  # type: ignore[attr-defined]
+    sys.modules[settings.__name__] = settings
+    return Panther(__name__, configs=settings.__name__, urls=urls)
+
+
+def pass_through_middleware() -> type:
+    """A custom middleware that only passes the request on (what every middleware costs at least)."""
+    from panther.middlewares import HTTPMiddleware
+
+    class PassThrough(HTTPMiddleware):
+        async def __call__(self, request: Any) -> Any:
+            return await self.dispatch(request=request)
+
+    return PassThrough

@@ -27,7 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.apps import ROUTE_COUNT, build_panther_app, raw_app  # noqa: E402
+from benchmarks.apps import ROUTE_COUNT, build_panther_app, pass_through_middleware, raw_app  # noqa: E402
 
 POST_BODY = orjson.dumps({'name': 'keyboard', 'price': 49.5, 'tags': ['usb', 'mechanical']})
 
@@ -37,6 +37,11 @@ SCENARIOS: list[tuple[str, str, str, bytes, int, float]] = [
     ('GET /items/<id>', 'GET', '/items/42', b'', 200, 2.0),
     ('POST /items', 'POST', '/items', POST_BODY, 201, 2.5),
     (f'GET last of {ROUTE_COUNT} routes', 'GET', f'/r{ROUTE_COUNT - 1}/abc', b'', 200, 2.0),
+]
+# The same GET /hello through apps with global middlewares: name, which app, target ratio.
+MIDDLEWARE_SCENARIOS: list[tuple[str, str, float]] = [
+    ('GET /hello, CORSMiddleware', 'cors', 2.0),
+    ('GET /hello, 1 pass-through', 'pass', 2.0),
 ]
 
 
@@ -200,7 +205,13 @@ def main() -> int:
     os.chdir(ROOT)
     import logging
 
+    from panther.middlewares import CORSMiddleware
+
     panther_app = build_panther_app()
+    with_middlewares = {
+        'cors': build_panther_app([CORSMiddleware]),
+        'pass': build_panther_app([pass_through_middleware()]),
+    }
     logging.getLogger('panther').setLevel(logging.WARNING)
 
     async def in_process() -> list[tuple[str, float, float, float]]:
@@ -208,6 +219,11 @@ def main() -> int:
         rows = []
         for name, method, path, body, expected, target in SCENARIOS:
             raw, pan = await compare_us([raw_app, panther_app], method, path, body, expected, args.batch, args.batches)
+            rows.append((name, raw, pan, target))
+        for name, which, target in MIDDLEWARE_SCENARIOS:
+            raw, pan = await compare_us(
+                [raw_app, with_middlewares[which]], 'GET', '/hello', b'', 200, args.batch, args.batches
+            )
             rows.append((name, raw, pan, target))
         await panther_app.shutdown()
         return rows

@@ -253,14 +253,26 @@ async def test_a_middleware_that_rewrites_the_path_is_routed_again() -> None:
     assert (response.status_code, response.data) == (200, {'id': 9})
 
 
-async def test_middleware_chain_passes_errors_as_responses() -> None:
-    async def failing(request: Request) -> Response:
-        raise RuntimeError('boom')
+async def test_an_error_inside_the_chain_reaches_outer_middlewares_as_a_response() -> None:
+    seen: list[int] = []
 
-    chain = MiddlewareChain([Passing], failing, lambda cls, nxt: cls(dispatch=nxt))
+    class Outer(HTTPMiddleware):
+        async def __call__(self, request: Request) -> Response:
+            response = await self.dispatch(request=request)
+            seen.append(response.status_code)
+            return response
+
+    class Raising(HTTPMiddleware):
+        async def __call__(self, request: Request) -> Response:
+            raise RuntimeError('boom')
+
+    async def endpoint(request: Request) -> Response:
+        return Response(data='unreached')
+
+    chain = MiddlewareChain([Raising, Outer], endpoint, lambda cls, nxt: cls(dispatch=nxt))  # innermost first
     assert chain.entry is not None
     response = await chain(object())
-    assert response.status_code == 500
+    assert (response.status_code, seen) == (500, [500])
 
 
 async def test_cors_adds_few_python_calls_to_a_plain_get() -> None:

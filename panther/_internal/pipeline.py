@@ -393,10 +393,10 @@ class MiddlewareChain:
     """A middleware chain around `inner`, built once when every middleware in it may be shared.
 
     `classes` lists the middlewares innermost first; `construct(cls, next)` builds one layer. An error raised by
-    a layer becomes a response for the layers around it.
+    a layer becomes a response for the layers around it (the caller of the chain handles the outermost one).
     """
 
-    __slots__ = ('_classes', '_construct', '_inner', '_keyword', 'entry')
+    __slots__ = ('_classes', '_construct', '_inner', '_keyword', '_raw_construct', 'entry')
 
     def __init__(
         self,
@@ -410,6 +410,7 @@ class MiddlewareChain:
         self._classes = tuple(classes)
         self._keyword = keyword
         self._inner = inner
+        self._raw_construct = construct
         self._construct = (lambda cls, nxt: catch_errors(construct(cls, nxt))) if catch else construct
         shared = not any(keeps_request_state(cls) for cls in self._classes)
         # Shared middlewares: the chain is built here, once; otherwise `build()` runs per request.
@@ -417,8 +418,10 @@ class MiddlewareChain:
 
     def build(self) -> Callable[..., Awaitable[Any]]:
         handler = self._inner
-        for cls in self._classes:
-            handler = self._construct(cls, handler)
+        last = len(self._classes) - 1
+        for position, cls in enumerate(self._classes):
+            # The outermost layer needs no wrapper: whoever calls the chain turns its errors into a response.
+            handler = self._raw_construct(cls, handler) if position == last else self._construct(cls, handler)
         return handler
 
     def __call__(self, request: Any) -> Awaitable[Any]:
@@ -523,56 +526,41 @@ class HTTPEntry(ABC):
             request.path_variables = variables or {}
             request.route = route.pattern
         try:
-            if self.chain is not None:
-                response = await self._run_chain(request, route)
+            chain = self.chain
+            if chain is not None:
+                if route is not None and route.handler is not None and scope['method'] not in _NO_BODY_METHODS:
+                    # Middlewares may read `request.data`, so the (size-limited) body is read before them. Unknown
+                    # paths skip this: their 404 never waits for a body.
+                    await request.read_body()
+                request._routed = (path, route)
+                response = await (chain.entry or chain.build())(request=request)
+                if response is None:
+                    logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
+                    response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
             elif route is None or route.handler is None:
                 _not_routed(route)
             else:
                 direct = route.direct
-                try:
-                    if direct is not None and scope['method'] in direct.methods:
-                        result = await direct.invoke(variables)
-                        if type(result) in PLAIN_TYPES:
-                            # Plain data: rendered and sent without building a Response object.
-                            start, body = _json_messages(200, result, head=scope['method'] == 'HEAD')
-                            await send(start)
-                            await send(body)
-                            return
-                        response = await finish_result(result)
-                    elif route.cache_duration is not None and scope['method'] == 'GET':
-                        # The cache-only variant: an in-memory hit is answered without entering the pipeline.
-                        hit = memory_hit(request, route.cache_duration)
-                        response = await route.handler(request) if hit is None or hit is REMOTE else hit
-                    else:
-                        response = await route.handler(request)
-                except ClientDisconnected:
-                    raise
-                except Exception as exc:
-                    response = error_to_response(exc)
+                if direct is not None and scope['method'] in direct.methods:
+                    result = await direct.invoke(variables)
+                    if type(result) in PLAIN_TYPES:
+                        # Plain data: rendered and sent without building a Response object.
+                        start, body = _json_messages(200, result, head=scope['method'] == 'HEAD')
+                        await send(start)
+                        await send(body)
+                        return
+                    response = await finish_result(result)
+                elif route.cache_duration is not None and scope['method'] == 'GET':
+                    # The cache-only variant: an in-memory hit is answered without entering the pipeline.
+                    hit = memory_hit(request, route.cache_duration)
+                    response = await route.handler(request) if hit is None or hit is REMOTE else hit
+                else:
+                    response = await route.handler(request)
         except ClientDisconnected:
             return
         except Exception as exc:
             response = error_to_response(exc)
         await send_response(response, scope, receive, send)
-
-    async def _run_chain(self, request: Request, route: Route | None) -> Response:
-        if route is not None and route.handler is not None and request.method not in _NO_BODY_METHODS:
-            # Middlewares may read `request.data`, so the (size-limited) body is read before them. Unknown paths
-            # skip this: their 404 never waits for a body.
-            try:
-                await request.read_body()
-            except ClientDisconnected:
-                raise
-            except Exception as exc:
-                return error_to_response(exc)
-        request._routed = (request.scope['path'], route)
-        chain = self.chain
-        entry = chain.entry or chain.build()  # type: ignore[union-attr]
-        response = await entry(request=request)
-        if response is None:
-            logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
-            response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
-        return cast(Response, response)
 
     async def _dispatch(self, request: Request) -> Response:
         """The innermost layer of the global middlewares: the endpoint's pipeline. Errors become responses here,
@@ -588,6 +576,11 @@ class HTTPEntry(ABC):
                 request.route = route.pattern if route is not None else None
             if route is None or route.handler is None:
                 _not_routed(route)
+            direct = route.direct
+            if direct is not None and request.scope['method'] in direct.methods:
+                # The direct variant, as the entry runs it; the middlewares get a `Response`.
+                result = await direct.invoke(request.path_variables)
+                return Response(data=result) if type(result) in PLAIN_TYPES else await finish_result(result)
             return await route.handler(request)
         except ClientDisconnected:
             raise

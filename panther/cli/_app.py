@@ -28,10 +28,9 @@ def import_app_file(argument: str, command: str) -> ModuleType:
         cli_error(f'"{argument}" is not a Python file; give the app file, e.g. "panther {command} main.py".')
     resolved = path.resolve()
     _put_first_on_path(str(resolved.parent))
-    loaded = sys.modules.get(resolved.stem)
-    if loaded is not None and Path(getattr(loaded, '__file__', '') or '').resolve() != resolved:
-        # Another module of that name (an earlier app file) must not stand in for this one.
-        del sys.modules[resolved.stem]
+    # Executed afresh even when a module of that name was imported before (an earlier app file, or this one when
+    # commands run in one process): loading the app is what configures `config` for the command.
+    sys.modules.pop(resolved.stem, None)
     return importlib.import_module(resolved.stem)
 
 

@@ -46,6 +46,8 @@ def import_app_target(argument: str, command: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is None or not module_name.startswith(exc.name):
+        # Only the target itself (or a package on its path) being absent is the user's mistake; a missing import
+        # inside the app is the app's error, with its traceback.
+        if exc.name is None or not (module_name == exc.name or module_name.startswith(f'{exc.name}.')):
             raise
         cli_error(f'No module named "{exc.name}" (from "{argument}"); run the command in the project directory.')

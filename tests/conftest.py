@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,52 @@ def mongodb_address() -> tuple[str, int]:
     return MONGO_HOST, MONGO_PORT
 
 
+# Browser tests drive the system's chromium through its own chromedriver (both from apt, see scripts/test).
+CHROMIUM, CHROMEDRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
+
+
+def _require_browser() -> None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append('selenium (the `test` extra)')
+    if not missing:
+        return
+    message = f'the browser tests need {", ".join(missing)}; ./scripts/test installs them'
+    if IN_CI:
+        pytest.fail(f'{message} (CI=true: a missing browser is a failure)')
+    pytest.skip(message)
+
+
+@pytest.fixture(scope='session')
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless chromium for the session (each test starts by clearing its cookies)."""
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    home = tmp_path_factory.mktemp('chromium')
+    # Selenium Manager must not go to the network: the driver is given.
+    previous = os.environ.get('SE_OFFLINE')
+    os.environ['SE_OFFLINE'] = 'true'
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--window-size=1280,900'):
+        options.add_argument(argument)
+    options.add_argument(f'--user-data-dir={home / "profile"}')
+    env = {**os.environ, 'HOME': str(home), 'TMPDIR': str(home), 'SE_OFFLINE': 'true'}
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER, env=env), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        if previous is None:
+            os.environ.pop('SE_OFFLINE', None)
+        else:
+            os.environ['SE_OFFLINE'] = previous
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Checked per test item: parametrised variants share their fixture list, so only the variants that carry
     # the marker (e.g. the MongoDB engine of a test run on both engines) need the service.
@@ -62,6 +109,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _require_service('Redis', REDIS_HOST, REDIS_PORT)
     if item.get_closest_marker('mongodb'):
         _require_service('MongoDB', MONGO_HOST, MONGO_PORT)
+    if item.get_closest_marker('browser'):
+        _require_browser()
 
 
 @pytest.fixture(autouse=True)

@@ -388,12 +388,15 @@ async def parse_form(
             if isinstance(data.get(top), BaseModel):
                 data[top] = data[top].model_dump()
         _set_path(data, spec.name, value)
+    reported = set(result.errors)  # inputs already refused while reading: pydantic would only repeat it
     try:
         document = model.model_validate(data)
     except ValidationError as error:
         names = {spec.name for spec in leaves(specs)}
         for item in error.errors(include_url=False):
             key, rest = _error_key(tuple(item['loc']), names)
+            if key in reported:
+                continue
             message = f'{rest}: {item["msg"]}' if rest else item['msg']
             result.errors.setdefault(key, []).append(message)
         return result

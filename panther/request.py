@@ -120,8 +120,9 @@ class Request(BaseRequest):
 
     # Class-level defaults keep construction cheap: a request that never reads its body never sets them.
     validated_data: Any = None
-    # `(path, route)` looked up by the entry before the global middlewares run (see `_internal/pipeline.py`).
-    _routed: tuple[str, Any] = ('', None)
+    # The path and route the entry looked up before the global middlewares run (see `_internal/pipeline.py`).
+    _routed_path: str = ''
+    _route: Any = None
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     _body: bytes | None = None
     _data: Any = _UNSET

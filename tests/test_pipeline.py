@@ -351,3 +351,18 @@ async def test_websocket_middlewares_are_built_once_and_sockets_use_the_http_adm
         assert (ws.response.status_code, ws.response.data) == (403, {'detail': 'Permission Denied'})
     assert len(set(built)) == 1 and len(built) == 3
     assert checked == ['Room', 'Room', 'Room']
+
+
+@API()
+async def unserialisable() -> dict[str, Any]:
+    return {'value': object()}
+
+
+@pytest.mark.parametrize('middlewares', [[], [Passing]], ids=['entry', 'through-middlewares'])
+async def test_data_that_cannot_be_rendered_is_a_500_on_every_path(
+    middlewares: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = APIClient(make_app({'bad': unserialisable}, MIDDLEWARES=middlewares))
+    with caplog.at_level('ERROR', logger='panther'):
+        response = await client.get('/bad')
+    assert (response.status_code, response.data) == (500, {'detail': 'Internal Server Error'})

@@ -532,7 +532,7 @@ class HTTPEntry(ABC):
                     # Middlewares may read `request.data`, so the (size-limited) body is read before them. Unknown
                     # paths skip this: their 404 never waits for a body.
                     await request.read_body()
-                request._routed = (path, route)
+                request._routed_path, request._route = path, route
                 response = await (chain.entry or chain.build())(request=request)
                 if response is None:
                     logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
@@ -560,16 +560,27 @@ class HTTPEntry(ABC):
             return
         except Exception as exc:
             response = error_to_response(exc)
+        if type(response) is Response and response._headers is None and response.cookies is None:
+            # A JSON answer with default headers (what middlewares pass on most often) is sent from here.
+            status = response.status_code
+            if 200 <= status < 300 and status != 204 and type(response.data) in PLAIN_TYPES:
+                try:
+                    start, body = _json_messages(status, response.data, head=scope['method'] == 'HEAD')
+                except Exception as exc:
+                    response = error_to_response(exc)
+                else:
+                    await send(start)
+                    await send(body)
+                    return
         await send_response(response, scope, receive, send)
 
     async def _dispatch(self, request: Request) -> Response:
         """The innermost layer of the global middlewares: the endpoint's pipeline. Errors become responses here,
         so every middleware sees them."""
         try:
-            routed_path, routed = request._routed
-            route: Route | None = routed
+            route: Route | None = request._route
             path = request.scope['path']
-            if path != routed_path:
+            if path is not request._routed_path and path != request._routed_path:
                 # A middleware rewrote the path: route again, as 5.x did (routing ran inside the middlewares).
                 route, variables = self.router.resolve(path)
                 request.path_variables = variables or {}

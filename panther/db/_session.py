@@ -21,8 +21,8 @@ import orjson
 from panther._internal.ids import new_ulid
 from panther.db import _sqlite
 from panther.db._documents import ALREADY_EXISTS, DocumentError, encode_value
+from panther.db._sql import compile_where, update_expression
 from panther.db._sqlite import SQLiteStore
-from panther.db.queries.pantherdb_queries import _Compiler, _update_expression
 from panther.exceptions import DatabaseError
 
 __all__ = ['PantherDBCollection', 'PantherDBSession']
@@ -167,8 +167,8 @@ class PantherDBCollection:
         return f'SELECT rowid FROM {self.table} WHERE {where} ORDER BY rowid LIMIT 1'
 
     def _where(self, query: dict[str, Any]) -> tuple[str, list[Any]]:
-        compiler = _Compiler('panther_decrypt(data)' if self.store.encrypted else 'data')
-        return compiler.where(query), compiler.params
+        where, params, _ = compile_where(query, 'panther_decrypt(data)' if self.store.encrypted else 'data')
+        return where, params
 
     def _update_parts(
         self, method: str, _filter: Any, _update: Mapping[str, Any] | None, kwargs: dict[str, Any]
@@ -185,7 +185,7 @@ class PantherDBCollection:
             values.update((key, value) for key, value in extra.items() if key not in _ID_KEYS)
         values = {key: encode_value(value, False) for key, value in values.items()}
         where, params = self._where(_merge(method, _filter, {}))
-        expression, update_params = _update_expression(values, operators, self.store)
+        expression, update_params = update_expression(values, operators, self.store)
         return where, params, expression, update_params
 
     def _decode(self, row: Any) -> dict[str, Any]:

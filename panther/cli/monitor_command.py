@@ -78,7 +78,14 @@ def _live(path: Path) -> None:
         return max(console.height - 7, 5)
 
     with Live(monitoring_table(path, rows()), console=console, auto_refresh=False) as live:
-        for _changes in watch(path):
+        # The folder, not the file: a rotated log is a new file. Waking every second as well picks up writes made
+        # before the watcher started and survives file systems that report no events.
+        for _changes in watch(
+            path.parent,
+            watch_filter=lambda _change, changed: Path(changed).name == path.name,
+            yield_on_timeout=True,
+            rust_timeout=1000,
+        ):
             live.update(monitoring_table(path, rows()), refresh=True)
 
 

@@ -742,3 +742,36 @@ def test_database_and_uploads_are_not_committed() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == paths
+
+
+# --- the admin panel -------------------------------------------------------------------------------------------
+
+
+async def test_the_admin_panel_shows_posts_authors_and_covers_to_staff_only(client):
+    # `config.refresh()` between tests forgets models imported by an earlier test; a served app has them all.
+    config.MODELS.extend(model for model in (Post, Comment) if model not in config.MODELS)
+    alice = await author('alice')
+    response = await client.post(
+        '/api/posts/',
+        payload={'title': 'Admin view', 'published': 'true'},
+        files={'cover': ('c.png', PNG, 'image/png')},
+        cookies=alice.cookies,
+    )
+    assert response.status_code == 201, response.data
+    post = await Post.find_one(slug='admin-view')
+
+    refused = await client.get('/admin/', cookies=alice.cookies)  # a signed-in author who is not staff
+    assert refused.status_code == 302 and refused.headers['Location'].endswith('&denied=1')
+
+    staff = await User.insert_one(username='editor', is_admin=True)
+    cookies = {'access_token': (await staff.login())['access_token']}
+    home = await client.get('/admin/', cookies=cookies)
+    assert home.status_code == 200 and '>Post<' in home.data and '>Comment<' in home.data
+    index = config.MODELS.index(Post)
+    listing = await client.get(f'/admin/{index}/', cookies=cookies)
+    assert 'Admin view' in listing.data and 'alice' in listing.data
+    detail = await client.get(f'/admin/{index}/{post.id}/', cookies=cookies)
+    assert f'src="/admin/{index}/{post.id}/files/cover/"' in detail.data
+    assert 'id="field-slug">admin-view<' in detail.data  # read-only once created
+    cover = await client.get(f'/admin/{index}/{post.id}/files/cover/', cookies=cookies)
+    assert cover.status_code == 200 and cover.headers['Content-Type'] == 'image/png'

@@ -409,7 +409,7 @@ async def test_create_and_edit_a_document_with_every_field_kind(client):
     path = f'/admin/{index_of(Gadget)}/create/'
     page = await client.get(path)
     assert 'one · ' in page.data and 'type="datetime-local"' in page.data and 'name="address.city"' in page.data
-    form = gadget_form(token_in(page.data), owner=str(admin.id), **{f'tags[{first.id}]': 'on'})
+    form = gadget_form(token_in(page.data), owner=str(admin.id), code='set-once', **{f'tags[{first.id}]': 'on'})
     response = await client.post(path, payload=form, content_type=FORM)
     assert response.status_code == 302, response.data
     gadget = await Gadget.find_one(title='Lamp')
@@ -446,7 +446,8 @@ async def test_create_and_edit_a_document_with_every_field_kind(client):
         'bright',
     )
     assert gadget.owner is None and [tag.id for tag in gadget.tags] == [second.id]
-    assert gadget.code == 'fixed'
+    assert gadget.code == 'set-once'  # read-only: typed when created, never changed by an edit
+    assert 'id="field-code">set-once<' in (await client.get(f'/admin/{index_of(Gadget)}/{gadget.id}/')).data
 
 
 async def test_invalid_values_are_shown_next_to_their_fields_and_nothing_is_stored(client):

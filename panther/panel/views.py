@@ -145,7 +145,8 @@ async def picker_options(target: type[Any]) -> list[tuple[str, str]]:
 async def form_context(
     number: int, model: type[Any], options: ModelAdmin, values: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
-    specs = form_specs(model, options.readonly_fields)
+    # Read-only fields are typed once, when the document is created, and never changed afterwards.
+    specs = form_specs(model, () if extra.get('creating') else options.readonly_fields)
     pickers: dict[str, list[tuple[str, str]]] = {}
     for spec in leaves(specs):
         if spec.kind in ('reference', 'references') and spec.name not in pickers:
@@ -393,7 +394,7 @@ class CreateView(PanelView):
 
     async def get(self, request: Request, index: str) -> Response:
         number, model, options = model_at(index)
-        specs = form_specs(model, options.readonly_fields)
+        specs = form_specs(model)
         context = await form_context(number, model, options, default_values(specs, model), creating=True)
         return render(request, 'create.html', context)
 
@@ -402,7 +403,7 @@ class CreateView(PanelView):
         form = _form_data(request)
         if form is None:
             return await self._create_from_json(request, model)
-        specs = form_specs(model, options.readonly_fields)
+        specs = form_specs(model)
         result = await parse_form(model, specs, form)
         if not result.errors:
             try:
@@ -734,6 +735,7 @@ class LoginView(GenericAPI):
                 secure=secure,
                 samesite='lax',
             ),
+            # Only the panel gets it: an app's own refresh cookie (at its own path) is left alone.
             Cookie(
                 key='refresh_token',
                 value=tokens['refresh_token'],
@@ -741,6 +743,7 @@ class LoginView(GenericAPI):
                 httponly=True,
                 secure=secure,
                 samesite='lax',
+                path=panel_root(request),
             ),
         ]
         return RedirectResponse(target, status_code=302, set_cookies=cookies)
@@ -753,7 +756,7 @@ class LogoutView(PanelView):
         await AdminCookieJWTAuthentication.logout(request.user)
         secure = request.scheme == 'https'
         cookies = [
-            Cookie(key=name, value='', max_age=0, httponly=True, secure=secure, samesite='lax')
-            for name in ('access_token', 'refresh_token')
+            Cookie(key=name, value='', max_age=0, httponly=True, secure=secure, samesite='lax', path=path)
+            for name, path in (('access_token', '/'), ('refresh_token', panel_root(request)))
         ]
         return RedirectResponse(f'{panel_root(request)}login/', status_code=302, set_cookies=cookies)

@@ -16,6 +16,8 @@ class User(BaseUser):
 
     # A unique index: two sign-ups with one name cannot both succeed, however close together they arrive.
     username: Annotated[str, Unique()]
+    # Staff members may use the admin panel (/admin/). Sign-up never sets it: see `panther.panel.create_admin`.
+    is_admin: bool = False
 
 
 class Post(Model):

@@ -63,6 +63,8 @@ MAX_BODY_SIZE = 5 * 1024 * 1024
 
 # Custom settings, read by the app as `config.UPLOAD_DIR` and `config.COOKIE_SECURE`.
 UPLOAD_DIR = Path(os.environ.get('BLOG_UPLOAD_DIR') or example_dir / 'uploads').resolve()
+# Covers uploaded through the admin panel are saved there too.
+MEDIA_ROOT = UPLOAD_DIR
 COOKIE_SECURE = os.environ.get('BLOG_COOKIE_SECURE', 'false').strip().lower() in {'1', 'true', 'yes', 'on'}
 
 # Absolute links (the Atom feed) are built from this, never from the `Host` header a client sends.

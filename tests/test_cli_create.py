@@ -214,6 +214,34 @@ def test_interactive_without_database_does_not_ask_for_jwt(in_tmp: Path, monkeyp
     assert 'REDIS = {' in configs and 'AUTHENTICATION' not in configs
 
 
+def test_interactive_end_of_input_writes_nothing(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def closed(prompt: object = '') -> str:
+        raise EOFError
+
+    monkeypatch.setattr(builtins, 'input', closed)
+    assert _exit_code([]) == 1
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_interactive_ctrl_c_writes_nothing(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _answers(monkeypatch, 'blog')
+    real_input = builtins.input
+
+    def interrupted_second(prompt: object = '') -> str:
+        monkeypatch.setattr(builtins, 'input', interrupt)
+        return real_input(prompt)
+
+    def interrupt(prompt: object = '') -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(builtins, 'input', interrupted_second)
+    assert _exit_code([]) == 0
+    assert capsys.readouterr().out.endswith('Keyboard Interrupt\n')
+    assert list(in_tmp.iterdir()) == []
+
+
 # --- a fresh project passes its own tests ----------------------------------------------------------------------
 
 
@@ -271,6 +299,38 @@ def test_fresh_project_test_fails_when_the_app_breaks(in_tmp: Path) -> None:
     result = _run_project_tests(in_tmp / 'fresh', _project_env())
     assert result.returncode == 1
     assert '1 failed, 1 passed' in result.stdout
+
+
+@pytest.mark.slow
+def test_fresh_project_works_with_createuser_and_routes(in_tmp: Path) -> None:
+    create(['fresh', 'fresh'])
+    project = in_tmp / 'fresh'
+
+    def panther_command(*args: str, stdin: str = '') -> subprocess.CompletedProcess[str]:
+        env = _project_env()
+        env['COLUMNS'] = '200'
+        return subprocess.run(
+            [sys.executable, '-m', 'panther.cli.main', *args],
+            cwd=project,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            # No controlling terminal: the hidden password prompt reads stdin instead of /dev/tty.
+            start_new_session=True,
+        )
+
+    created = panther_command('createuser', 'main.py', stdin='alice\npw-of-alice\npw-of-alice\n')
+    assert created.returncode == 0, created.stderr
+    assert 'User(username=alice) Created Successfully.' in created.stdout
+    assert 'pw-of-alice' not in created.stdout
+    assert (project / 'database.pdb').is_file()
+    listed = panther_command('routes', 'main.py')
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if 'app.apis.hello_world' in line)
+    assert '│ /  ' in row and '│ GET ' in row and '1 min' in row
 
 
 @pytest.mark.slow

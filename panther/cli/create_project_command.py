@@ -38,7 +38,13 @@ class CreateProject:
     """Asks for (or reads from the arguments) the project's options, then writes its files."""
 
     def create(self, args: list[str]) -> None:
-        options = self._from_arguments(args) if args else self._ask()
+        try:
+            options = self._from_arguments(args) if args else self._ask()
+        except KeyboardInterrupt:
+            stdout_console().print(Text('Keyboard Interrupt'))
+            return
+        except EOFError:
+            cli_error('The input ended before every question was answered; nothing was written.')
         files = _files(options)
         collision = _first_collision(Path(options.directory), files)
         if collision is not None:

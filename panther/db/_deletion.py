@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from panther.db._base import StoredModel
 from panther.db._documents import OnDelete, ProtectedError, on_delete_rules
 from panther.exceptions import DatabaseError
 
@@ -38,10 +39,9 @@ def model_defined() -> None:
 
 
 def _models() -> list[type[Model]]:
-    from panther.db.models import Model
-
     found: list[type[Model]] = []
-    pending = list(Model.__subclasses__())
+    # Subclasses of `Model` (the one direct subclass of `StoredModel` that stores anything).
+    pending: list[Any] = [model for base in StoredModel.__subclasses__() for model in base.__subclasses__()]
     while pending:
         model = pending.pop()
         found.append(model)

@@ -21,20 +21,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaError, SchemaValidator
 
+from panther.db._base import ID, ObjectId, StoredModel
+from panther.db._shapes import may_be_array, shape_of
 from panther.exceptions import DatabaseError
+from panther.file_handler import File
 
 if TYPE_CHECKING:
     from panther.db.models import Model
 
 logger = logging.getLogger('panther')
-
-try:
-    from bson import ObjectId
-except ImportError:  # pragma: no cover - pymongo is an optional extra
-
-    class ObjectId:  # type: ignore[no-redef]
-        """Placeholder so isinstance checks work without pymongo installed."""
-
 
 __all__ = [
     'ALREADY_EXISTS',
@@ -140,26 +135,6 @@ _NONE_TYPE = type(None)
 # Related documents are resolved this many levels deep; a reference cycle stops here instead of looping.
 MAX_REFERENCE_DEPTH = 8
 
-_model_class: Any = None
-_file_class: Any = None
-
-
-def _model_base() -> Any:
-    global _model_class
-    if _model_class is None:
-        from panther.db.models import Model
-
-        _model_class = Model
-    return _model_class
-
-
-def _file_base() -> Any:
-    global _file_class
-    if _file_class is None:
-        from panther.file_handler import File
-
-        _file_class = File
-    return _file_class
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -207,9 +182,9 @@ def _node(annotation: Any, seen: frozenset[type]) -> Node | None:
                 return ('dict', inner)
         return None
     if isinstance(annotation, type):
-        if issubclass(annotation, _model_base()):
+        if issubclass(annotation, StoredModel):
             return ('model', annotation)
-        if issubclass(annotation, _file_base()):
+        if issubclass(annotation, File):
             return ('file', annotation)
         if issubclass(annotation, BaseModel) and annotation not in seen:
             inner_nodes = {}
@@ -249,8 +224,7 @@ def id_unobserved(model: type[BaseModel]) -> bool:
     not the standard `ID` type. Call it on complete models only (it reads the core schema).
     """
     field = model.model_fields.get('id')
-    base = _model_base()
-    if field is None or not issubclass(model, base) or field.annotation is not base.model_fields['id'].annotation:
+    if field is None or not issubclass(model, StoredModel) or field.annotation is not ID:
         return False
     if field.default is not None or field.default_factory is not None or field.metadata:
         return False
@@ -273,7 +247,6 @@ def unique_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The fields of `model` declared with `Unique()`, checked to hold a single value (or a sub-document)."""
     found = _unique.get(model)
     if found is None:
-        from panther.db._shapes import may_be_array, shape_of
 
         names = []
         for name, field in model.model_fields.items():
@@ -376,13 +349,13 @@ def encode_value(value: Any, mongo: bool) -> Any:
     if kind in _PRIMITIVES:
         return value
     if isinstance(value, BaseModel):
-        if isinstance(value, _model_base()):
+        if isinstance(value, StoredModel):
             if value.id is None:
                 raise DatabaseError(
                     f'The related `{type(value).__name__}` has no id; save it before storing a reference to it.'
                 )
             return value._id
-        if isinstance(value, _file_base()):
+        if isinstance(value, File):
             return save_file(value)
         return {name: encode_value(getattr(value, name), mongo) for name in type(value).model_fields}
     if isinstance(value, dict):
@@ -423,7 +396,7 @@ def _as_stored_value(value: Any, tz_aware: bool) -> Any:
     if isinstance(value, dt.datetime):
         return _as_read_back(to_milliseconds(value), tz_aware)
     if isinstance(value, BaseModel):
-        if isinstance(value, (_model_base(), _file_base())):
+        if isinstance(value, (StoredModel, File)):
             # Stored as a reference or a path; a related document keeps the values it was stored with itself.
             return value
         changed = {}
@@ -598,11 +571,11 @@ async def _apply(references: list[tuple[Any, Any, type, str]], fetch: Fetcher) -
 async def _save_pending(value: Any) -> None:
     """Insert unsaved related models and write files before the referencing document is stored."""
     if isinstance(value, BaseModel):
-        if isinstance(value, _model_base()):
+        if isinstance(value, StoredModel):
             if value.id is None:
                 await value.save()
             return
-        if isinstance(value, _file_base()):
+        if isinstance(value, File):
             from panther._internal.concurrency import to_thread
 
             await to_thread(save_file, value)

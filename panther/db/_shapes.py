@@ -18,6 +18,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from panther.db._base import StoredModel
+from panther.file_handler import File
+
 __all__ = ['ANY', 'SCALAR', 'Shape', 'child', 'may_be_array', 'model_shape', 'shape_of']
 
 # A shape is SCALAR, ANY, ('array', item shape), ('object', {field: shape}) or ('mapping', value shape).
@@ -64,11 +67,8 @@ def shape_of(annotation: Any, seen: frozenset[type] = frozenset()) -> Shape:
         return ANY
     if not isinstance(annotation, type):
         return ANY
-    from panther.db.models import Model
-    from panther.file_handler import File
-
     # Related documents are stored as their id and files as their path.
-    if issubclass(annotation, (Model, File)) or issubclass(annotation, _SCALAR_TYPES):
+    if issubclass(annotation, (StoredModel, File)) or issubclass(annotation, _SCALAR_TYPES):
         return SCALAR
     if issubclass(annotation, BaseModel):
         if annotation in seen:

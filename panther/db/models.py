@@ -7,14 +7,14 @@ import hmac
 import logging
 import os
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, PlainSerializer, WrapValidator
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from pydantic import BaseModel, Field
 
 from panther._internal.call_style import caller_awaits
 from panther._internal.concurrency import to_thread
 from panther.configs import config
+from panther.db._base import ID, StoredModel
 from panther.db._deletion import model_defined
 from panther.db._documents import (
     DocumentError,
@@ -33,29 +33,9 @@ __all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'OnDelete', 'ProtectedErr
 logger = logging.getLogger('panther')
 
 
-def _validate_id(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    if value is None:
-        return None
-    engine = config.QUERY_ENGINE
-    if engine is not None and engine.object_ids:
-        if isinstance(value, ObjectId):
-            return value
-        try:
-            return ObjectId(value)
-        except Exception:
-            raise ValueError('Invalid ObjectId') from None
-    return str(value)
 
 
-def _serialize_id(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-ID = Annotated[str, WrapValidator(_validate_id), PlainSerializer(_serialize_id, return_type=str)] | None
-"""A document id: a string, validated into `bson.ObjectId` under MongoDB; always serialised as a string."""
-
-
-class Model(BaseModel, Query):
+class Model(StoredModel, Query):
     """Base class of stored documents. The table/collection is named after the class."""
 
     id: ID = None

@@ -39,6 +39,7 @@ DOCS = [
     ROOT / 'docs' / 'websockets.md',
     ROOT / 'docs' / 'background-tasks.md',
     ROOT / 'docs' / 'openapi.md',
+    ROOT / 'docs' / 'admin.md',
 ]
 BLOCK = re.compile(r'```python\n(.*?)```', re.DOTALL)
 REQUIRES = re.compile(r'#\s*requires:\s*(\S+)\s*')

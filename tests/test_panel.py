@@ -328,6 +328,16 @@ async def test_logout_revokes_the_session(client):
     assert (await client.get('/admin/')).status_code == 302
 
 
+async def test_login_attempts_are_throttled_per_client(client):
+    for _ in range(30):
+        page = await client.get('/admin/login/')
+        assert page.status_code == 200
+    payload = {'csrf_token': token_in(page.data), 'username': 'root', 'password': 'x'}
+    response = await client.post('/admin/login/', payload=payload, content_type=FORM)
+    assert response.status_code == 429
+    assert response.headers['Content-Type'].startswith('text/html') and 'Retry-After' in response.headers
+
+
 async def test_after_login_only_paths_inside_the_panel_are_followed(client):
     await make_user('root', admin=True)
     for target in ('//evil.example/', 'https://evil.example/', '/elsewhere/'):
@@ -645,6 +655,8 @@ async def test_list_search_filters_sorting_and_pages(client):
     ]
     page = await client.get(base, query_params={'f_active': 'true', 'sort': 'stock'})
     assert re.findall(r'<td>((?:Lamp|Desk) \d\d)</td>', page.data) == ['Desk 00', 'Lamp 03', 'Desk 06', 'Lamp 09']
+    page = await client.get(base, query_params={'sort': '-id'})
+    assert len(re.findall(r'<td>((?:Lamp|Desk) \d\d)</td>', page.data)) == 5
     page = await client.get(base, query_params={'q': '.*', 'f_active': 'maybe', 'sort': 'nope', 'page': 'x'})
     assert page.status_code == 200
     assert 'was ignored' in page.data and re.findall(r'<td>((?:Lamp|Desk) \d\d)</td>', page.data) == []

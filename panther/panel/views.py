@@ -32,6 +32,7 @@ from panther.panel.registry import ModelAdmin, options_for
 from panther.panel.security import CSRF_FIELD, is_staff
 from panther.request import Request
 from panther.response import Cookie, FileResponse, RedirectResponse, Response
+from panther.throttling import Throttle
 from panther.utils import timezone_now
 
 __all__ = [
@@ -691,10 +692,17 @@ def _seconds(value: Any, fallback: int) -> int:
     return fallback
 
 
+# A well-formed stored password nobody has: an unknown username costs the same scrypt run as a wrong password,
+# so the answer's timing does not tell which usernames exist.
+_NO_USER_PASSWORD = '00' * 16 + '0' * 32
+
+
 class LoginView(GenericAPI):
     auth = anonymous
     output_schema = OutputSchema(exclude_in_docs=True)
     middlewares = _view(1)
+    # Guessing passwords: at most 30 login requests (page views included) per client and minute.
+    throttling = Throttle(rate=30, duration=timedelta(minutes=1))
 
     async def get(self, request: Request) -> Response:
         params = request.query_params
@@ -715,6 +723,8 @@ class LoginView(GenericAPI):
         if isinstance(username, str) and isinstance(password, str) and username and len(username) <= 256:
             user = await user_model.find_one({getattr(user_model, 'USERNAME_FIELD', 'username'): username})
         context: dict[str, Any] = {'redirect_to': target, 'username': username if isinstance(username, str) else ''}
+        if user is None:
+            await user_model.model_construct(password=_NO_USER_PASSWORD).acheck_password(str(password))
         if user is None or not await user.acheck_password(password):
             context['error'] = 'Authentication Error: the username or the password is wrong.'
             return render(request, 'login.html', context, status_code=400)

@@ -300,7 +300,7 @@ class TableView(PanelView):
             if sort_field:
                 cursor = cursor.sort(sort_field, -1 if sort.startswith('-') else 1)
             documents = await cursor.skip((page - 1) * per_page).limit(per_page)
-        except DatabaseError as exc:
+        except (DatabaseError, ValueError, TypeError) as exc:  # e.g. a registered search field that is not text
             notices.append(f'The query failed: {exc}')
             total, documents = 0, []
 

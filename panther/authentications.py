@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import jwt
 
 from panther import status
+from panther._internal import clock
 from panther._internal.store import StoreUnavailableError, get_store
 from panther.configs import JWTConfig, config
 from panther.exceptions import APIError, AuthenticationAPIError, PantherError
@@ -118,6 +119,14 @@ def _unavailable(cls: type, exc: Exception) -> APIError:
     # Fail closed: without the revocation store we cannot tell a logged-out token from a valid one.
     logger.error(f'{cls.__name__} Error: "Token revocation store is unavailable: {exc}"')
     return APIError(detail=UNAVAILABLE_DETAIL, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _time_checks() -> dict[str, Any]:
+    """PyJWT's options: it reads the real clock, so under another clock (`panther._internal.clock` in tests) the
+    leeway moves its expiry check to that clock (its check of `iat` cannot follow and is left out)."""
+    if clock.wall is time.time:
+        return {'options': {'require': ['exp', 'iat']}}
+    return {'options': {'require': ['exp', 'iat'], 'verify_iat': False}, 'leeway': time.time() - clock.wall()}
 
 
 class JWTAuthentication(BaseAuthentication):
@@ -245,16 +254,13 @@ class JWTAuthentication(BaseAuthentication):
         cache_key = (token, jwt_config.key, jwt_config.algorithm)
         payload = _verified_tokens.get(cache_key)
         if payload is not None:
-            if payload['exp'] > time.time():
+            if payload['exp'] > clock.wall():
                 _verified_tokens.move_to_end(cache_key)
                 return dict(payload)
             del _verified_tokens[cache_key]
         try:
             payload = jwt.decode(
-                token,
-                key=jwt_config.key,
-                algorithms=[jwt_config.algorithm],
-                options={'require': ['exp', 'iat']},
+                token, key=jwt_config.key, algorithms=[jwt_config.algorithm], **_time_checks()
             )
         except jwt.ExpiredSignatureError:
             message = 'Token has expired'
@@ -327,7 +333,7 @@ class JWTAuthentication(BaseAuthentication):
     ) -> str:
         jwt_config = cls.jwt_config()
         life_time = jwt_config.life_time if token_type == 'access' else jwt_config.refresh_life_time
-        issued_at = int(time.time())
+        issued_at = int(clock.wall())
         if not isinstance(user_id, (str, int)):
             user_id = str(user_id)
         payload: dict[str, Any] = {
@@ -430,7 +436,7 @@ class JWTAuthentication(BaseAuthentication):
 
         Raises `StoreUnavailableError` when the Store cannot be reached.
         """
-        ttl = exp - time.time()
+        ttl = exp - clock.wall()
         if ttl <= 0:
             return True
         return await get_store().incr(cls.revocation_key(token, payload), ttl=ttl + 1) == 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from panther import status
+from panther._internal import clock
 from panther._internal.store import MemoryStore, Store, StoreUnavailableError, get_store
 from panther.configs import config
 from panther.response import Response, StreamingResponse
@@ -220,7 +220,7 @@ _near_cache: OrderedDict[str, tuple[float, CachedResponse]] = OrderedDict()
 def _remember(key: str, cached: CachedResponse, ttl: float | None) -> None:
     if ttl is None or ttl <= 0 or NEAR_CACHE_SIZE <= 0:
         return
-    _near_cache[key] = (time.monotonic() + ttl, cached)
+    _near_cache[key] = (clock.monotonic() + ttl, cached)
     _near_cache.move_to_end(key)
     while len(_near_cache) > NEAR_CACHE_SIZE:
         _near_cache.popitem(last=False)
@@ -230,7 +230,7 @@ def _near(key: str) -> CachedResponse | None:
     entry = _near_cache.get(key)
     if entry is None:
         return None
-    if entry[0] <= time.monotonic():
+    if entry[0] <= clock.monotonic():
         del _near_cache[key]
         return None
     return entry[1]

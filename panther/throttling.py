@@ -15,12 +15,12 @@ import functools
 import ipaddress
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from panther._internal import clock
 from panther._internal.store import StoreUnavailableError, get_store
 from panther.configs import config
 from panther.exceptions import PantherError, ThrottlingAPIError
@@ -161,13 +161,13 @@ class Throttle:
     @property
     def time_window(self) -> datetime:
         """Start of the current window (naive local time)."""
-        return datetime.fromtimestamp(self._window(time.time()) * self._seconds)
+        return datetime.fromtimestamp(self._window(clock.wall()) * self._seconds)
 
     def _window(self, now: float) -> int:
         return int(now // self._seconds)
 
     def build_cache_key(self, request: BaseRequest) -> str:
-        return self._cache_key(request, self._window(time.time()))
+        return self._cache_key(request, self._window(clock.wall()))
 
     def _cache_key(self, request: BaseRequest, window: int) -> str:
         key = self.key
@@ -179,7 +179,7 @@ class Throttle:
         return int(value) if value else 0
 
     async def increment_request_count(self, request: BaseRequest) -> int:
-        now = time.time()
+        now = clock.wall()
         window = self._window(now)
         return await get_store().incr(self._cache_key(request, window), ttl=(window + 1) * self._seconds - now + 1)
 
@@ -189,7 +189,7 @@ class Throttle:
         Returns `None` (no headers, request allowed) when the Store is unreachable.
         """
         seconds = self._seconds
-        now = time.time()
+        now = clock.wall()
         window = self._window(now)
         window_end = (window + 1) * seconds
         if type(self).build_cache_key is not Throttle.build_cache_key:

@@ -152,3 +152,14 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         yield 'redis'
     finally:
         await close_redis()
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """A clock Panther reads instead of the real one (`clock.advance(seconds)`): expiry without waiting."""
+    from panther._internal.clock import ManualClock
+
+    manual = ManualClock()
+    manual.install()
+    yield manual
+    ManualClock.uninstall()

@@ -241,10 +241,21 @@ async def test_model_attribute_overrides_user_model() -> None:
         await AdminAuthentication()(bearer(JWTAuthentication.encode_jwt('7')))
 
 
-async def test_remembered_token_still_expires(caplog: pytest.LogCaptureFixture) -> None:
-    token = sign(claims(exp=int(time.time()) + 1))
+async def test_remembered_token_still_expires(caplog: pytest.LogCaptureFixture, clock: Any) -> None:
+    token = sign(claims(exp=int(clock.time()) + 60))
     assert await JWTAuthentication()(bearer(token)) is User.users['1']  # verified and remembered
-    await asyncio.sleep(max(0.0, int(time.time()) + 1 - time.time()) + 0.05)
+    clock.advance(59)
+    assert await JWTAuthentication()(bearer(token)) is User.users['1']
+    clock.advance(2)
+    assert await rejected(JWTAuthentication(), bearer(token), caplog) == 'Token has expired'
+
+
+async def test_tokens_expire_after_their_life_time(caplog: pytest.LogCaptureFixture, clock: Any) -> None:
+    config.JWT_CONFIG = JWTConfig(key=KEY, life_time=timedelta(minutes=15))
+    token = JWTAuthentication.encode_jwt('1')
+    clock.advance(15 * 60 - 1)
+    assert await JWTAuthentication()(bearer(token)) is User.users['1']
+    clock.advance(2)
     assert await rejected(JWTAuthentication(), bearer(token), caplog) == 'Token has expired'
 
 

@@ -330,19 +330,22 @@ async def test_locked_file_moves_writes_to_the_worker(database: Path) -> None:
     blocker.execute('BEGIN IMMEDIATE')
     blocker.execute('INSERT INTO "Note" (_id, data) VALUES (?, ?)', ('blocker', '{"title": "blocker", "rank": 0}'))
     ticks = 0
+    ten_ticks = asyncio.Event()
 
     async def ticker() -> None:
+        # A probe of the event loop: it ticks only while the loop is free.
         nonlocal ticks
         while True:
             await asyncio.sleep(0.01)
             ticks += 1
+            if ticks == 10:
+                ten_ticks.set()
 
     ticking = asyncio.create_task(ticker())
     insert = asyncio.create_task(Note.insert_one(title='waiting'))
-    await asyncio.sleep(0.3)
+    # The event loop keeps running while the insert waits for the lock on the worker thread.
+    await asyncio.wait_for(ten_ticks.wait(), timeout=10)
     assert not insert.done()
-    # The event loop kept running while the insert waited for the lock on the worker thread.
-    assert ticks >= 10
     blocker.execute('COMMIT')
     blocker.close()
     note = await asyncio.wait_for(insert, 5)
@@ -575,7 +578,7 @@ def _writer(tmp_path: Path, path: Path, count: int, tag: str) -> subprocess.Pope
 
 _UNIQUE_WRITER = textwrap.dedent(
     """
-    import asyncio, os, sys, time
+    import asyncio, sys
     from typing import Annotated
     from panther.db import Model
     from panther.db.connections import load_database
@@ -586,11 +589,13 @@ _UNIQUE_WRITER = textwrap.dedent(
         name: Annotated[str, Unique()]
         team: str = ''
 
-    async def main(path, start, count, team):
+    async def main(path, count, team):
         load_database({'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': path}})
         await Member.count()
-        while not os.path.exists(start):
-            time.sleep(0.001)
+        # Both writers start together: each says it is ready, then waits for the go.
+        sys.stdout.write('ready\\n')
+        sys.stdout.flush()
+        sys.stdin.readline()
         for i in range(count):
             try:
                 await Member.insert_one(name=f'name-{i}', team=team)
@@ -601,7 +606,7 @@ _UNIQUE_WRITER = textwrap.dedent(
                 sys.stdout.write(f'inserted {i}\\n')
         sys.stdout.flush()
 
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
     """
 )
 
@@ -609,22 +614,26 @@ _UNIQUE_WRITER = textwrap.dedent(
 @pytest.mark.slow
 def test_two_processes_inserting_the_same_unique_values_one_wins_each(tmp_path: Path) -> None:
     path = tmp_path / 'unique.sqlite3'
-    start = tmp_path / 'start'
     script = tmp_path / 'unique_writer.py'
     script.write_text(_UNIQUE_WRITER)
     env = {**os.environ, 'PYTHONPATH': str(REPO)}
     count = 200
     writers = [
         subprocess.Popen(
-            [sys.executable, str(script), str(path), str(start), str(count), team],
+            [sys.executable, str(script), str(path), str(count), team],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
         for team in ('a', 'b')
     ]
-    time.sleep(0.5)
-    start.write_text('go')
+    for writer in writers:
+        assert writer.stdout is not None and writer.stdout.readline() == 'ready\n'
+    for writer in writers:
+        assert writer.stdin is not None
+        writer.stdin.write('go\n')
+        writer.stdin.flush()
     outputs = [writer.communicate(timeout=120)[0] for writer in writers]
     assert all(writer.returncode == 0 for writer in writers)
     inserted = [line.split()[1] for output in outputs for line in output.splitlines() if line.startswith('inserted')]

@@ -421,14 +421,32 @@ def test_endpoint_middlewares_must_be_http_middlewares(caplog: pytest.LogCapture
 # Concurrency (SPEC §31.1)
 
 
+class Rendezvous:
+    """Holds each request in authentication until all the expected ones are there, so they surely overlap."""
+
+    def __init__(self) -> None:
+        self.expect(0)
+
+    def expect(self, count: int) -> None:
+        self.expected, self.arrived, self.all_here = count, 0, asyncio.Event()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self.all_here.set()
+        await self.all_here.wait()
+
+
+rendezvous = Rendezvous()
+
+
 async def slow_auth(request: Request):
-    delay = float(request.headers['x-delay'])
-    await asyncio.sleep(delay)
+    await rendezvous.wait()
     return request.headers['x-user']
 
 
 async def slow_permission(request: Request):
-    await asyncio.sleep(float(request.headers['x-delay']) / 2)
+    await asyncio.sleep(0)  # let the other requests run in between
     return request.user is not None
 
 
@@ -448,24 +466,26 @@ class WhoAmIView(GenericAPI):
 
 async def test_overlapping_requests_to_one_function_endpoint_keep_their_own_state() -> None:
     client = APIClient(make_app({'whoami': whoami}))
-    delays = [0.06, 0.01, 0.04, 0.0, 0.03, 0.02]
+    count = 6
+    rendezvous.expect(count)
     responses = await asyncio.gather(
         *(
-            client.get('/whoami', headers={'x-delay': d, 'x-user': f'user{i}'}, query_params={'n': str(i)})
-            for i, d in enumerate(delays)
+            client.get('/whoami', headers={'x-user': f'user{i}'}, query_params={'n': str(i)})
+            for i in range(count)
         )
     )
     assert [(r.status_code, r.data) for r in responses] == [
-        (200, {'user': f'user{i}', 'query': {'n': str(i)}}) for i in range(len(delays))
+        (200, {'user': f'user{i}', 'query': {'n': str(i)}}) for i in range(count)
     ]
 
 
 async def test_overlapping_requests_to_one_class_endpoint_keep_their_own_state() -> None:
     client = APIClient(make_app({'who/<tag>': WhoAmIView}))
+    rendezvous.expect(3)
     responses = await asyncio.gather(
         *(
-            client.get(f'/who/t{i}', headers={'x-delay': d, 'x-user': f'u{i}'}, query_params={'n': str(i)})
-            for i, d in enumerate([0.05, 0.0, 0.03])
+            client.get(f'/who/t{i}', headers={'x-user': f'u{i}'}, query_params={'n': str(i)})
+            for i in range(3)
         )
     )
     assert [r.data for r in responses] == [{'user': f'u{i}', 'query': {'n': str(i)}, 'tag': f't{i}'} for i in range(3)]

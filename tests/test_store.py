@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -72,27 +73,44 @@ async def test_binary_values_round_trip(store: Store, key: str) -> None:
     assert await store.get(key) == value
 
 
-async def test_ttl_expires(store: Store, key: str) -> None:
+async def _remaining_ms(store: Store, key: str) -> int:
+    """The lifetime Redis has for `key`, in milliseconds."""
+    assert isinstance(store, RedisStore)
+    return int(await store.client.pttl(key))
+
+
+async def test_ttl_expires(store: Store, key: str, clock: Any) -> None:
     await store.set(key, b'v', ttl=0.2)
     assert await store.get(key) == b'v'
-    await asyncio.sleep(0.3)
+    if isinstance(store, RedisStore):
+        # Redis expires the key itself, on its own clock: what the Store controls is the lifetime it asks for.
+        assert 0 < await _remaining_ms(store, key) <= 200
+        return
+    clock.advance(0.3)
     assert await store.get(key) is None
     assert await store.exists(key) is False
 
 
-async def test_incr_counts_and_expires(store: Store, key: str) -> None:
+async def test_incr_counts_and_expires(store: Store, key: str, clock: Any) -> None:
     assert [await store.incr(key, ttl=0.3) for _ in range(3)] == [1, 2, 3]
     assert await store.get(key) == b'3'
-    await asyncio.sleep(0.4)
+    if isinstance(store, RedisStore):
+        assert 0 < await _remaining_ms(store, key) <= 300
+        return
+    clock.advance(0.4)
     assert await store.incr(key, ttl=0.3) == 1
 
 
-async def test_incr_keeps_the_first_expiry(store: Store, key: str) -> None:
+async def test_incr_keeps_the_first_expiry(store: Store, key: str, clock: Any) -> None:
     # A fixed window: later increments must not push the expiry further out.
     await store.incr(key, ttl=0.4)
-    await asyncio.sleep(0.25)
+    if isinstance(store, RedisStore):
+        assert await store.incr(key, ttl=1000) == 2
+        assert 0 < await _remaining_ms(store, key) <= 400  # still the first window's lifetime
+        return
+    clock.advance(0.25)
     assert await store.incr(key, ttl=0.4) == 2
-    await asyncio.sleep(0.25)
+    clock.advance(0.25)
     assert await store.incr(key, ttl=0.4) == 1
 
 
@@ -102,7 +120,8 @@ async def test_concurrent_incr_is_atomic(store: Store, key: str) -> None:
 
 
 async def test_publish_subscribe(store: Store, key: str) -> None:
-    messages = store.subscribe(key)
+    subscribed = asyncio.Event()
+    messages = store.subscribe(key, ready=subscribed.set)
     received: list[bytes] = []
 
     async def read() -> None:
@@ -112,7 +131,7 @@ async def test_publish_subscribe(store: Store, key: str) -> None:
                 return
 
     reader = asyncio.create_task(read())
-    await asyncio.sleep(0.1)  # let the subscription register before publishing
+    await asyncio.wait_for(subscribed.wait(), timeout=5)
     for number in range(3):
         await store.publish(key, f'message {number}'.encode())
     await asyncio.wait_for(reader, timeout=2)
@@ -125,11 +144,12 @@ async def test_publish_without_subscribers(store: Store, key: str) -> None:
 
 
 async def test_unsubscribed_iterator_gets_nothing_more(store: Store, key: str) -> None:
-    first = store.subscribe(key)
-    second = store.subscribe(key)
+    ready = [asyncio.Event(), asyncio.Event()]
+    first = store.subscribe(key, ready=ready[0].set)
+    second = store.subscribe(key, ready=ready[1].set)
     first_task = asyncio.create_task(anext(first))  # type: ignore[arg-type]
     second_task = asyncio.create_task(anext(second))  # type: ignore[arg-type]
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(asyncio.gather(*(event.wait() for event in ready)), timeout=5)
     await store.publish(key, b'one')
     assert await asyncio.wait_for(first_task, 2) == b'one'
     assert await asyncio.wait_for(second_task, 2) == b'one'
@@ -153,12 +173,12 @@ async def test_memory_store_is_bounded_and_evicts_least_recently_used() -> None:
     assert {await store.get(name) for name in 'acd'} == {b'a', b'c', b'd'}
 
 
-async def test_memory_store_drops_expired_entries_before_live_ones() -> None:
+async def test_memory_store_drops_expired_entries_before_live_ones(clock: Any) -> None:
     store = MemoryStore(max_entries=3)
     await store.set('live-1', b'1')
     await store.set('short', b's', ttl=0.05)
     await store.set('live-2', b'2')
-    await asyncio.sleep(0.1)
+    clock.advance(0.1)
     await store.set('new', b'n')
     assert await store.get('live-1') == b'1'
     assert await store.get('live-2') == b'2'
@@ -381,7 +401,9 @@ async def test_load_redis_ignores_websocket_db_with_a_warning(
 
 
 @pytest.mark.redis
-async def test_redis_outage_mid_test_fails_fast_then_recovers(redis_address: tuple[str, int], key: str) -> None:
+async def test_redis_outage_mid_test_fails_fast_then_recovers(
+    redis_address: tuple[str, int], key: str, clock: Any
+) -> None:
     host, port = redis_address
     load_redis({'host': host, 'port': port})
     try:
@@ -405,7 +427,7 @@ async def test_redis_outage_mid_test_fails_fast_then_recovers(redis_address: tup
 
         pool.connection_kwargs['port'] = port
         pool.reset()
-        await asyncio.sleep(0.35)
+        clock.advance(0.35)  # the cool-down is over
         assert await store.get(key) == b'before'
         await store.delete(key)
     finally:

@@ -21,6 +21,7 @@ import pytest
 from pydantic import BaseModel
 
 from panther import Panther, throttling
+from panther._internal.clock import ManualClock
 from panther._internal.store import RedisStore, set_redis_store
 from panther.app import API
 from panther.configs import config
@@ -33,19 +34,13 @@ from panther.throttling import Throttle, client_ip, default_identifier
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock(1_000_000.0)
-    monkeypatch.setattr(throttling, 'time', fake)
-    return fake
+def clock() -> Iterator[ManualClock]:
+    # Windows are floor-aligned: a fixed start makes the window boundaries of each test known.
+    manual = ManualClock(1_000_000.0)
+    manual.install()
+    yield manual
+    ManualClock.uninstall()
 
 
 def make_request(
@@ -105,7 +100,7 @@ def test_throttles_compare_by_identity() -> None:
     assert first == first
 
 
-def test_windows_are_floor_aligned(clock: FakeClock) -> None:
+def test_windows_are_floor_aligned(clock: ManualClock) -> None:
     throttle = Throttle(rate=3, duration=timedelta(seconds=10))
     clock.now = 1_000_009.9
     # The route of an unrouted `/` is ''.
@@ -170,7 +165,7 @@ def test_invalid_trusted_proxy_setting() -> None:
 # --- counting (memory and Redis) ---------------------------------------------------------------------------------
 
 
-async def test_limit_headers_and_429(backend: str, clock: FakeClock) -> None:
+async def test_limit_headers_and_429(backend: str, clock: ManualClock) -> None:
     throttle = Throttle(rate=3, duration=timedelta(seconds=10))
     clock.now = 1_000_002.5
     path = unique_path()
@@ -319,7 +314,7 @@ def client() -> APIClient:
     return APIClient(app=Panther(__name__, configs=__name__, urls=URLS))
 
 
-async def test_app_per_endpoint_throttle(client: APIClient, backend: str, clock: FakeClock) -> None:
+async def test_app_per_endpoint_throttle(client: APIClient, backend: str, clock: ManualClock) -> None:
     clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 10  # a window no earlier run has used
     statuses = []
     for _ in range(5):
@@ -339,17 +334,17 @@ async def test_app_per_endpoint_throttle(client: APIClient, backend: str, clock:
     assert ok.headers['RateLimit-Reset'] == '10'
 
 
-async def test_app_global_throttle_and_override(client: APIClient, clock: FakeClock) -> None:
+async def test_app_global_throttle_and_override(client: APIClient, clock: ManualClock) -> None:
     assert [(await client.get('/global')).status_code for _ in range(3)] == [200, 200, 429]
     assert [(await client.get('/own')).status_code for _ in range(6)] == [200] * 5 + [429]
 
 
-async def test_app_overridden_build_cache_key_decides_the_bucket(client: APIClient, clock: FakeClock) -> None:
+async def test_app_overridden_build_cache_key_decides_the_bucket(client: APIClient, clock: ManualClock) -> None:
     assert (await client.get('/shared-one')).status_code == 200
     assert (await client.get('/shared-two')).status_code == 429
 
 
-async def test_app_error_answers_carry_rate_limit_headers(client: APIClient, clock: FakeClock) -> None:
+async def test_app_error_answers_carry_rate_limit_headers(client: APIClient, clock: ManualClock) -> None:
     invalid = await client.post('/limited-create', payload={})
     assert invalid.status_code == 400
     assert invalid.headers['RateLimit-Remaining'] == '4'
@@ -358,7 +353,7 @@ async def test_app_error_answers_carry_rate_limit_headers(client: APIClient, clo
     assert missing.headers['RateLimit-Remaining'] == '3'
 
 
-async def test_app_cache_hit_still_counts_and_carries_headers(client: APIClient, clock: FakeClock) -> None:
+async def test_app_cache_hit_still_counts_and_carries_headers(client: APIClient, clock: ManualClock) -> None:
     first = await client.get('/cached')
     assert first.headers['RateLimit-Remaining'] == '0'
     assert (await client.get('/cached')).status_code == 429
@@ -410,7 +405,7 @@ async def call_like_a_server(app: Panther, raw_path: str, address: str) -> int:
     return sent[0]['status']
 
 
-async def test_path_spellings_share_one_bucket(backend: str, clock: FakeClock) -> None:
+async def test_path_spellings_share_one_bucket(backend: str, clock: ManualClock) -> None:
     # The reproduction: 40 spellings x 5 guesses from one address gave 200 answers and no 429.
     clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 60  # a window no earlier run has used
     app = Panther(__name__, configs=__name__, urls={'auth': {'login': spelled_login}})
@@ -427,7 +422,7 @@ async def test_path_spellings_share_one_bucket(backend: str, clock: FakeClock) -
     assert statuses == {401: 5, 429: 5 * 6 - 5, 404: 5 * 34}
 
 
-async def test_a_throttled_request_is_keyed_by_its_route_pattern(backend: str, clock: FakeClock) -> None:
+async def test_a_throttled_request_is_keyed_by_its_route_pattern(backend: str, clock: ManualClock) -> None:
     clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 60
     throttle = Throttle(rate=1, duration=timedelta(minutes=1))
     route = f'items/{uuid.uuid4().hex}/<item_id>'
@@ -475,7 +470,7 @@ async def user_keyed_login(request: Request) -> Any:
     raise AuthenticationAPIError('Invalid username or password')
 
 
-async def test_login_limit_is_not_multiplied_by_the_attackers_tokens(backend: str, clock: FakeClock) -> None:
+async def test_login_limit_is_not_multiplied_by_the_attackers_tokens(backend: str, clock: ManualClock) -> None:
     # The reproduction: with the default key, N accounts gave N x 5 guesses a minute against any victim.
     clock.now = 1_000_000.0 + (uuid.uuid4().int % 10_000) * 60
     urls = {'login': ip_keyed_login, 'signup': ip_keyed_sign_up, 'user-login': user_keyed_login}
@@ -521,7 +516,12 @@ from panther.throttling import Throttle
 REDIS = {{'host': '{host}', 'port': {port}}}
 
 
-@API(throttling=Throttle(rate={rate}, duration=timedelta(seconds={window})))
+def burst_key(request):
+    # One bucket per burst of the test (a burst that met a window boundary is sent again with a new key).
+    return request.headers['x-burst']
+
+
+@API(throttling=Throttle(rate={rate}, duration=timedelta(seconds={window}), key=burst_key))
 async def hello():
     return {{'pid': os.getpid()}}
 
@@ -580,19 +580,27 @@ def two_workers(tmp_path: Path, redis_address: tuple[str, int]) -> Iterator[tupl
 def test_limit_holds_across_two_worker_processes(two_workers: tuple[list[str], str, int]) -> None:
     urls, _, rate = two_workers
     window = 30
-    # Start well inside one window so every request lands in the same one.
-    if window - time.time() % window < 8:
-        time.sleep(window - time.time() % window + 0.1)
-    statuses: list[int] = []
-    pids: set[int] = set()
-    with httpx.Client(timeout=5) as http:
-        for number in range(2 * rate):
-            response = http.get(urls[number % 2])
-            statuses.append(response.status_code)
-            if response.status_code == 200:
-                pids.add(response.json()['pid'])
-            else:
-                assert response.headers['Retry-After']
+
+    def burst(name: str) -> tuple[list[int], set[int], bool]:
+        """Send twice the limit; also tell whether a window boundary fell inside the burst."""
+        started = int(time.time() // window)
+        statuses: list[int] = []
+        pids: set[int] = set()
+        with httpx.Client(timeout=5, headers={'x-burst': name}) as http:
+            for number in range(2 * rate):
+                response = http.get(urls[number % 2])
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    pids.add(response.json()['pid'])
+                else:
+                    assert response.headers['Retry-After']
+        return statuses, pids, int(time.time() // window) != started
+
+    statuses, pids, crossed = burst('first')
+    if crossed:
+        # The counters restarted mid-burst: a second burst (its own bucket) lasts far less than a window.
+        statuses, pids, crossed = burst('second')
+        assert not crossed
     assert statuses.count(200) == rate
     assert statuses.count(429) == rate
     assert len(pids) == 2  # both processes served part of the limit

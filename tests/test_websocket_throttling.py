@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 import pytest
 
 from panther import status
-from panther._internal import ws_throttling
 from panther.exceptions import PantherError
 from panther.test import WebsocketClient
 from panther.throttling import Throttle
@@ -75,16 +74,14 @@ async def test_a_user_shares_the_limit_across_connections_anonymous_connections_
     assert len(Stored.handled) == 6
 
 
-async def test_the_next_window_allows_messages_again(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_next_window_allows_messages_again(clock: Any) -> None:
     Stored.handled.clear()
-    now = [1_000_020.0]
-    monkeypatch.setattr(ws_throttling, 'time', type('Clock', (), {'time': lambda: now[0], 'monotonic': lambda: now[0]}))
     app = make_app({'chat/': limited(2)})
     async with WebsocketClient(app).session('/chat/') as ws:
         for text in ('a', 'b', 'c'):
             await ws.send_text(text)
         assert [await ws.receive_text() for _ in range(3)][:2] == ['a', 'b']
-        now[0] += 60
+        clock.advance(60)
         await ws.send_text('d')
         assert await ws.receive_text() == 'd'
     assert Stored.handled == ['a', 'b', 'd']

@@ -23,13 +23,13 @@ import hashlib
 import heapq
 import logging
 import math
-import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from panther import status
+from panther._internal import clock
 from panther._internal.redis_wire import RedisWire, ReplyError, pack, wire_settings
 from panther.exceptions import APIError
 
@@ -49,6 +49,16 @@ __all__ = [
 ]
 
 logger = logging.getLogger('panther')
+
+# Called once a subscription is in place (see `Store.subscribe`).
+Ready = Callable[[], 'Awaitable[None] | None']
+
+
+async def _call_ready(ready: Ready | None) -> None:
+    if ready is not None:
+        result = ready()
+        if result is not None:
+            await result
 
 DEFAULT_MAX_ENTRIES = 10_000
 # A subscriber that stops reading must not make the process grow without limit.
@@ -104,8 +114,13 @@ class Store(ABC):
         """Deliver `message` to every current subscriber of `channel`."""
 
     @abstractmethod
-    def subscribe(self, channel: str) -> AsyncIterator[bytes]:
-        """Messages published on `channel` from now on; close the iterator (`aclose()`) to unsubscribe."""
+    def subscribe(self, channel: str, ready: Ready | None = None) -> AsyncIterator[bytes]:
+        """Messages published on `channel` from now on; close the iterator (`aclose()`) to unsubscribe.
+
+        `ready` (a function, or a coroutine function that is awaited) is called when the iterator is first awaited,
+        once the subscription is in place (on Redis: confirmed by the server): nothing published after it runs is
+        missed.
+        """
 
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         """The value and its remaining lifetime in seconds (None: no expiry or unknown)."""
@@ -132,8 +147,8 @@ class MemoryStore(Store):
     (counters and `protected=True` values), which only expiry or `delete()` removes. Together they hold at most
     `max_entries` keys.
 
-    Expiry uses `time.monotonic()` so clock changes do not resurrect or kill entries. A heap of
-    `(expires_at, key)` finds expired entries without scanning; stale heap items (the key was
+    Expiry uses a monotonic clock (`panther._internal.clock`) so clock changes do not resurrect or kill entries.
+    A heap of `(expires_at, key)` finds expired entries without scanning; stale heap items (the key was
     rewritten or deleted) are skipped when popped, and the heap is rebuilt if they pile up.
     """
 
@@ -176,7 +191,7 @@ class MemoryStore(Store):
             if entry is None:
                 return None
         expires_at = entry[1]
-        if expires_at is not None and expires_at <= time.monotonic():
+        if expires_at is not None and expires_at <= clock.monotonic():
             del table[key]
             return None
         if table is self._data:
@@ -219,7 +234,7 @@ class MemoryStore(Store):
         return True
 
     def _refuse(self) -> None:
-        now = time.monotonic()
+        now = clock.monotonic()
         if now - self._full_logged_at >= self.FULL_LOG_INTERVAL:
             self._full_logged_at = now
             logger.error(
@@ -230,7 +245,7 @@ class MemoryStore(Store):
         raise StoreFullError
 
     def _drop_expired(self) -> None:
-        now = time.monotonic()
+        now = clock.monotonic()
         heap = self._expiries
         while heap and heap[0][0] <= now:
             expires_at, key = heapq.heappop(heap)
@@ -254,7 +269,7 @@ class MemoryStore(Store):
         if entry is None:
             entry = self._lookup(key) if self._kept else None
             return None if entry is None else entry[0]
-        if entry[1] is not None and entry[1] <= time.monotonic():
+        if entry[1] is not None and entry[1] <= clock.monotonic():
             del self._data[key]
             return None
         self._data.move_to_end(key)
@@ -269,13 +284,13 @@ class MemoryStore(Store):
         return str(value).encode() if isinstance(value, int) else value
 
     async def set(self, key: str, value: bytes, ttl: float | None = None, *, protected: bool = False) -> None:
-        self._write(key, value, None if ttl is None else time.monotonic() + ttl, protected=protected)
+        self._write(key, value, None if ttl is None else clock.monotonic() + ttl, protected=protected)
 
     async def incr(self, key: str, ttl: float) -> int:
         # No await between read and write: atomic within the event loop.
         entry = self._lookup(key)
         if entry is None:
-            self._write(key, 1, time.monotonic() + ttl, protected=True)
+            self._write(key, 1, clock.monotonic() + ttl, protected=True)
             return 1
         value = int(entry[0]) + 1
         # Same key and expiry: no new heap item; a value first stored as evictable becomes security state.
@@ -294,10 +309,10 @@ class MemoryStore(Store):
         for subscription in tuple(self._subscribers.get(channel, ())):
             subscription.deliver(message)
 
-    def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+    def subscribe(self, channel: str, ready: Ready | None = None) -> AsyncIterator[bytes]:
         subscription = _MemorySubscription(self, channel)
         self._subscribers.setdefault(channel, set()).add(subscription)
-        return subscription.iterate()
+        return subscription.iterate(ready)
 
     def _unsubscribe(self, subscription: _MemorySubscription) -> None:
         subscribers = self._subscribers.get(subscription.channel)
@@ -330,9 +345,10 @@ class _MemorySubscription:
         except asyncio.QueueFull:
             logger.error(f'Subscriber of `{self.channel}` is not reading; a message was dropped.')
 
-    async def iterate(self) -> AsyncIterator[bytes]:
+    async def iterate(self, ready: Ready | None) -> AsyncIterator[bytes]:
         self.loop = asyncio.get_running_loop()
         try:
+            await _call_ready(ready)
             while True:
                 yield await self.queue.get()
         finally:
@@ -426,7 +442,7 @@ class RedisStore(Store):
         self._get_with_ttl_script = client.register_script(_GET_WITH_TTL_SCRIPT)
 
     def _check(self) -> None:
-        if self._down_until and time.monotonic() < self._down_until:
+        if self._down_until and clock.monotonic() < self._down_until:
             raise StoreUnavailableError('Redis is unavailable (recent connection failure)')
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
@@ -439,7 +455,7 @@ class RedisStore(Store):
             self._wire_lock = None
 
     def _failed(self, exc: BaseException) -> StoreUnavailableError:
-        self._down_until = time.monotonic() + self.cooldown
+        self._down_until = clock.monotonic() + self.cooldown
         return StoreUnavailableError(f'Redis is unavailable: {exc}')
 
     async def _run(self, command: str, *args: Any) -> Any:
@@ -546,18 +562,24 @@ class RedisStore(Store):
     async def publish(self, channel: str, message: bytes) -> None:
         await self._run('PUBLISH', channel, message)
 
-    def subscribe(self, channel: str) -> AsyncIterator[bytes]:
-        return self._listen(channel)
+    def subscribe(self, channel: str, ready: Ready | None = None) -> AsyncIterator[bytes]:
+        return self._listen(channel, ready)
 
-    async def _listen(self, channel: str) -> AsyncIterator[bytes]:
+    async def _listen(self, channel: str, ready: Ready | None) -> AsyncIterator[bytes]:
         outage = _outage_errors()
         self._check()
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.client.pubsub()
         try:
             try:
                 await pubsub.subscribe(channel)
+                # The server's confirmation: from here on, nothing published on the channel is missed.
+                while (confirmation := await pubsub.get_message(timeout=None)) is None or confirmation.get(
+                    'type'
+                ) != 'subscribe':
+                    continue
             except outage as exc:
                 raise self._failed(exc) from exc
+            await _call_ready(ready)
             while True:
                 try:
                     # A pub/sub connection is idle most of the time: wait without the socket timeout.

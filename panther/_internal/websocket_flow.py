@@ -235,26 +235,22 @@ async def dispatch_published(message: dict[str, Any]) -> None:
 
 
 async def _subscribe_and_deliver(store: Any, subscribed: asyncio.Event) -> None:
-    store._check()
-    pubsub = store.client.pubsub(ignore_subscribe_messages=True)
-    try:
-        await pubsub.subscribe(PubSub.channel)
+    async def on_subscribed() -> None:
         subscribed.set()
         logger.debug('WebSocket channel subscribed')
         # Memberships written while Redis was away (or before a restart of Redis) are restored now.
         await groups.heartbeat()
-        while True:
-            # Idle most of the time: wait without the socket timeout.
-            message = await pubsub.get_message(timeout=None)
-            if message is None or message.get('type') != 'message':
-                continue
+
+    messages = store.subscribe(PubSub.channel, ready=on_subscribed)
+    try:
+        async for raw in messages:
             try:
-                await dispatch_published(PubSub.decode(message['data']))
+                await dispatch_published(PubSub.decode(raw))
             except Exception as exc:
                 logger.error(f'WebSocket delivery failed: {exc}')
     finally:
         with contextlib.suppress(Exception):
-            await pubsub.aclose()
+            await messages.aclose()
 
 
 async def _listen(store: Any, subscribed: asyncio.Event) -> None:

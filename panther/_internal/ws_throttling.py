@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from typing import Any
 
+from panther._internal import clock
 from panther._internal.store import StoreUnavailableError, get_store
 from panther.exceptions import PantherError
 from panther.throttling import Throttle, default_identifier
@@ -39,7 +39,7 @@ def validate_throttle(owner: str, name: str, value: Any) -> None:
 async def _count(throttle: Throttle, prefix: str, bucket: str) -> tuple[int, int] | None:
     """Count one event; returns (count in this window, seconds until it ends), None when the Store is down."""
     seconds = throttle.duration.total_seconds()
-    now = time.time()
+    now = clock.wall()
     window = int(now // seconds)
     window_end = (window + 1) * seconds
     key = f'{prefix}{seconds:g}:{window}:{bucket}'
@@ -82,7 +82,7 @@ class MessageLimiter:
 
     def first_refusal(self, retry_after: int) -> bool:
         """Whether this is the first refused message of the window (the client is told once, not per message)."""
-        now = time.monotonic()
+        now = clock.monotonic()
         if now < self._notified_until:
             return False
         self._notified_until = now + retry_after

@@ -32,7 +32,7 @@ from panther.configs import config
 from panther.db.connections import MongoDBConnection, PantherDBConnection
 from panther.events import Event
 from panther.test import APIClient, WebsocketClient
-from tests._core_helpers import check_unique_sign_up
+from tests._core_helpers import check_unique_sign_up, refusal_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = 'examples.canonical.core.configs'
@@ -227,8 +227,7 @@ async def test_me_needs_a_valid_access_token(client: APIClient) -> None:
     alice = await account('alice')
     assert (await client.get('/auth/me/')).status_code == 403  # anonymous: IsAuthenticated refuses
     response = await client.get('/auth/me/', headers={'Authorization': 'Bearer not-a-jwt'})
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Token is malformed'}
+    assert refusal_reason(response) == 'Token is malformed'
     response = await client.get('/auth/me/', headers={'Authorization': f'Bearer {alice.refresh_token}'})
     assert response.status_code == 401  # a refresh token is never an access token
     response = await client.get('/auth/me/', headers=alice.headers)
@@ -243,8 +242,7 @@ async def test_refresh_rotates_the_pair(client: APIClient) -> None:
 
     # The access token cannot refresh.
     response = await client.post('/auth/refresh/', headers=alice.headers)
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Invalid token type; expected `refresh` token.'}
+    assert refusal_reason(response) == 'Invalid token type; expected `refresh` token.'
     assert (await client.post('/auth/refresh/')).status_code == 403
 
     response = await client.post('/auth/refresh/', headers=bearer)
@@ -254,8 +252,7 @@ async def test_refresh_rotates_the_pair(client: APIClient) -> None:
 
     # The old session is gone: its refresh token is spent and its access token revoked.
     response = await client.post('/auth/refresh/', headers=bearer)
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Token has been revoked'}
+    assert refusal_reason(response) == 'Token has been revoked'
     assert (await client.get('/auth/me/', headers=alice.headers)).status_code == 401
     response = await client.get('/auth/me/', headers={'Authorization': f'Bearer {new["access_token"]}'})
     assert response.status_code == 200
@@ -271,8 +268,7 @@ async def test_logout_revokes_the_session(client: APIClient) -> None:
     assert response.data is None
 
     response = await client.get('/notes/', headers=alice.headers)
-    assert response.status_code == 401
-    assert response.data == {'detail': 'Token has been revoked'}
+    assert refusal_reason(response) == 'Token has been revoked'
     response = await client.post('/auth/refresh/', headers={'Authorization': f'Bearer {alice.refresh_token}'})
     assert response.status_code == 401
     # Only that session: a login elsewhere keeps working.

@@ -152,3 +152,24 @@ def test_a_broken_import_inside_the_app_is_not_hidden(tmp_path: Path, monkeypatc
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModuleNotFoundError, match='no_such_dependency_of_the_app'):
         routes(['broken_routes_app:app'])
+
+
+def test_app_file_imports_packages_of_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `panther routes examples/blog/main.py` from the repository root: the app imports `examples.blog...`.
+    monkeypatch.setattr(sys, 'path', list(sys.path))
+    (tmp_path / 'cwd_routes_pkg').mkdir()
+    (tmp_path / 'cwd_routes_pkg' / '__init__.py').write_text('')
+    (tmp_path / 'cwd_routes_pkg' / 'endpoints.py').write_text(
+        'from panther.app import API\n\n\n@API()\nasync def pinged(request):\n    return {}\n'
+    )
+    (tmp_path / 'site').mkdir()
+    (tmp_path / 'site' / 'cwd_routes_main.py').write_text(
+        'from panther import Panther\nfrom cwd_routes_pkg.endpoints import pinged\n\n'
+        "app = Panther(__name__, configs=__name__, urls={'ping/': pinged})\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert routes([str(Path('site', 'cwd_routes_main.py'))]) == 0
+    assert [route.endpoint for route in collect_routes()] == ['cwd_routes_pkg.endpoints.pinged']
+    assert '/ping/' in capsys.readouterr().out

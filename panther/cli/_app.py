@@ -27,6 +27,9 @@ def import_app_file(argument: str, command: str) -> ModuleType:
     if path.suffix != '.py' or not path.is_file():
         cli_error(f'"{argument}" is not a Python file; give the app file, e.g. "panther {command} main.py".')
     resolved = path.resolve()
+    # The working directory too, as `panther run` has it: `panther createuser examples/blog/main.py` from the
+    # repository root imports `examples.blog...`. The file's folder comes first, for its sibling modules.
+    _put_first_on_path(os.getcwd())
     _put_first_on_path(str(resolved.parent))
     # Executed afresh even when a module of that name was imported before (an earlier app file, or this one when
     # commands run in one process): loading the app is what configures `config` for the command.

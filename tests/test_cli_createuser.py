@@ -15,6 +15,7 @@ import pytest
 from panther.cli import create_user_command
 from panther.cli.create_user_command import create_user
 from panther.configs import config
+from panther.utils import run_coroutine
 
 APP = """
 from panther import Panther
@@ -256,6 +257,9 @@ def test_helpers_are_looked_up_at_call_time(
     assert create_user([app_file]) == 0
     assert loaded == [app_file]
     assert 'User(username=username-from-patch) Created Successfully.' in capsys.readouterr().out
+    # The app's own connection still reads the embedded database after the command closed it.
+    user = run_coroutine(config.USER_MODEL.find_one(username='username-from-patch'))
+    assert user is not None and user.check_password('patched') is True
 
 
 def test_keyboard_interrupt_in_a_patched_prompt(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -182,4 +182,4 @@ class PubSub:
 
     @staticmethod
     def decode(raw: bytes | str) -> dict[str, Any]:
-        return orjson.loads(raw)
+        return cast('dict[str, Any]', orjson.loads(raw))

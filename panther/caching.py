@@ -18,7 +18,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -279,7 +279,7 @@ def memory_hit(request: Request, duration: timedelta | None = None) -> Response 
     else:
         near = _near(key)
         if near is None:
-            return REMOTE
+            return cast('Response | None', REMOTE)
         cached = near
     if cached.etag is None or not _if_none_match(request):
         return CachedHit(cached)

@@ -7,7 +7,7 @@ import collections
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import orjson
@@ -490,7 +490,7 @@ class WebsocketSession:
         message = await self.receive(timeout)
         if message['type'] != 'websocket.send':
             raise RuntimeError(f'Expected a message, got {message}')
-        return message['bytes'] if message.get('bytes') is not None else message['text'].encode()
+        return cast('bytes', message['bytes'] if message.get('bytes') is not None else message['text'].encode())
 
     async def receive_json(self, timeout: float = 5) -> Any:
         return orjson.loads(await self.receive_text(timeout))

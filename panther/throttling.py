@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from panther._internal import clock
 from panther._internal.store import StoreUnavailableError, get_store
@@ -80,7 +80,7 @@ def client_ip(request: BaseRequest) -> str:
     peer = client[0]
     networks = _trusted_networks()
     if not networks or not _is_trusted(peer, networks):
-        return peer
+        return cast('str', peer)
     values = request.headers.getlist('X-Forwarded-For')
     hops = [hop.strip() for value in values for hop in value.split(',') if hop.strip()]
     for hop in reversed(hops):

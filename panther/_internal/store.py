@@ -26,7 +26,7 @@ import math
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from panther import status
 from panther._internal import clock
@@ -449,7 +449,7 @@ class RedisStore(Store):
             # Pooled connections belong to the loop that opened them; a new loop (tests, run_coroutine)
             # must not reuse them.
             if self._loop is not None:
-                self.client.connection_pool.reset()
+                self.client.connection_pool.reset()  # type: ignore[no-untyped-call]
             self._loop = loop
             self._wire = None
             self._wire_lock = None
@@ -461,7 +461,7 @@ class RedisStore(Store):
     async def _run(self, command: str, *args: Any) -> Any:
         self._check()
         try:
-            return await self.client.execute_command(command, *args)
+            return await self.client.execute_command(command, *args)  # type: ignore[no-untyped-call]
         except _outage_errors() as exc:
             raise self._failed(exc) from exc
 
@@ -469,7 +469,7 @@ class RedisStore(Store):
         value = await self._run('GET', key)
         if isinstance(value, str):
             return value.encode()
-        return value
+        return cast('bytes | None', value)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None, *, protected: bool = False) -> None:
         # Redis evicts nothing unless its own `maxmemory-policy` says so (see docs/security.md).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, cast
 
 from panther import status
 from panther._internal import state
@@ -102,7 +102,7 @@ async def _dispatch(connection: Websocket) -> Websocket:
             headers=rejected.headers,
         )
         connection.state = socket.state
-        return socket
+        return cast('Websocket', socket)
 
     accepted = False
     try:
@@ -130,7 +130,7 @@ async def _dispatch(connection: Websocket) -> Websocket:
             await socket.disconnect(socket.close_code or status.WS_1000_NORMAL_CLOSURE)
         except Exception as exc:
             logger.error(f'WebSocket error in {type(socket).__name__}.disconnect(): {exc}', exc_info=exc)
-    return socket
+    return cast('Websocket', socket)
 
 
 async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
@@ -147,7 +147,7 @@ async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
             rejected.headers = {'Retry-After': str(retry_after)}
             raise rejected
     try:
-        return compiled.plan.build(socket)
+        return cast('dict[str, Any]', compiled.plan.build(socket))
     except BaseError as exc:
         raise _Rejected.from_error(exc) from None
 

@@ -16,7 +16,7 @@ import types
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaError, SchemaValidator
@@ -224,7 +224,7 @@ def id_unobserved(model: type[BaseModel]) -> bool:
     not the standard `ID` type. Call it on complete models only (it reads the core schema).
     """
     field = model.model_fields.get('id')
-    if field is None or not issubclass(model, StoredModel) or field.annotation is not ID:
+    if field is None or not issubclass(model, StoredModel) or cast(Any, field.annotation) is not ID:
         return False
     if field.default is not None or field.default_factory is not None or field.metadata:
         return False
@@ -338,9 +338,9 @@ def save_file(file: Any) -> str:
 
     root = config.MEDIA_ROOT
     if root is None or str(root) == '':
-        return file.save()
+        return cast('str', file.save())
     # A trailing separator makes `save()` treat the path as the directory to keep the sanitised name in.
-    return file.save(os.path.join(os.fspath(root), ''))
+    return cast('str', file.save(os.path.join(os.fspath(root), '')))
 
 
 def encode_value(value: Any, mongo: bool) -> Any:

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from panther.exceptions import DatabaseError, PantherError
 
@@ -95,7 +95,7 @@ def _database_error(error: sqlite3.Error) -> DatabaseError:
 def _error_code(error: sqlite3.Error) -> int:
     code = getattr(error, 'sqlite_errorcode', None)
     if code is not None:
-        return code & 0xFF
+        return cast('int', code & 0xFF)
     # Python 3.10 has no error codes on exceptions; the messages are stable.
     message = str(error)
     if 'locked' in message:
@@ -244,13 +244,13 @@ class SQLiteStore:
 
     def encrypt(self, text: str | bytes) -> str:
         raw = text.encode() if isinstance(text, str) else text
-        return self.fernet().encrypt(raw).decode('ascii')
+        return cast('str', self.fernet().encrypt(raw).decode('ascii'))
 
     def decrypt(self, token: str) -> bytes:
         from cryptography.fernet import InvalidToken
 
         try:
-            return self.fernet().decrypt(token.encode('ascii'))
+            return cast('bytes', self.fernet().decrypt(token.encode('ascii')))
         except InvalidToken:
             raise DatabaseError(_UNDECRYPTABLE) from None
 

@@ -19,7 +19,7 @@ import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from panther.configs import config
 from panther.exceptions import DatabaseError
@@ -206,10 +206,10 @@ class PantherDBCursor(BaseCursor):
         self._engine = engine
 
     async def _read_all(self) -> list[Any]:
-        return await self._engine.fetch_list(self)
+        return cast('list[Any]', await self._engine.fetch_list(self))
 
     def _read_sync(self) -> list[Any]:
-        return self._engine.fetch_sync(self)
+        return cast('list[Any]', self._engine.fetch_sync(self))
 
 
 class Cursor(BaseCursor):

@@ -7,7 +7,7 @@ import hmac
 import logging
 import os
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import BaseModel, Field
 
@@ -142,10 +142,10 @@ class BaseUser(Model):
         from panther.utils import timezone_now
 
         await self.update(last_login=timezone_now())
-        return await config.AUTHENTICATION.login(user=self)
+        return cast('dict[str, Any]', await config.AUTHENTICATION.login(user=self))
 
     async def refresh_tokens(self) -> dict[str, Any]:
-        return await config.AUTHENTICATION.refresh(user=self)
+        return cast('dict[str, Any]', await config.AUTHENTICATION.refresh(user=self))
 
     async def logout(self) -> Any:
         return await config.AUTHENTICATION.logout(user=self)

@@ -81,7 +81,7 @@ class RedisConnection(Redis):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         if not self.is_connected:
             raise ValueError(NOT_CONFIGURED)
-        return await super().execute_command(*args, **options)
+        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
     def create_connection_for_websocket(self) -> Redis:
         """A dedicated client (database 0) for long-lived pub/sub subscriptions."""

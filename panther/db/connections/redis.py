@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from panther._internal.store import RedisStore, set_redis_store
 from panther.exceptions import PantherError
@@ -79,7 +79,7 @@ redis: Any = _RedisProxy()
 def _import_class(dotted: str) -> type:
     module_name, _, attribute = dotted.rpartition('.')
     try:
-        return getattr(importlib.import_module(module_name), attribute)
+        return cast('type', getattr(importlib.import_module(module_name), attribute))
     except (ImportError, AttributeError, ValueError) as exc:
         raise PantherError(f"Invalid 'REDIS': can not import `{dotted}` ({exc})") from exc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from panther.configs import config
 from panther.db._documents import (
@@ -292,7 +292,7 @@ class BaseMongoDBQuery(BaseQuery):
 
     @classmethod
     async def count(cls, model: type[Model], query: dict[str, Any]) -> int:
-        return await _collection(model).count_documents(_convert(model, query))
+        return cast('int', await _collection(model).count_documents(_convert(model, query)))
 
     @classmethod
     async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:
@@ -301,7 +301,7 @@ class BaseMongoDBQuery(BaseQuery):
     @classmethod
     async def aggregate(cls, model: type[Model], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cursor = await _collection(model).aggregate(pipeline)
-        return await cursor.to_list()
+        return cast('list[dict[str, Any]]', await cursor.to_list())
 
     @classmethod
     async def fetch_by_ids(cls, model: type[Model], ids: list[str], depth: int = 0) -> dict[str, Model]:
@@ -383,7 +383,7 @@ class BaseMongoDBQuery(BaseQuery):
         except BulkWriteError as error:
             failed = (error.details.get('writeErrors') or [{}])[0]
             raise _duplicate(model, failed, failed.get('errmsg', str(error))) from None
-        return result.matched_count
+        return cast('int', result.matched_count)
 
     @classmethod
     async def update_one(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> bool:
@@ -397,7 +397,7 @@ class BaseMongoDBQuery(BaseQuery):
             result = await collection.update_one(_convert(model, query), document)
         except DuplicateKeyError as error:
             raise _duplicate(model, error.details, str(error)) from None
-        return result.matched_count > 0
+        return cast('bool', result.matched_count > 0)
 
     @classmethod
     async def update_many(cls, model: type[Model], query: dict[str, Any], update: dict[str, Any]) -> int:
@@ -412,19 +412,19 @@ class BaseMongoDBQuery(BaseQuery):
         except DuplicateKeyError as error:
             raise _duplicate(model, error.details, str(error)) from None
         # Matched, not modified: the same number the embedded engine reports.
-        return result.matched_count
+        return cast('int', result.matched_count)
 
     @classmethod
     async def delete_one(cls, model: type[Model], query: dict[str, Any]) -> bool:
         if not query:
             return False
         result = await _collection(model).delete_one(_convert(model, query))
-        return result.deleted_count > 0
+        return cast('bool', result.deleted_count > 0)
 
     @classmethod
     async def delete_many(cls, model: type[Model], query: dict[str, Any]) -> int:
         result = await _collection(model).delete_many(_convert(model, query))
-        return result.deleted_count
+        return cast('int', result.deleted_count)
 
     # ------------------------------------------------------------------------------------------ instance
 

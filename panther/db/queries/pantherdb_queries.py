@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
@@ -110,7 +110,7 @@ def _store() -> SQLiteStore:
         )
     # Before the table caches are trusted: the file may have been deleted since the last operation.
     store.check_file()
-    return store
+    return cast('SQLiteStore', store)
 
 
 _tables: dict[str, str] = {}
@@ -191,7 +191,7 @@ def _validate_rows(model: type[Model], rows: list[Any]) -> list[Model]:
             for instance, (identifier, _) in zip(instances, rows, strict=True):
                 instance.__dict__['id'] = identifier if type(identifier) is str else str(identifier)
                 instance.__pydantic_fields_set__.add('id')
-            return instances
+            return cast('list[Model]', instances)
     validate = model.__pydantic_validator__.validate_python
     loads = orjson.loads
     instances = []
@@ -246,7 +246,7 @@ class BasePantherDBQuery(BaseQuery):
         identifier, data = row
         document = orjson.loads(store.decrypt(data) if store.encrypted else data)
         document['id'] = identifier
-        return document
+        return cast('dict[str, Any]', document)
 
     @staticmethod
     def _encode(store: SQLiteStore, document: dict[str, Any]) -> str:
@@ -306,7 +306,7 @@ class BasePantherDBQuery(BaseQuery):
         where, params = cls._where(store, model, _normalise(query))
         # Without a WHERE clause SQLite counts from the b-tree directly instead of visiting every row.
         sql = f'SELECT COUNT(*) FROM {_table(model)}' + ('' if where == '1' else f' WHERE {where}')
-        return (await store.run(_sqlite.fetch_one, sql, params, key=sql))[0]
+        return cast('int', (await store.run(_sqlite.fetch_one, sql, params, key=sql))[0])
 
     @classmethod
     async def exists(cls, model: type[Model], query: dict[str, Any]) -> bool:

@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -40,7 +40,7 @@ def _engine() -> type[BaseQuery]:
     engine = config.QUERY_ENGINE
     if engine is None:
         raise NoDatabaseError
-    return engine
+    return cast('type[BaseQuery]', engine)
 
 
 def _format_ms(milliseconds: float) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import textwrap
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 APP = """
 import datetime as dt
 import enum
+import os
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -31,7 +34,11 @@ from panther.panel import create_admin, register
 from panther.utils import generate_secret_key
 
 SECRET_KEY = generate_secret_key()
-DATABASE = {'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': 'panel.sqlite3'}}
+if os.environ.get('PANEL_MONGODB_URL'):
+    MONGODB_URL = os.environ['PANEL_MONGODB_URL']
+    DATABASE = {'engine': {'class': 'panther.db.connections.MongoDBConnection', 'host': MONGODB_URL}}
+else:
+    DATABASE = {'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': 'panel.sqlite3'}}
 MEDIA_ROOT = 'media'
 
 
@@ -106,13 +113,26 @@ def png(width: int = 8, height: int = 8) -> bytes:
     return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
 
 
-@pytest.fixture(scope='module')
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope='module', params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp('panel_app')
     (directory / 'panel_app.py').write_text(textwrap.dedent(APP))
-    with uvicorn_servers(directory, 'panel_app') as servers:
-        _, port = servers[0]
-        yield f'http://127.0.0.1:{port}'
+    env = {}
+    database = f'panther_panel_browser_{uuid.uuid4().hex[:12]}'
+    if request.param == 'mongodb':
+        # The service itself is checked by the `mongodb` marker (tests/conftest.py).
+        port = int(os.environ.get('PANTHER_TEST_MONGO_PORT', '27017'))
+        env['PANEL_MONGODB_URL'] = f'mongodb://127.0.0.1:{port}/{database}'
+    try:
+        with uvicorn_servers(directory, 'panel_app', env=env) as servers:
+            _, port = servers[0]
+            yield f'http://127.0.0.1:{port}'
+    finally:
+        if request.param == 'mongodb':
+            from pymongo import MongoClient
+
+            with MongoClient(env['PANEL_MONGODB_URL']) as client:
+                client.drop_database(database)
 
 
 class Page:
@@ -139,11 +159,21 @@ class Page:
 
     def navigating(self, action: Callable[[], Any]) -> None:
         """Run `action` (a click) and wait until the next page has replaced this one."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
 
-        old = self.find('html')
+        # A mark on the current page's window: gone once another document has loaded.
+        self.driver.execute_script('window.panelTestMark = true')
         action()
-        self.wait.until(expected_conditions.staleness_of(old))
+
+        def next_page_loaded(driver: Any) -> bool:
+            try:
+                return bool(
+                    driver.execute_script("return window.panelTestMark !== true && document.readyState === 'complete'")
+                )
+            except WebDriverException:
+                return False  # asked while the page was being replaced
+
+        self.wait.until(next_page_loaded)
 
     def submit(self, css: str = 'form.form button[type=submit]') -> None:
         button = self.find(css)

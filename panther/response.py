@@ -98,6 +98,10 @@ NO_BODY_STATUSES = frozenset({100, 101, 102, 103, 204, 304})
 PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, type(None), bytes, tuple})
 
 _ENCODED_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
+# Header pairs sent again and again (CORS, cache and security headers) are encoded once; the table is bounded and
+# starts over when full, so one-off values (ETags, cookies) cannot grow it.
+_ENCODED_HEADERS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_HEADERS_MAX = 1024
 
 
 def render_json(data: Any) -> bytes:
@@ -176,8 +180,18 @@ class Response:
         headers: list[tuple[bytes, bytes]] = []
         if body_length is not None and 'Content-Length' not in self.headers:
             headers.append((b'Content-Length', str(body_length).encode()))
+        known = _ENCODED_HEADERS
         for name, value in self.headers.items():
-            headers.append((name.encode('latin-1'), str(value).encode('latin-1')))
+            if type(value) is str:
+                pair = known.get((name, value))
+                if pair is None:
+                    pair = (name.encode('latin-1'), value.encode('latin-1'))
+                    if len(known) >= _ENCODED_HEADERS_MAX:
+                        known.clear()
+                    known[name, value] = pair
+                headers.append(pair)
+            else:
+                headers.append((name.encode('latin-1'), str(value).encode('latin-1')))
         if self.cookies:
             headers.extend(self.cookies)
         return headers

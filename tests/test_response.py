@@ -582,3 +582,12 @@ async def test_every_small_range_answers_a_consistent_length(ten_byte_file_clien
                 assert res.headers['Content-Range'] == f'bytes {start}-{min(end, 9)}/10'
             else:
                 assert res.status_code == 416, (start, end)
+
+
+def test_the_table_of_encoded_header_pairs_stays_bounded() -> None:
+    from panther import response as response_module
+
+    for number in range(3 * response_module._ENCODED_HEADERS_MAX):
+        headers = Response(data=None, headers={'ETag': f'"{number}"'}).bytes_headers
+        assert (b'ETag', f'"{number}"'.encode()) in headers
+        assert len(response_module._ENCODED_HEADERS) <= response_module._ENCODED_HEADERS_MAX

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from panther.configs import config
+from panther.db.connections import load_database
 
 # The example apps fall back to development keys that are published in this repository; Panther refuses those
 # at start-up unless PANTHER_DEV is set. Tests of that refusal remove the flag themselves.
@@ -163,3 +166,28 @@ def clock() -> Iterator[Any]:
     manual.install()
     yield manual
     ManualClock.uninstall()
+
+
+@pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The embedded database (`'sqlite'`) or MongoDB (`'mongodb'`), a fresh one per test; tests run on both."""
+    if request.param == 'sqlite':
+        load_database(
+            {'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': tmp_path / 'db.sqlite3'}}
+        )
+    else:
+        name = f'panther_test_{uuid.uuid4().hex[:12]}'
+        host, port = request.getfixturevalue('mongodb_address')
+        load_database(
+            {
+                'engine': {
+                    'class': 'panther.db.connections.MongoDBConnection',
+                    'host': f'mongodb://{host}:{port}',
+                    'database': name,
+                }
+            }
+        )
+    yield request.param
+    if request.param == 'mongodb':
+        await config.DATABASE.client.drop_database(config.DATABASE.session.name)
+    await config.DATABASE.close()

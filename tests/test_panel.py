@@ -402,6 +402,14 @@ async def test_admin_pages_forbid_framing_and_carry_a_strict_csp(client):
         assert 'unsafe-inline' not in csp
 
 
+async def test_without_a_signing_key_the_panel_says_what_is_missing(client, caplog):
+    config.JWT_CONFIG = None
+    config.SECRET_KEY = None
+    response = await client.get('/admin/login/')
+    assert response.status_code == 500
+    assert 'SECRET_KEY' in response.data and 'SECRET_KEY' in caplog.text
+
+
 async def test_static_files_are_served_from_the_package(client):
     css = await client.get('/admin/static/panel.css')
     assert css.status_code == 200 and css.headers['Content-Type'].startswith('text/css')
@@ -619,6 +627,17 @@ async def test_a_stale_edit_is_refused_with_a_clear_message(client):
     assert (await client.post(path, payload=form, content_type=FORM)).status_code == 302
     await gadget.reload()
     assert gadget.title == 'Mine'
+
+
+async def test_a_change_to_a_referenced_document_does_not_make_an_edit_stale(client):
+    admin = await admin_session(client)
+    gadget = await Gadget.insert_one(title='Lamp', address={'city': 'a', 'zip_code': 1}, owner=admin)
+    path = f'/admin/{index_of(Gadget)}/{gadget.id}/'
+    page = await client.get(path)
+    await admin.update(last_login=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))  # e.g. the owner logs in
+    form = gadget_form(token_in(page.data), _version=version_in(page.data), title='Mine', owner=str(admin.id))
+    response = await client.post(path, payload=form, content_type=FORM)
+    assert response.status_code == 302, response.data
 
 
 # --- lists ------------------------------------------------------------------------------------------------------

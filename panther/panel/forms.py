@@ -232,10 +232,28 @@ def form_values(specs: list[FieldSpec], document: Any) -> dict[str, Any]:
     return values
 
 
+def _as_stored(value: Any) -> Any:
+    """`value` as the document stores it: related documents by id (a change to them is not a change to this one)
+    and files by their path."""
+    from panther.db import Model
+
+    if isinstance(value, Model):
+        return ['ref', str(value.id)]
+    if isinstance(value, File):
+        return ['file', value.file_name]
+    if isinstance(value, BaseModel):
+        return {name: _as_stored(getattr(value, name, None)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {str(key): _as_stored(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_as_stored(item) for item in value]
+    return value
+
+
 def fingerprint(document: Any) -> str:
     """A digest of a stored document's values; a save whose form carried another one is refused (stale form)."""
-    data = document.model_dump(mode='python') if isinstance(document, BaseModel) else document
-    encoded = orjson.dumps(data, default=json_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    fields = {name: _as_stored(getattr(document, name, None)) for name in type(document).model_fields}
+    encoded = orjson.dumps(fields, default=json_default, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 

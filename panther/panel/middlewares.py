@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import functools
+import html
+import logging
 from typing import Any, ClassVar
 
-from panther.exceptions import APIError, RedirectAPIError
+from panther.exceptions import APIError, PantherError, RedirectAPIError
 from panther.middlewares import HTTPMiddleware
+from panther.panel.authentications import AdminCookieJWTAuthentication
 from panther.panel.pages import finish_page
 from panther.panel.security import UNSAFE_METHODS, check_csrf
 from panther.request import ClientDisconnected, Request
-from panther.response import RedirectResponse, Response
+from panther.response import HTMLResponse, RedirectResponse, Response
 
 __all__ = ['PanelPageMiddleware', 'RedirectToSlashMiddleware', 'page_middleware']
+
+logger = logging.getLogger('panther')
 
 
 class RedirectToSlashMiddleware(HTTPMiddleware):
@@ -40,6 +45,12 @@ class PanelPageMiddleware(HTTPMiddleware):
 
     async def __call__(self, request: Request) -> Response:
         request.__dict__['panel_root'] = _root(request.path, self.depth)
+        try:
+            AdminCookieJWTAuthentication.jwt_config()
+        except PantherError as exc:
+            # Sessions and CSRF tokens are signed with the JWT key: without one no page can be served.
+            logger.error(f'Admin panel: {exc}')
+            return HTMLResponse(data=f'<h1>Admin panel: {html.escape(str(exc))}</h1>', status_code=500)
         try:
             if request.method in UNSAFE_METHODS:
                 await request.read_body()

@@ -31,12 +31,12 @@ def _field_names(model: type, names: Any, option: str) -> tuple[str, ...] | None
         return None
     if isinstance(names, str):
         raise PantherError(f'`{option}` of {model.__name__} should be a list of field names, not a string')
-    names = tuple(names)
+    chosen = tuple(str(name) for name in names)
     fields = getattr(model, 'model_fields', {})
-    unknown = [name for name in names if name not in fields]
+    unknown = [name for name in chosen if name not in fields]
     if unknown:
         raise PantherError(f'`{option}` of {model.__name__} names unknown fields: {", ".join(unknown)}')
-    return names
+    return chosen
 
 
 def register(

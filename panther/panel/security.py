@@ -71,9 +71,9 @@ def session_id(request: Any) -> str:
 
 def csrf_nonce(request: Any) -> str:
     """The browser's CSRF nonce (the `panel_csrf` cookie); a new one is made, and set by the page, if missing."""
-    nonce = request.__dict__.get('panel_csrf_nonce')
+    nonce: str | None = request.__dict__.get('panel_csrf_nonce')
     if nonce is None:
-        nonce = request.cookies.get(CSRF_COOKIE) or ''
+        nonce = str(request.cookies.get(CSRF_COOKIE) or '')
         if len(nonce) < 16:
             nonce = secrets.token_urlsafe(24)
             request.__dict__['panel_new_csrf_nonce'] = nonce

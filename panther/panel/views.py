@@ -108,11 +108,11 @@ def _label_field(model: type[Any]) -> str | None:
     chosen = options_for(model).label_field
     if chosen:
         return chosen
-    fields = model.model_fields
-    candidates = [getattr(model, 'USERNAME_FIELD', None), 'name', 'title', 'username', 'email', 'slug']
-    for name in candidates:
-        if name and name in fields:
-            return name
+    fields: dict[str, Any] = model.model_fields
+    candidates: list[str | None] = [getattr(model, 'USERNAME_FIELD', None), 'name', 'title', 'username', 'email']
+    for candidate in [*candidates, 'slug']:
+        if candidate and candidate in fields:
+            return str(candidate)
     for name, field in fields.items():
         if field.annotation is str and name != 'password':
             return name
@@ -131,7 +131,7 @@ def is_user_model(model: type[Any]) -> bool:
 
 
 def public_dump(document: Any) -> dict[str, Any]:
-    data = document.model_dump(mode='json', fallback=json_default)
+    data: dict[str, Any] = document.model_dump(mode='json', fallback=json_default)
     if is_user_model(type(document)):
         data.pop('password', None)
     return data

@@ -468,6 +468,26 @@ async def test_create_and_edit_a_document_with_every_field_kind(client):
     assert 'id="field-code">set-once<' in (await client.get(f'/admin/{index_of(Gadget)}/{gadget.id}/')).data
 
 
+async def test_datetimes_are_shown_in_the_timezone_and_kept_when_unchanged(client):
+    await admin_session(client)
+    config.TIMEZONE = 'Asia/Tehran'  # UTC+03:30
+    seen = dt.datetime(2024, 1, 2, 10, 0, tzinfo=dt.timezone.utc)
+    gadget = await Gadget.insert_one(title='Lamp', address={'city': 'a', 'zip_code': 1}, seen_at=seen)
+    path = f'/admin/{index_of(Gadget)}/{gadget.id}/'
+    page = await client.get(path)
+    assert 'name="seen_at" value="2024-01-02T13:30:00"' in page.data
+    form = gadget_form(token_in(page.data), _version=version_in(page.data), seen_at='2024-01-02T13:30:00')
+    assert (await client.post(path, payload=form, content_type=FORM)).status_code == 302
+    await gadget.reload()
+    assert gadget.seen_at.replace(tzinfo=gadget.seen_at.tzinfo or dt.timezone.utc) == seen
+    page = await client.get(path)
+    form = gadget_form(token_in(page.data), _version=version_in(page.data), seen_at='2024-01-02T14:00:00')
+    assert (await client.post(path, payload=form, content_type=FORM)).status_code == 302
+    await gadget.reload()
+    moved = gadget.seen_at.replace(tzinfo=gadget.seen_at.tzinfo or dt.timezone.utc)
+    assert moved == dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc)
+
+
 async def test_invalid_values_are_shown_next_to_their_fields_and_nothing_is_stored(client):
     await admin_session(client)
     path = f'/admin/{index_of(Gadget)}/create/'

@@ -175,7 +175,9 @@ def _zone() -> Any:
 
 
 def to_local(value: dt.datetime) -> dt.datetime:
-    """Aware datetimes are shown (and typed) in `config.TIMEZONE`."""
+    """Datetimes are shown (and typed) in `config.TIMEZONE`. MongoDB reads them back naive, in UTC."""
+    if value.tzinfo is None and getattr(config.QUERY_ENGINE, 'object_ids', False):
+        value = value.replace(tzinfo=dt.timezone.utc)
     if value.tzinfo is not None:
         return value.astimezone(_zone()).replace(tzinfo=None)
     return value
@@ -366,6 +368,8 @@ async def _read_field(spec: FieldSpec, form: dict[str, Any], existing: Any, resu
             result.errors.setdefault(name, []).append(f'Invalid JSON: {exc}')
             return _KEEP
     if kind == 'datetime':
+        if existing is not None and text == input_value(spec, _get_path(existing, name)):
+            return _KEEP  # unchanged: the stored value stays exactly as it was (naive or aware)
         return localize(text)
     return text
 

@@ -144,3 +144,29 @@ def refusal_reason(response: Any) -> str:
     match = re.fullmatch(r'Bearer error="invalid_token", error_description="([^"]*)"', challenge)
     assert match is not None, challenge
     return match.group(1)
+
+
+ALL_ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS'
+
+
+def error_messages(caplog: Any) -> list[str]:
+    """The messages of the ERROR records `caplog` captured."""
+    import logging
+
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+
+
+def raises_logged(caplog: Any, build: Any) -> str:
+    """Run `build()`, which must raise PantherError; check the same message was logged at ERROR once."""
+    import logging
+
+    import pytest
+
+    from panther.exceptions import PantherError
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG), pytest.raises(PantherError) as info:
+        build()
+    message = info.value.args[0]
+    assert error_messages(caplog) == [message]
+    return str(message)

@@ -16,26 +16,9 @@ from panther.exceptions import PantherError
 from panther.request import Request
 from panther.response import Response
 from panther.test import APIClient
-from tests._core_helpers import RawCall, make_app
-
-ALL_ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS'
-
+from tests._core_helpers import RawCall, error_messages, make_app, raises_logged
 
 UID = '12345678-1234-5678-1234-567812345678'
-
-
-def error_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-
-
-def raises_logged(caplog: pytest.LogCaptureFixture, build) -> str:
-    """Run `build()`, which must raise PantherError; check the same message was logged at ERROR once."""
-    caplog.clear()
-    with caplog.at_level(logging.DEBUG), pytest.raises(PantherError) as info:
-        build()
-    message = info.value.args[0]
-    assert error_messages(caplog) == [message]
-    return message
 
 
 # Options validation (SPEC §5.1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from decimal import Decimal
 from typing import Optional
@@ -12,29 +11,11 @@ from uuid import UUID
 import pytest
 
 from panther.app import API, GenericAPI
-from panther.exceptions import PantherError
 from panther.request import Request
 from panther.test import APIClient
 from tests._core_helpers import make_app
 from tests._string_annotations import TypedClass, typed_function
 from tests._type_checking_annotations import type_checking_only
-
-ALL_ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS'
-
-
-def error_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-
-
-def raises_logged(caplog: pytest.LogCaptureFixture, build) -> str:
-    """Run `build()`, which must raise PantherError; check the same message was logged at ERROR once."""
-    caplog.clear()
-    with caplog.at_level(logging.DEBUG), pytest.raises(PantherError) as info:
-        build()
-    message = info.value.args[0]
-    assert error_messages(caplog) == [message]
-    return message
-
 
 # Argument injection (SPEC §5.5, issue 3)
 

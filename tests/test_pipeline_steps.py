@@ -4,7 +4,6 @@ throttling, input validation, endpoint middlewares, concurrency."""
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import pytest
 from pydantic import BaseModel
@@ -12,15 +11,12 @@ from pydantic import BaseModel
 from panther import status
 from panther.app import API, GenericAPI
 from panther.configs import config
-from panther.exceptions import APIError, AuthenticationAPIError, PantherError, ThrottlingAPIError
+from panther.exceptions import APIError, AuthenticationAPIError, ThrottlingAPIError
 from panther.middlewares import HTTPMiddleware
 from panther.request import Request
 from panther.response import Response
 from panther.test import APIClient
-from tests._core_helpers import make_app
-
-ALL_ALLOW = 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS'
-
+from tests._core_helpers import ALL_ALLOW, make_app, raises_logged
 
 
 class Item(BaseModel):
@@ -30,20 +26,6 @@ class Item(BaseModel):
 
 class NoCall:
     pass
-
-
-def error_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-
-
-def raises_logged(caplog: pytest.LogCaptureFixture, build) -> str:
-    """Run `build()`, which must raise PantherError; check the same message was logged at ERROR once."""
-    caplog.clear()
-    with caplog.at_level(logging.DEBUG), pytest.raises(PantherError) as info:
-        build()
-    message = info.value.args[0]
-    assert error_messages(caplog) == [message]
-    return message
 
 
 # Methods: 405 with Allow, HEAD, OPTIONS (issue 3)

@@ -75,7 +75,17 @@ class Hidden(Model):
     name: str
 
 
-MODELS = [Tag, Gadget, Hidden]
+class Level(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+class Ticket(Model):
+    level: Level = Level.LOW
+    weight: Literal[1, 2, 3] = 1
+
+
+MODELS = [Tag, Gadget, Hidden, Ticket]
 
 
 @pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
@@ -486,6 +496,20 @@ async def test_datetimes_are_shown_in_the_timezone_and_kept_when_unchanged(clien
     await gadget.reload()
     moved = gadget.seen_at.replace(tzinfo=gadget.seen_at.tzinfo or dt.timezone.utc)
     assert moved == dt.datetime(2024, 1, 2, 10, 30, tzinfo=dt.timezone.utc)
+
+
+async def test_choices_with_numeric_values(client):
+    await admin_session(client)
+    path = f'/admin/{index_of(Ticket)}/create/'
+    token = await form_token(client, path)
+    response = await client.post(path, payload={'csrf_token': token, 'level': '2', 'weight': '3'}, content_type=FORM)
+    assert response.status_code == 302, response.data
+    ticket = await Ticket.find_one()
+    assert (ticket.level, ticket.weight) == (Level.HIGH, 3)
+    response = await client.post(path, payload={'csrf_token': token, 'level': '7', 'weight': '3'}, content_type=FORM)
+    assert response.status_code == 400 and 'id="errors-level"' in response.data
+    listing = await client.get(f'/admin/{index_of(Ticket)}/', query_params={'f_level': '2', 'f_weight': '3'})
+    assert str(ticket.id) in listing.data
 
 
 async def test_invalid_values_are_shown_next_to_their_fields_and_nothing_is_stored(client):

@@ -22,6 +22,7 @@ from panther.file_handler import File, Image
 __all__ = [
     'FieldSpec',
     'FormResult',
+    'choice_of',
     'fingerprint',
     'form_specs',
     'form_values',
@@ -367,6 +368,8 @@ async def _read_field(spec: FieldSpec, form: dict[str, Any], existing: Any, resu
         except orjson.JSONDecodeError as exc:
             result.errors.setdefault(name, []).append(f'Invalid JSON: {exc}')
             return _KEEP
+    if kind == 'enum':
+        return choice_of(spec, text)
     if kind == 'datetime':
         if existing is not None and text == input_value(spec, _get_path(existing, name)):
             return _KEEP  # unchanged: the stored value stays exactly as it was (naive or aware)
@@ -375,6 +378,15 @@ async def _read_field(spec: FieldSpec, form: dict[str, Any], existing: Any, resu
 
 
 _KEEP = object()
+
+
+def choice_of(spec: FieldSpec, text: str) -> Any:
+    """The enum member / `Literal` value a select's text stands for (an `int` choice is not the string `'1'`)."""
+    annotation, _ = _unwrap_optional(spec.annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        options: tuple[Any, ...] = tuple(annotation)
+        return next((member for member in options if str(member.value) == text), text)
+    return next((value for value in get_args(annotation) if str(value) == text), text)
 
 
 def _error_key(loc: tuple[Any, ...], names: set[str]) -> tuple[str, str]:

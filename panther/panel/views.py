@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import os
@@ -24,7 +25,16 @@ from panther.exceptions import (
 from panther.file_handler import File
 from panther.openapi import OutputSchema
 from panther.panel.authentications import AdminCookieJWTAuthentication, panel_root
-from panther.panel.forms import FieldSpec, fingerprint, form_specs, form_values, json_default, leaves, parse_form
+from panther.panel.forms import (
+    FieldSpec,
+    choice_of,
+    fingerprint,
+    form_specs,
+    form_values,
+    json_default,
+    leaves,
+    parse_form,
+)
 from panther.panel.middlewares import RedirectToSlashMiddleware, page_middleware
 from panther.panel.pages import TEMPLATES_DIR, render
 from panther.panel.permissions import IsAuthenticated
@@ -224,27 +234,13 @@ def _filter_value(spec: FieldSpec, raw: str) -> Any:
     if kind == 'float':
         return float(raw)
     if kind == 'enum':
-        for value, _ in spec.choices:
-            if value == raw:
-                members = [m for m in getattr(spec.annotation, '__args__', ()) if str(m) == raw]
-                return members[0] if members else _enum_value(spec, raw)
-        raise ValueError('not one of the choices')
+        if raw not in {value for value, _ in spec.choices}:
+            raise ValueError('not one of the choices')
+        chosen = choice_of(spec, raw)
+        return chosen.value if isinstance(chosen, enum.Enum) else chosen
     if kind in ('str', 'text', 'reference', 'date'):
         return raw
     raise ValueError('this field cannot be filtered')
-
-
-def _enum_value(spec: FieldSpec, raw: str) -> Any:
-    import enum
-
-    from panther.panel.forms import _unwrap_optional
-
-    annotation, _ = _unwrap_optional(spec.annotation)
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        for member in annotation:
-            if str(member.value) == raw:
-                return member.value
-    return raw
 
 
 class TableView(PanelView):

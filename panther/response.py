@@ -591,7 +591,16 @@ class FileResponse(StreamingResponse):
         # `base_dir` (e.g. an upload directory) defaults to the app's BASE_DIR; nothing outside it is served.
         base = Path(base_dir if base_dir is not None else (config.BASE_DIR or '.')).resolve()
         target = (base / file_path).resolve()
-        self.path: Path | None = target if target.is_relative_to(base) and target.is_file() else None
+        inside = target.is_relative_to(base)
+        if not inside:
+            # A bare 404 hides the usual cause: an upload under MEDIA_ROOT served with the default base.
+            logger.warning(
+                'FileResponse: %r is outside the base directory %r, answering 404 (pass base_dir=, '
+                'e.g. base_dir=config.MEDIA_ROOT for uploaded files)',
+                str(file_path),
+                str(base),
+            )
+        self.path: Path | None = target if inside and target.is_file() else None
         self._not_found: Response | None
         if self.path is None:
             super().__init__(data=None, status_code=404, headers=headers)

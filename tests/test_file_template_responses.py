@@ -173,3 +173,38 @@ async def test_base_dir_names_another_directory(tmp_path: Path) -> None:
     config.BASE_DIR = tmp_path / 'elsewhere'
     assert FileResponse('cover.png', base_dir=uploads).path == uploads / 'cover.png'
     assert FileResponse('../private.txt', base_dir=uploads).status_code == 404
+
+
+async def test_outside_base_dir_logs_a_warning_naming_both(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    media = tmp_path / 'media'
+    media.mkdir()
+    (media / 'cover.png').write_bytes(b'\x89PNG\r\n\x1a\n')
+    config.BASE_DIR = tmp_path / 'app'
+    with caplog.at_level(logging.WARNING, logger='panther'):
+        response = FileResponse(str(media / 'cover.png'))
+    assert response.status_code == 404
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert str(media / 'cover.png') in warnings[0]
+    assert str(tmp_path / 'app') in warnings[0]
+    assert 'base_dir=' in warnings[0]
+
+
+async def test_missing_file_inside_base_dir_logs_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config.BASE_DIR = tmp_path
+    with caplog.at_level(logging.WARNING, logger='panther'):
+        assert FileResponse('missing.txt').status_code == 404
+        assert FileResponse('.').status_code == 404
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_media_root_served_with_base_dir(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    media = tmp_path / 'media'
+    media.mkdir()
+    (media / 'cover.png').write_bytes(b'\x89PNG\r\n\x1a\n')
+    config.BASE_DIR = tmp_path / 'app'
+    config.MEDIA_ROOT = media
+    with caplog.at_level(logging.WARNING, logger='panther'):
+        response = FileResponse(str(media / 'cover.png'), base_dir=config.MEDIA_ROOT)
+    assert response.path == media / 'cover.png'
+    assert caplog.records == []

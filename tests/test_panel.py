@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
 import pytest
@@ -20,7 +20,7 @@ from panther import Panther
 from panther.configs import config
 from panther.db import Model
 from panther.db.connections import load_database
-from panther.db.models import BaseUser
+from panther.db.models import BaseUser, OnDelete
 from panther.exceptions import PantherError
 from panther.file_handler import File, Image
 from panther.panel import create_admin, hide, register
@@ -85,7 +85,11 @@ class Ticket(Model):
     weight: Literal[1, 2, 3] = 1
 
 
-MODELS = [Tag, Gadget, Hidden, Ticket]
+class Shelf(Model):
+    tag: Annotated[Tag, OnDelete.PROTECT]
+
+
+MODELS = [Tag, Gadget, Hidden, Ticket, Shelf]
 
 
 @pytest.fixture(params=['sqlite', pytest.param('mongodb', marks=pytest.mark.mongodb)])
@@ -753,6 +757,22 @@ async def test_delete_one_document_after_confirming(client):
     response = await client.post(path, payload={'csrf_token': token_in(page.data)}, content_type=FORM)
     assert response.status_code == 302
     assert await Tag.count() == 0
+
+
+async def test_a_protected_document_is_not_deleted_and_the_page_says_why(client):
+    await admin_session(client)
+    tag = await Tag.insert_one(name='kept')
+    await Shelf.insert_one(tag=tag)
+    path = f'/admin/{index_of(Tag)}/{tag.id}/delete/'
+    response = await client.post(path, payload={'csrf_token': await form_token(client, path)}, content_type=FORM)
+    assert response.status_code == 409
+    assert 'Shelf' in response.data
+    base = f'/admin/{index_of(Tag)}/'
+    token = await form_token(client, base)
+    body = f'csrf_token={token}&ids={tag.id}&confirm=yes'.encode()
+    response = await client.post(f'{base}delete/', payload=body, content_type=FORM)
+    assert response.status_code == 409 and 'Deleted 0' in response.data
+    assert await Tag.count() == 1
 
 
 # --- the JSON interface (SPEC §25) -------------------------------------------------------------------------------

@@ -98,19 +98,40 @@ class RawCall:
         return b''.join(m.get('body', b'') for m in self.sent if m['type'] == 'http.response.body')
 
 
-def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `code` in a fresh interpreter (import side effects are only visible there), repo on the path."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
+def run_interpreter(
+    arguments: list[str],
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+    **options: Any,
+) -> subprocess.CompletedProcess[str]:
+    """`python <arguments>` in a fresh interpreter with the repository on the path (output captured as text)."""
+    environment = dict(os.environ if env is None else env)
+    environment['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get('PYTHONPATH')]))
     return subprocess.run(
-        [sys.executable, '-c', textwrap.dedent(code)],
+        [sys.executable, *arguments],
         cwd=cwd,
-        env=env,
+        env=environment,
+        input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
+        **options,
     )
+
+
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter (import side effects are only visible there), repo on the path."""
+    return run_interpreter(['-c', textwrap.dedent(code)], cwd)
+
+
+def run_panther(*args: str, cwd: Path, columns: int = 120, **options: Any) -> subprocess.CompletedProcess[str]:
+    """The `panther` command line in a fresh interpreter (`COLUMNS` fixes the width rich lays tables out in)."""
+    env = {**(options.pop('env', None) or os.environ), 'COLUMNS': str(columns)}
+    return run_interpreter(['-m', 'panther.cli.main', *args], cwd, env=env, **options)
 
 
 async def check_unique_sign_up(client: Any, monkeypatch: Any, user_model: Any, url: str, password: str) -> None:

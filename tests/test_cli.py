@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import ast
 import logging
-import os
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -12,23 +9,9 @@ import pytest
 
 import panther
 from panther.cli import main as cli_main
+from tests._core_helpers import run_panther
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _panther(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
-    env['COLUMNS'] = '120'
-    return subprocess.run(
-        [sys.executable, '-m', 'panther.cli.main', *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -193,13 +176,13 @@ def test_db_missing_dependency_is_not_hidden(run_start: pytest.MonkeyPatch) -> N
 
 
 def test_process_version(tmp_path: Path) -> None:
-    result = _panther('version', cwd=tmp_path)
+    result = run_panther('version', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == panther.__version__
 
 
 def test_process_invalid_arguments(tmp_path: Path) -> None:
-    result = _panther('definitely-not-a-command', cwd=tmp_path)
+    result = run_panther('definitely-not-a-command', cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert any(line.startswith('ERROR:') and line.endswith('| Invalid Arguments.') for line in lines)
@@ -207,7 +190,7 @@ def test_process_invalid_arguments(tmp_path: Path) -> None:
 
 
 def test_process_no_arguments(tmp_path: Path) -> None:
-    result = _panther(cwd=tmp_path)
+    result = run_panther(cwd=tmp_path)
     assert result.returncode == 1
     assert 'Invalid Arguments.' in result.stderr
     assert result.stdout == ''
@@ -217,55 +200,27 @@ def test_process_no_arguments(tmp_path: Path) -> None:
     'args', [('definitely-not-a-command',), ('shell',), ('createuser', 'a.py', 'b.py'), ('monitor',)]
 )
 def test_process_mistakes_create_no_logs_directory(tmp_path: Path, args: tuple[str, ...]) -> None:
-    result = _panther(*args, cwd=tmp_path)
+    result = run_panther(*args, cwd=tmp_path)
     assert result.returncode == 1
     assert 'ERROR' in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_process_dash_v_prints_the_version(tmp_path: Path) -> None:
-    result = _panther('-v', cwd=tmp_path)
+    result = run_panther('-v', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == panther.__version__
 
 
-def _module_level_cli_imports(path: Path) -> set[str]:
-    imported: set[str] = set()
-    for node in ast.parse(path.read_text()).body:  # top-level statements only: imports inside functions are lazy
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f'{node.module}.{alias.name}' for alias in node.names]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        else:
-            continue
-        imported.update(name for name in names if name.startswith('panther.cli.'))
-    return imported
-
-
-def test_no_module_level_import_cycles_in_the_cli_package() -> None:
-    package = REPO_ROOT / 'panther' / 'cli'
-    modules = {f'panther.cli.{path.stem}': path for path in package.glob('*.py') if path.stem != '__init__'}
-    graph = {name: _module_level_cli_imports(path) & modules.keys() for name, path in modules.items()}
-    assert graph['panther.cli.tasks_command'] == {'panther.cli._app', 'panther.cli._output'}
-
-    def visit(name: str, trail: tuple[str, ...]) -> None:
-        assert name not in trail, f'import cycle: {" -> ".join((*trail, name))}'
-        for imported in graph[name]:
-            visit(imported, (*trail, name))
-
-    for name in graph:
-        visit(name, ())
-
-
 def test_process_run_help_is_uvicorn_help(tmp_path: Path) -> None:
-    result = _panther('run', '--help', cwd=tmp_path)
+    result = run_panther('run', '--help', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert 'Usage: panther run [OPTIONS] APP' in result.stdout
     assert '--workers' in result.stdout
 
 
 def test_process_run_bad_app_fails(tmp_path: Path) -> None:
-    result = _panther('run', 'no_such_module_for_panther_tests:app', cwd=tmp_path)
+    result = run_panther('run', 'no_such_module_for_panther_tests:app', cwd=tmp_path)
     assert result.returncode != 0
     assert 'no_such_module_for_panther_tests' in result.stderr
 
@@ -291,7 +246,7 @@ BackgroundTask(clean_up, 'reports').on(WeekDay.MONDAY).at(time(9), time(17)).int
 
 def test_process_tasks_lists_the_submitted_tasks(tmp_path: Path) -> None:
     (tmp_path / 'main.py').write_text(TASKS_APP)
-    result = _panther('tasks', 'main.py', cwd=tmp_path)
+    result = run_panther('tasks', 'main.py', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if 'main.clean_up' in line]
     assert len(rows) == 2
@@ -302,7 +257,7 @@ def test_process_tasks_lists_the_submitted_tasks(tmp_path: Path) -> None:
 
 def test_process_tasks_without_the_setting_says_so(tmp_path: Path) -> None:
     (tmp_path / 'main.py').write_text(TASKS_APP.replace('BACKGROUND_TASKS = True', ''))
-    result = _panther('tasks', 'main.py', cwd=tmp_path)
+    result = run_panther('tasks', 'main.py', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert '`BACKGROUND_TASKS` is not True in `configs`: no task will run.' in result.stdout
     assert 'No background tasks were submitted at import' in result.stdout
@@ -319,6 +274,6 @@ def test_process_tasks_without_the_setting_says_so(tmp_path: Path) -> None:
 )
 def test_process_tasks_bad_arguments(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     (tmp_path / 'notes.txt').write_text('not an app')
-    result = _panther('tasks', *args, cwd=tmp_path)
+    result = run_panther('tasks', *args, cwd=tmp_path)
     assert result.returncode == 1
     assert message in result.stderr

@@ -15,6 +15,7 @@ import panther
 from panther._internal.secret_key import PUBLISHED_KEYS
 from panther.cli.create_project_command import CreateProject, create
 from panther.cli.template import SINGLE_FILE_TEMPLATE, TEMPLATE
+from tests._core_helpers import run_interpreter, run_panther
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,15 +256,7 @@ def _project_env() -> dict[str, str]:
 
 
 def _run_project_tests(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_interpreter(['-m', 'pytest', '-q', '-p', 'no:cacheprovider'], project, env=env, timeout=120)
 
 
 @pytest.mark.slow
@@ -307,19 +300,9 @@ def test_fresh_project_works_with_createuser_and_routes(in_tmp: Path) -> None:
     project = in_tmp / 'fresh'
 
     def panther_command(*args: str, stdin: str = '') -> subprocess.CompletedProcess[str]:
-        env = _project_env()
-        env['COLUMNS'] = '200'
-        return subprocess.run(
-            [sys.executable, '-m', 'panther.cli.main', *args],
-            cwd=project,
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            # No controlling terminal: the hidden password prompt reads stdin instead of /dev/tty.
-            start_new_session=True,
+        # No controlling terminal: the hidden password prompt reads stdin instead of /dev/tty.
+        return run_panther(
+            *args, cwd=project, columns=200, env=_project_env(), stdin=stdin, start_new_session=True
         )
 
     created = panther_command('createuser', 'main.py', stdin='alice\npw-of-alice\npw-of-alice\n')

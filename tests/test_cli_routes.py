@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from panther.cli._app import import_app_target
 from panther.cli.routes_command import Route, collect_routes, routes
+from tests._core_helpers import run_panther
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,18 +104,7 @@ def test_routes_read_every_declaration(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_process_routes_of_an_app_file(tmp_path: Path) -> None:
     (tmp_path / 'main.py').write_text(APP)
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
-    env['COLUMNS'] = '250'
-    result = subprocess.run(
-        [sys.executable, '-m', 'panther.cli.main', 'routes', 'main.py'],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_panther('routes', 'main.py', cwd=tmp_path, columns=250)
     assert result.returncode == 0, result.stderr
     rows = {line.split('│')[1].strip(): line for line in result.stdout.splitlines() if line.startswith('│')}
     assert set(rows) == {'/items/', '/items/<item_id>/', '/admin/all/', '/ws/feed/'}

@@ -13,7 +13,9 @@ That item runs the page's other blocks too (their definitions are needed) but on
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import subprocess
 import sys
 import types
 import uuid
@@ -28,6 +30,7 @@ from panther.background_tasks import _background_tasks
 from panther.configs import config
 from panther.db.connections.redis import close_redis
 from panther.events import Event
+from tests._core_helpers import run_interpreter
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [
@@ -145,3 +148,52 @@ async def test_service_blocks_are_marked_on_their_first_line() -> None:
 async def test_readme_starts_with_the_two_commands() -> None:
     head = (ROOT / 'README.md').read_text(encoding='utf-8')[:600]
     assert head.index('./scripts/run') < head.index('./scripts/test')
+
+
+# --- the README's test snippet in a project of its own ---------------------------------------------------------------
+
+TOML_BLOCK = re.compile(r'```toml\n(.*?)```', re.DOTALL)
+
+
+def _fresh_readme_project(tmp_path: Path, with_configuration: bool) -> Path:
+    """The README's app as main.py and its test snippet as tests/test_main.py, as a reader would copy them."""
+    readme = (ROOT / 'README.md').read_text(encoding='utf-8')
+    app_block, test_block = BLOCK.findall(readme)[:2]
+    project = tmp_path / ('configured' if with_configuration else 'bare')
+    (project / 'tests').mkdir(parents=True)
+    (project / 'main.py').write_text(app_block, encoding='utf-8')
+    (project / 'tests' / 'test_main.py').write_text('from main import app\n' + test_block, encoding='utf-8')
+    if with_configuration:
+        (project / 'pyproject.toml').write_text(TOML_BLOCK.findall(readme)[0], encoding='utf-8')
+    else:
+        (project / 'pyproject.toml').write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n', encoding='utf-8')
+    return project
+
+
+def _pytest_in(project: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in ('PYTEST_ADDOPTS', 'PANTHER_DEV')}
+    return run_interpreter(['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], project, env=env, timeout=120)
+
+
+def test_readme_test_snippet_passes_in_a_fresh_project(tmp_path: Path) -> None:
+    result = _pytest_in(_fresh_readme_project(tmp_path, with_configuration=True))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '1 passed' in result.stdout
+
+
+def test_readme_test_snippet_needs_the_documented_configuration(tmp_path: Path) -> None:
+    # Without asyncio_mode the async test is not run: the documented configuration is what makes it pass.
+    result = _pytest_in(_fresh_readme_project(tmp_path, with_configuration=False))
+    assert result.returncode != 0
+    assert '1 passed' not in result.stdout
+
+
+def test_documented_test_configuration_is_what_panther_create_writes() -> None:
+    from panther.cli.template import TEMPLATE
+
+    shipped = TEMPLATE['pyproject.toml']
+    for page in (ROOT / 'README.md', ROOT / 'docs' / 'core.md'):
+        text = page.read_text(encoding='utf-8')
+        assert not any('pytest.mark.asyncio' in block for block in BLOCK.findall(text)), page.name
+        for line in TOML_BLOCK.findall(text)[0].splitlines():
+            assert line in shipped, f'{page.name}: {line}'

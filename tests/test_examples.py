@@ -707,6 +707,40 @@ def test_scripts_run_serves_the_canonical_app() -> None:
     assert '--host 127.0.0.1 --port 8000' in script
 
 
+def _run_script_with_a_stub_panther(tmp_path: Path, *arguments: str) -> tuple[str, str]:
+    """scripts/run in a copy of the repository layout whose `.venv/bin/panther` only records its arguments."""
+    (tmp_path / 'scripts').mkdir()
+    (tmp_path / 'scripts' / 'run').write_bytes((REPO_ROOT / 'scripts' / 'run').read_bytes())
+    (tmp_path / 'pyproject.toml').write_text('[project]\nname = "stub"\n')
+    bin_dir = tmp_path / '.venv' / 'bin'
+    bin_dir.mkdir(parents=True)
+    for name, body in (('python', 'exit 0'), ('panther', 'echo "$@" > "$(dirname "$0")/arguments"')):
+        (bin_dir / name).write_text(f'#!/usr/bin/env bash\n{body}\n')
+        (bin_dir / name).chmod(0o755)
+    stamp = subprocess.run(['sha256sum', 'pyproject.toml'], cwd=tmp_path, capture_output=True, text=True, check=True)
+    (tmp_path / '.venv' / '.panther-install-stamp').write_text(stamp.stdout.split()[0] + '\n')
+    result = subprocess.run(
+        ['bash', 'scripts/run', *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True
+    )
+    return result.stdout, (bin_dir / 'arguments').read_text()
+
+
+@pytest.mark.parametrize(
+    ('arguments', 'url'),
+    [
+        ((), 'http://127.0.0.1:8000'),
+        (('--port', '18300'), 'http://127.0.0.1:18300'),
+        (('--reload', '--port=18301', '--host', '0.0.0.0'), 'http://0.0.0.0:18301'),
+        (('--port', '1', '--port', '18302'), 'http://127.0.0.1:18302'),
+    ],
+)
+def test_scripts_run_prints_the_address_it_serves_on(tmp_path: Path, arguments: tuple[str, ...], url: str) -> None:
+    output, passed = _run_script_with_a_stub_panther(tmp_path, *arguments)
+    assert f'on {url}\n' in output
+    assert 'http://127.0.0.1:8000' not in output or url == 'http://127.0.0.1:8000'
+    assert passed.split() == ['run', 'examples.canonical.main:app', '--host', '127.0.0.1', '--port', '8000', *arguments]
+
+
 # --- examples/hello --------------------------------------------------------------------------------------------------
 
 

@@ -160,7 +160,7 @@ def test_core_imports_without_optional_packages() -> None:
     script = textwrap.dedent("""
         import sys
 
-        OPTIONAL = {'redis', 'pymongo', 'bson', 'cryptography', 'watchfiles', 'IPython'}
+        OPTIONAL = {'redis', 'hiredis', 'pymongo', 'bson', 'cryptography', 'watchfiles', 'IPython'}
 
         class Block:
             def find_spec(self, name, path=None, target=None):
@@ -305,3 +305,4 @@ def test_public_modules_declare_their_exports(module_name: str) -> None:
     assert not [name for name in exported if not hasattr(module, name)], f'{module_name}.__all__ names a missing object'
     missing = set(PUBLIC[module_name]) - set(exported)
     assert not missing, f'{module_name}.__all__ lacks {missing}'
+

@@ -7,8 +7,8 @@ requests are pipelined on the one connection (Redis answers in order): those que
 event loop leave in a single write, and their replies usually arrive in a single read. There is no pool and no
 per-command task; a single timer watches the oldest unanswered command instead of one timeout per command.
 
-Only RESP2 replies are parsed (what the Store's commands return). Anything unusual about the connection (TLS, a
-custom connection class) keeps the Store on redis-py.
+Commands are packed and replies parsed by hiredis (RESP2: what the Store's commands return). Anything unusual
+about the connection (TLS, a custom connection class, RESP3) keeps the Store on redis-py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
+
+try:
+    import hiredis
+
+    HAS_HIREDIS = True
+except ImportError:  # pragma: no cover - the `redis` extra installs it; without it the Store stays on redis-py
+    HAS_HIREDIS = False
 
 __all__ = ['RedisWire', 'ReplyError', 'WireTimeoutError', 'pack', 'wire_settings']
 
@@ -30,57 +37,16 @@ class WireTimeoutError(TimeoutError):
     """No reply within the socket timeout: the connection is closed and every waiting command fails."""
 
 
-class _Incomplete(Exception):
-    pass
-
-
 def pack(*args: bytes | str | int) -> bytes:
     """A command in the RESP wire format."""
-    parts = [b'*%d\r\n' % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b'$%d\r\n%s\r\n' % (len(data), data))
-    return b''.join(parts)
-
-
-def _parse(buffer: bytes, position: int) -> tuple[Any, int]:
-    """One reply starting at `position`: `(value, position after it)`; `_Incomplete` if more bytes are needed."""
-    end = buffer.find(b'\r\n', position)
-    if end < 0:
-        raise _Incomplete
-    kind = buffer[position : position + 1]
-    line = buffer[position + 1 : end]
-    position = end + 2
-    if kind == b':':
-        return int(line), position
-    if kind == b'$':
-        length = int(line)
-        if length < 0:
-            return None, position
-        if len(buffer) < position + length + 2:
-            raise _Incomplete
-        return buffer[position : position + length], position + length + 2
-    if kind == b'+':
-        return line, position
-    if kind == b'-':
-        return ReplyError(line.decode(errors='replace')), position
-    if kind == b'*':
-        count = int(line)
-        if count < 0:
-            return None, position
-        items = []
-        for _ in range(count):
-            item, position = _parse(buffer, position)
-            items.append(item)
-        return items, position
-    raise ReplyError(f'Unexpected reply from Redis: {buffer[position - 2 :]!r}')
+    return cast(bytes, hiredis.pack_command(cast(Any, args)))
 
 
 def wire_settings(connection_class: type, kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
     """How to open a wire like the pool's connections, or None when only redis-py can (TLS, custom classes)."""
     from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 
-    if connection_class not in (Connection, UnixDomainSocketConnection):
+    if not HAS_HIREDIS or connection_class not in (Connection, UnixDomainSocketConnection):
         return None
     if kwargs.get('ssl') or kwargs.get('credential_provider') is not None or kwargs.get('protocol') in (3, '3'):
         return None
@@ -103,7 +69,7 @@ class RedisWire(asyncio.Protocol):
         self.timeout = timeout
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.buffer = b''
+        self.reader = hiredis.Reader(replyError=ReplyError)
         self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self.broken: BaseException | None = None
         self._watchdog: asyncio.TimerHandle | None = None
@@ -136,21 +102,22 @@ class RedisWire(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer + data if self.buffer else data
-        position = 0
-        waiting = self.waiting
-        while waiting and position < len(buffer):
-            try:
-                reply, position = _parse(buffer, position)
-            except _Incomplete:
-                break
-            future = waiting.popleft()[0]
-            if not future.done():
-                if isinstance(reply, ReplyError):
-                    future.set_exception(reply)
-                else:
-                    future.set_result(reply)
-        self.buffer = buffer[position:]
+        reader = self.reader
+        try:
+            reader.feed(data)
+            waiting = self.waiting
+            while waiting:
+                reply = reader.gets()
+                if reply is False:  # the rest of the reply has not arrived yet (RESP2 has no booleans)
+                    break
+                future = waiting.popleft()[0]
+                if not future.done():
+                    if isinstance(reply, ReplyError):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+        except hiredis.ProtocolError as exc:
+            self._fail(ConnectionResetError(f'Unexpected reply from Redis: {exc}'))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(exc or ConnectionResetError('Connection closed by the Redis server'))

@@ -110,9 +110,11 @@ class Panther(HTTPEntry):
         if self._started:
             return
         self._started = True
+        from panther._internal.services import log_services
         from panther._internal.workers import warn_if_workers_share_no_store
         from panther.events import Event
 
+        log_services()
         warn_if_workers_share_no_store()
         failures = await Event.run_startups()
         from panther._internal.websocket_flow import start_listener

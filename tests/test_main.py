@@ -837,3 +837,65 @@ async def test_both_apps_follow_a_routing_table_set_by_hand_and_refresh() -> Non
     config.refresh()
     assert (await first.get('/shared')).status_code == 404
     assert (await second.get('/shared')).status_code == 404
+
+
+# The start-up line naming the database and Redis
+
+
+def _startup_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith('Database: ')]
+
+
+async def _start(app: Panther, caplog: pytest.LogCaptureFixture) -> list[str]:
+    with caplog.at_level(logging.INFO, logger='panther'):
+        async with APIClient(app):
+            pass
+    return _startup_lines(caplog)
+
+
+async def test_startup_log_names_the_sqlite_file_and_no_redis(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / 'app.pdb'
+    app = make_app({}, DATABASE={'engine': {'class': 'panther.db.connections.PantherDBConnection', 'path': str(path)}})
+    lines = await _start(app, caplog)
+    assert len(lines) == 1
+    assert lines[0].startswith(f'Database: SQLite engine ({path}); Redis: none')
+
+
+async def test_startup_log_without_a_database(caplog: pytest.LogCaptureFixture) -> None:
+    assert await _start(make_app({}), caplog) == [
+        'Database: none; Redis: none (cache, throttling and logged-out tokens in process memory)'
+    ]
+
+
+async def test_startup_log_names_redis(redis_address: tuple[str, int], caplog: pytest.LogCaptureFixture) -> None:
+    host, port = redis_address
+    lines = await _start(make_app({}, REDIS={'host': host, 'port': port, 'db': 2}), caplog)
+    assert lines == [f'Database: none; Redis: {host}:{port} db 2']
+
+
+async def test_startup_log_names_mongodb_without_credentials(
+    mongodb_address: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = mongodb_address
+    uri = f'mongodb://{host}:{port}/startup_log?authSource=admin'
+    app = make_app({}, DATABASE={'engine': {'class': 'panther.db.connections.MongoDBConnection', 'host': uri}})
+    lines = await _start(app, caplog)
+    assert lines == [
+        f"Database: MongoDB (mongodb://{host}:{port}/startup_log, database 'startup_log'); Redis: none "
+        '(cache, throttling and logged-out tokens in process memory)'
+    ]
+
+
+@pytest.mark.parametrize(
+    ('uri', 'shown'),
+    [
+        ('mongodb://admin:s3cret@db.example:27017/app?authSource=admin', 'mongodb://db.example:27017/app'),
+        ('mongodb+srv://u:p%40ss@cluster0.example/app', 'mongodb+srv://cluster0.example/app'),
+        ('mongodb://a:b@h1:1,h2:2/x?replicaSet=rs&password=leak', 'mongodb://h1:1,h2:2/x'),
+        ('mongodb://h:27017', 'mongodb://h:27017'),
+    ],
+)
+def test_redacted_uri_drops_credentials_and_options(uri: str, shown: str) -> None:
+    from panther._internal.services import redacted_uri
+
+    assert redacted_uri(uri) == shown

@@ -118,6 +118,10 @@ class MongoDBConnection(BaseDatabaseConnection):
         }
         options = {key: value for key, value in options.items() if value is not None}
         self._client: Any = AsyncMongoClient(host, port, **options, **kwargs)
+        from panther._internal.services import redacted_uri
+
+        # For the start-up log: where the data lives, never the credentials a URI may carry.
+        self.address = redacted_uri(host) if isinstance(host, str) and '://' in host else f'{host}:{port}'
         if database:
             self._database = self._client.get_database(database)
         else:

@@ -22,11 +22,7 @@ from panther.generics import ListAPI
 from panther.pagination import Pagination
 from panther.request import Request
 from panther.test import APIClient
-from tests import test_db
-from tests.test_db import Book, _books
-
-# Runs each test on both engines.
-engine = test_db.engine
+from tests._db_models import Book, _books
 
 
 class Chapter(Model):

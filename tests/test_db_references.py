@@ -16,10 +16,6 @@ from panther.exceptions import DatabaseError
 from panther.generics import DeleteAPI, ListAPI, RetrieveAPI
 from panther.request import Request
 from panther.test import APIClient
-from tests import test_db
-
-# Runs each test on both engines.
-engine = test_db.engine
 
 
 class Member(Model):

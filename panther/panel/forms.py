@@ -368,6 +368,9 @@ async def _read_field(spec: FieldSpec, form: dict[str, Any], existing: Any, resu
         except orjson.JSONDecodeError as exc:
             result.errors.setdefault(name, []).append(f'Invalid JSON: {exc}')
             return _KEEP
+    if kind == 'int' and text.lstrip('+-').isdigit() and not -(2**63) <= int(text) < 2**63:
+        result.errors.setdefault(name, []).append('The number is too large to store')
+        return _KEEP
     if kind == 'enum':
         return choice_of(spec, text)
     if kind == 'datetime':

@@ -230,7 +230,10 @@ def _filter_value(spec: FieldSpec, raw: str) -> Any:
             raise ValueError('expected true or false')
         return raw.lower() == 'true'
     if kind == 'int':
-        return int(raw)
+        number = int(raw)
+        if not -(2**63) <= number < 2**63:
+            raise ValueError('out of the range the databases store')
+        return number
     if kind == 'float':
         return float(raw)
     if kind == 'enum':
@@ -292,6 +295,7 @@ class TableView(PanelView):
         per_page = options.per_page
         try:
             total = await model.count(query_filter)
+            page = min(page, max(1, math.ceil(total / per_page)))  # past the end: the last page
             cursor = model.find(query_filter)
             if sort_field:
                 cursor = cursor.sort(sort_field, -1 if sort.startswith('-') else 1)
@@ -407,7 +411,7 @@ class CreateView(PanelView):
                 document = await model.insert_one(result.document)
                 if result.password is not None and is_user_model(model):
                     await document.set_password(result.password)
-            except (DocumentError, DatabaseError) as exc:
+            except (DocumentError, DatabaseError, OverflowError) as exc:
                 result.errors = _store_errors(exc)
             else:
                 return RedirectResponse(f'{panel_root(request)}{number}/{document.id}/?created=1', status_code=302)
@@ -425,7 +429,7 @@ class CreateView(PanelView):
             return Response(data=_validation_detail(error), status_code=400)
         try:
             document = await model.insert_one(document)
-        except (DocumentError, DatabaseError) as exc:
+        except (DocumentError, DatabaseError, OverflowError) as exc:
             return Response(data={'detail': str(exc)}, status_code=400)
         if isinstance(password, str) and password:
             await document.set_password(password)
@@ -475,7 +479,7 @@ class DetailView(PanelView):
         elif not result.errors:
             try:
                 await self._save(model, options, document, result.document, result.password)
-            except (DocumentError, DatabaseError) as exc:
+            except (DocumentError, DatabaseError, OverflowError) as exc:
                 result.errors = _store_errors(exc)
             else:
                 return RedirectResponse(f'{panel_root(request)}{number}/{document.id}/?saved=1', status_code=302)
@@ -531,7 +535,7 @@ class DetailView(PanelView):
             await self._save(
                 model, options, document, new, password if isinstance(password, str) and password else None
             )
-        except (DocumentError, DatabaseError) as exc:
+        except (DocumentError, DatabaseError, OverflowError) as exc:
             return Response(data={'detail': str(exc)}, status_code=400)
         await document.reload()
         return Response(data=public_dump(document))

@@ -548,6 +548,47 @@ async def test_numbers_too_large_to_store_are_form_errors(client):
     assert (await Gadget.find_one()).extra == {'big': 1e30}
 
 
+BAD_INPUTS = [
+    {'ratio': 'inf'},
+    {'ratio': 'nan'},
+    {'ratio': '1e999'},
+    {'born': '0000-00-00'},
+    {'seen_at': '9999-99-99T99:99'},
+    {'seen_at': 'x' * 5000},
+    {'color': 'green'},
+    {'size': ''},
+    {'owner': '../../etc/passwd'},
+    {'owner': 'x' * 5000},
+    {'tags[nope]': 'on'},
+    {'extra': '[1, 2]'},
+    {'extra': 'null'},
+    {'address.zip_code': '-0'},
+    {'title': 'nul \x00 byte'},
+    {'picture__clear': 'on'},
+]
+
+
+async def test_bad_inputs_never_answer_500(client):
+    await admin_session(client)
+    path = f'/admin/{index_of(Gadget)}/create/'
+    token = await form_token(client, path)
+    for changes in BAD_INPUTS:
+        response = await client.post(path, payload=gadget_form(token, **changes), content_type=FORM)
+        assert response.status_code in (302, 400), (changes, response.status_code)
+    broken = await client.post(path, payload=f'csrf_token={token}&title=%FF'.encode(), content_type=FORM)
+    assert broken.status_code == 400  # not UTF-8
+    base = f'/admin/{index_of(Gadget)}/'
+    for params in (
+        {'f_ratio': 'inf'},
+        {'f_born': 'x'},
+        {'f_owner': '$ne'},
+        {'sort': '-'},
+        {'q': '\\'},
+        {'f_color': 'x'},
+    ):
+        assert (await client.get(base, query_params=params)).status_code == 200, params
+
+
 async def test_a_stored_script_is_shown_as_text(client):
     await admin_session(client)
     gadget = await Gadget.insert_one(

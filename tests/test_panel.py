@@ -424,6 +424,12 @@ async def test_without_a_signing_key_the_panel_says_what_is_missing(client, capl
     assert 'SECRET_KEY' in response.data and 'SECRET_KEY' in caplog.text
 
 
+async def test_without_a_user_model_the_panel_says_what_is_missing(client):
+    config.USER_MODEL = None
+    response = await client.get('/admin/login/')
+    assert response.status_code == 500 and 'USER_MODEL' in response.data
+
+
 async def test_static_files_are_served_from_the_package(client):
     css = await client.get('/admin/static/panel.css')
     assert css.status_code == 200 and css.headers['Content-Type'].startswith('text/css')

@@ -7,6 +7,7 @@ import html
 import logging
 from typing import Any, ClassVar
 
+from panther.configs import config
 from panther.exceptions import APIError, PantherError, RedirectAPIError
 from panther.middlewares import HTTPMiddleware
 from panther.panel.authentications import AdminCookieJWTAuthentication
@@ -47,6 +48,8 @@ class PanelPageMiddleware(HTTPMiddleware):
         request.__dict__['panel_root'] = _root(request.path, self.depth)
         try:
             AdminCookieJWTAuthentication.jwt_config()
+            if config.USER_MODEL is None:
+                raise PantherError('the admin panel needs `USER_MODEL` (a `BaseUser` subclass) in the configuration')
         except PantherError as exc:
             # Sessions and CSRF tokens are signed with the JWT key: without one no page can be served.
             logger.error(f'Admin panel: {exc}')

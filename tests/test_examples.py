@@ -9,6 +9,8 @@ test (or from another test module) into the next.
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
 import importlib
 import os
 import re
@@ -16,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -109,6 +112,81 @@ async def test_health_is_ok_after_the_start_up_hook_ran(client: APIClient) -> No
     assert response.data['status'] == 'ok'
     assert response.data['database'] == 'ok'
     assert response.data['started_at'] is not None  # set by the @Event.startup hook in main.py
+
+
+async def test_health_without_redis_says_so(client: APIClient) -> None:
+    response = await client.get('/health/')
+    assert response.status_code == 200
+    assert response.data['redis'] == 'not configured'
+
+
+class _RedisRelay:
+    """A TCP relay in front of the test Redis that can be cut, as when the Redis server goes away.
+
+    It runs its own event loop in a thread: the app pings Redis synchronously while it is being configured.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
+
+    def start(self) -> int:
+        self.thread.start()
+        self.server = self._run(asyncio.start_server(self._relay, '127.0.0.1', 0))
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, upstream_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    async def _cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+
+    def cut(self) -> None:
+        self._run(self._cut())
+
+    def stop(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+async def test_health_checks_redis(
+    environment: pytest.MonkeyPatch, clean_events: None, redis_address: tuple[str, int]
+) -> None:
+    relay = _RedisRelay(redis_address)
+    environment.setenv('REDIS_HOST', '127.0.0.1')
+    environment.setenv('REDIS_PORT', str(relay.start()))
+    try:
+        async with APIClient(build_app()) as api:
+            response = await api.get('/health/')
+            assert response.status_code == 200
+            assert (response.data['status'], response.data['database'], response.data['redis']) == ('ok', 'ok', 'ok')
+            relay.cut()
+            response = await api.get('/health/')
+            assert response.status_code == 503
+            assert response.data == {'status': 'unavailable', 'database': 'ok', 'redis': 'unavailable'}
+    finally:
+        relay.stop()
 
 
 async def test_start_up_and_shutdown_hooks_log(

@@ -27,7 +27,7 @@ HOME = """<!DOCTYPE html>
   </ul>
   <h2>Service</h2>
   <ul>
-    <li><a href="/health/">/health/</a>: database status</li>
+    <li><a href="/health/">/health/</a>: database and Redis status</li>
     <li><a href="/stats/">/stats/</a>: users and notes (cached for 30 seconds)</li>
     <li><code>ws://{{ host }}/ws/notes/?authorization=&lt;access token&gt;</code>: live feed of your new notes</li>
   </ul>

@@ -831,6 +831,14 @@ async def test_hello_example(clean_events: None) -> None:
         assert (await api.get('/missing/')).status_code == 404
 
 
+def test_readme_lists_every_example() -> None:
+    readme = (REPO_ROOT / 'README.md').read_text(encoding='utf-8')
+    examples = [path.name for path in (REPO_ROOT / 'examples').iterdir() if (path / 'main.py').is_file()]
+    assert 'hello' in examples
+    for name in examples:
+        assert f'](examples/{name}/' in readme, name
+
+
 # --- AGENTS.md -------------------------------------------------------------------------------------------------------
 
 AGENTS_MD = REPO_ROOT / 'AGENTS.md'

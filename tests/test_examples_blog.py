@@ -620,6 +620,8 @@ async def test_html_pages_escape_what_authors_write(client: APIClient) -> None:
     assert index.status_code == 200
     assert f'href="/posts/{post["slug"]}/"' in index.data
     assert '<script>' not in index.data
+    assert '<link rel="icon" href="data:,">' in index.data  # no /favicon.ico request (it would 404)
+    assert "img-src 'self' data:" in index.headers['Content-Security-Policy']
     assert 'Hidden draft' not in index.data
     # The author sees their draft on the pages too; a bad cookie is treated as no cookie.
     assert 'Hidden draft' in (await client.get('/', cookies=alice.cookies)).data

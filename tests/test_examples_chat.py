@@ -164,6 +164,9 @@ async def test_the_page_and_its_script(client: APIClient) -> None:
     assert '<script src="/static/chat.js" defer></script>' in page.data
     assert f'data-max-length="{MAX_MESSAGE_LENGTH}"' in page.data
     assert '<script>' not in page.data  # nothing inline: the policy would block it
+    # An empty icon the policy allows: the browser asks for no /favicon.ico, which would answer 404.
+    assert '<link rel="icon" href="data:,">' in page.data
+    assert "img-src 'self' data:" in page.headers['Content-Security-Policy']
 
     script = await client.get('/static/chat.js')
     assert script.status_code == 200

@@ -22,7 +22,9 @@ MAX_PAGE = 1_000_000
 FEED_SIZE = 20
 MAX_COMMENTS_SHOWN = 200
 # The pages run no scripts at all: markup that slipped past escaping could still not execute anything.
-PAGE_HEADERS = {'Content-Security-Policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'none'"}
+PAGE_HEADERS = {
+    'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'none'"
+}
 
 
 def _page_number(raw: str | None) -> int:

@@ -10,6 +10,7 @@ HOME = """<!DOCTYPE html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Notes service</title>
+  <link rel="icon" href="data:,">
   <style>body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }</style>
 </head>
 <body>

@@ -896,6 +896,6 @@ async def test_startup_log_names_mongodb_without_credentials(
     ],
 )
 def test_redacted_uri_drops_credentials_and_options(uri: str, shown: str) -> None:
-    from panther._internal.services import redacted_uri
+    from panther.db.connections.database import redacted_uri
 
     assert redacted_uri(uri) == shown

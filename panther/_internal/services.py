@@ -5,18 +5,8 @@ from __future__ import annotations
 import importlib
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 logger = logging.getLogger('panther')
-
-
-def redacted_uri(uri: str) -> str:
-    """`scheme://hosts/path` of a connection URI: user, password and query options (which may hold secrets) left out."""
-    parts = urlsplit(uri)
-    if not parts.scheme or not parts.netloc:
-        return uri.rpartition('@')[2]
-    hosts = parts.netloc.rpartition('@')[2]
-    return f'{parts.scheme}://{hosts}{parts.path}'
 
 
 def describe_database(connection: Any) -> str:

@@ -7,6 +7,7 @@ import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from panther.configs import config
 from panther.db._session import PantherDBSession
@@ -88,6 +89,15 @@ class PantherDBConnection(BaseDatabaseConnection):
         return f'PantherDBConnection(path={str(self.path)!r}, encryption={self.encryption})'
 
 
+def redacted_uri(uri: str) -> str:
+    """`scheme://hosts/path` of a connection URI: user, password and query options (which may hold secrets) left out."""
+    parts = urlsplit(uri)
+    if not parts.scheme or not parts.netloc:
+        return uri.rpartition('@')[2]
+    hosts = parts.netloc.rpartition('@')[2]
+    return f'{parts.scheme}://{hosts}{parts.path}'
+
+
 class MongoDBConnection(BaseDatabaseConnection):
     """MongoDB through pymongo's native asyncio client (`AsyncMongoClient`).
 
@@ -118,8 +128,6 @@ class MongoDBConnection(BaseDatabaseConnection):
         }
         options = {key: value for key, value in options.items() if value is not None}
         self._client: Any = AsyncMongoClient(host, port, **options, **kwargs)
-        from panther._internal.services import redacted_uri
-
         # For the start-up log: where the data lives, never the credentials a URI may carry.
         self.address = redacted_uri(host) if isinstance(host, str) and '://' in host else f'{host}:{port}'
         if database:

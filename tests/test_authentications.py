@@ -800,9 +800,10 @@ async def test_operator_in_user_id_does_not_log_in_as_the_first_user(engine: str
         await config.DATABASE.close()
 
 
-async def test_app_anonymous_request_is_forbidden_not_unauthorised(client: APIClient) -> None:
+async def test_app_anonymous_request_is_unauthorised_with_a_challenge(client: APIClient) -> None:
     response = await client.get('/me')
-    assert (response.status_code, response.data) == (403, {'detail': 'Permission Denied'})
+    assert (response.status_code, response.data) == (401, {'detail': 'Authentication Error'})
+    assert response.headers['WWW-Authenticate'] == 'Bearer'
 
 
 @pytest.mark.parametrize(

@@ -303,7 +303,7 @@ async def test_login_is_also_limited_per_target_account(client: APIClient, monke
 
 async def test_me_needs_a_valid_access_token(client: APIClient) -> None:
     alice = await account('alice')
-    assert (await client.get('/auth/me/')).status_code == 403  # anonymous: IsAuthenticated refuses
+    assert (await client.get('/auth/me/')).status_code == 401  # anonymous: IsAuthenticated asks for credentials
     response = await client.get('/auth/me/', headers={'Authorization': 'Bearer not-a-jwt'})
     assert refusal_reason(response) == 'Token is malformed'
     response = await client.get('/auth/me/', headers={'Authorization': f'Bearer {alice.refresh_token}'})
@@ -321,7 +321,7 @@ async def test_refresh_rotates_the_pair(client: APIClient) -> None:
     # The access token cannot refresh.
     response = await client.post('/auth/refresh/', headers=alice.headers)
     assert refusal_reason(response) == 'Invalid token type; expected `refresh` token.'
-    assert (await client.post('/auth/refresh/')).status_code == 403
+    assert (await client.post('/auth/refresh/')).status_code == 401
 
     response = await client.post('/auth/refresh/', headers=bearer)
     assert response.status_code == 200
@@ -339,7 +339,7 @@ async def test_refresh_rotates_the_pair(client: APIClient) -> None:
 async def test_logout_revokes_the_session(client: APIClient) -> None:
     alice = await account('alice')
     other_session = await alice.user.login()
-    assert (await client.post('/auth/logout/')).status_code == 403
+    assert (await client.post('/auth/logout/')).status_code == 401
 
     response = await client.post('/auth/logout/', headers=alice.headers)
     assert response.status_code == 204
@@ -428,10 +428,10 @@ async def test_note_validation_errors(client: APIClient) -> None:
 async def test_notes_need_authentication(client: APIClient) -> None:
     alice = await account('alice')
     note = await create_note(client, alice)
-    assert (await client.get('/notes/')).status_code == 403
-    assert (await client.post('/notes/', payload={'title': 'x'})).status_code == 403
-    assert (await client.get(f'/notes/{note["id"]}/')).status_code == 403
-    assert (await client.delete(f'/notes/{note["id"]}/')).status_code == 403
+    assert (await client.get('/notes/')).status_code == 401
+    assert (await client.post('/notes/', payload={'title': 'x'})).status_code == 401
+    assert (await client.get(f'/notes/{note["id"]}/')).status_code == 401
+    assert (await client.delete(f'/notes/{note["id"]}/')).status_code == 401
     assert await Note.count() == 1
 
 
@@ -543,7 +543,7 @@ async def test_cors(client: APIClient) -> None:
     assert 'Origin' in response.headers['Vary']
     # Errors get CORS headers too, so browsers can read them.
     response = await client.get('/auth/me/', headers={'Origin': 'http://localhost:3000'})
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.headers['Access-Control-Allow-Origin'] == 'http://localhost:3000'
     # Origins that are not listed get no allow header at all.
     response = await client.get('/health/', headers={'Origin': 'https://evil.example'})
@@ -593,7 +593,7 @@ async def test_websocket_feed_rejects_anonymous_and_bad_tokens(client: APIClient
     # Refused in the handshake: the client never sees an open socket, and gets the HTTP status and the reason.
     async with feed.session('/ws/notes/') as ws:
         assert not ws.accepted
-        assert (ws.response.status_code, ws.response.data) == (403, {'detail': 'Permission Denied'})
+        assert (ws.response.status_code, ws.response.data) == (401, {'detail': 'Authentication Error'})
     # A bad token gets the 401 answer an HTTP request with that token gets.
     for token in ('garbage', alice.refresh_token):
         async with feed.session('/ws/notes/', query_params={'authorization': token}) as ws:

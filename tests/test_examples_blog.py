@@ -140,7 +140,7 @@ async def test_sign_up_login_refresh_and_logout_with_cookies(client: APIClient) 
     response = await client.post('/api/auth/login/', payload={'username': 'alice', 'password': 'wrong-password'})
     assert response.status_code == 401
     assert response.data == {'detail': 'Invalid username or password'}
-    assert (await client.get('/api/auth/me/')).status_code == 403
+    assert (await client.get('/api/auth/me/')).status_code == 401
 
     response = await client.post('/api/auth/login/', payload={'username': 'alice', 'password': PASSWORD})
     assert response.status_code == 200
@@ -180,7 +180,7 @@ async def test_sign_up_login_refresh_and_logout_with_cookies(client: APIClient) 
     assert 'Max-Age=0' in cookies['refresh_token']
     # A browser deletes cookies that arrive with Max-Age=0; the test client keeps them, so forget them here.
     client.cookies.clear()
-    assert (await client.get('/api/auth/me/')).status_code == 403
+    assert (await client.get('/api/auth/me/')).status_code == 401
     response = await client.get('/api/auth/me/', cookies={'access_token': session['access_token']})
     assert refusal_reason(response) == 'Token has been revoked'
     response = await client.post('/api/auth/refresh/', cookies={'refresh_token': session['refresh_token']})

@@ -144,7 +144,7 @@ async def test_sign_up_login_and_refresh_give_tokens_for_the_socket(client: APIC
     response = await client.post('/api/refresh/', headers={'Authorization': f'Bearer {response.data["refresh_token"]}'})
     assert response.status_code == 200
     tokens = response.data
-    assert (await client.post('/api/refresh/')).status_code == 403
+    assert (await client.post('/api/refresh/')).status_code == 401
 
     async with room_session(client, 'general', tokens['access_token']) as ws:
         assert (await joined(ws))['user'] == 'alice'
@@ -304,7 +304,7 @@ async def test_connections_without_a_valid_token_or_room_are_refused(client: API
     # Refused in the handshake: never accepted, an HTTP status and a JSON `detail` (the same answer as over HTTP).
     async with room_session(client, 'general', None) as ws:
         assert not ws.accepted
-        assert (ws.response.status_code, ws.response.data) == (403, {'detail': 'Permission Denied'})
+        assert (ws.response.status_code, ws.response.data) == (401, {'detail': 'Authentication Error'})
     for token in ('not-a-jwt', refresh_token):
         async with room_session(client, 'general', token) as ws:
             assert not ws.accepted

@@ -157,6 +157,15 @@ async def protected(request: Request):
     return {'user': request.user}
 
 
+async def only_bob(request: Request):
+    return request.user is not None and request.user['name'] == 'bob'
+
+
+@API(auth=user_from_header, permissions=[only_bob])
+async def bobs_page(request: Request):
+    return {'user': request.user}
+
+
 @API(auth=ClassAuth)
 async def class_auth(request: Request):
     return {'user': request.user}
@@ -213,6 +222,7 @@ class ItemView(GenericAPI):
 def pipeline_client() -> APIClient:
     urls = {
         'protected': protected,
+        'bobs-page': bobs_page,
         'class-auth': class_auth,
         'none-permission': none_permission,
         'custom-permission': custom_permission,
@@ -229,9 +239,20 @@ async def test_auth_sets_user(pipeline_client: APIClient) -> None:
     assert (res.status_code, res.data) == (200, {'user': {'name': 'alice'}})
 
 
-async def test_permission_denied_without_user(pipeline_client: APIClient) -> None:
-    res = await pipeline_client.get('/protected')
+async def test_permission_refusing_an_anonymous_request_asks_for_credentials(pipeline_client: APIClient) -> None:
+    # 5.x answered 403: nobody is logged in, so 401 with a challenge (RFC 7235), as DRF does.
+    for path in ('/protected', '/bobs-page'):
+        res = await pipeline_client.get(path)
+        assert (res.status_code, res.data) == (401, {'detail': 'Authentication Error'})
+        assert res.headers['WWW-Authenticate'] == 'Bearer'
+
+
+async def test_permission_refusing_a_known_user_stays_403(pipeline_client: APIClient) -> None:
+    res = await pipeline_client.get('/bobs-page', headers={'Authorization': 'alice'})
     assert (res.status_code, res.data) == (403, {'detail': 'Permission Denied'})
+    assert 'WWW-Authenticate' not in res.headers
+    res = await pipeline_client.get('/bobs-page', headers={'Authorization': 'bob'})
+    assert (res.status_code, res.data) == (200, {'user': {'name': 'bob'}})
 
 
 async def test_authentication_error_is_401(pipeline_client: APIClient) -> None:

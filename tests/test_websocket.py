@@ -138,6 +138,18 @@ class Authenticated(GenericWebsocket):
         await self.send({'user': self.user})
 
 
+async def only_bob(connection: Websocket):
+    return connection.user is not None and connection.user['name'] == 'bob'
+
+
+class BobOnly(GenericWebsocket):
+    auth = user_from_query
+    permissions = [only_bob]
+
+    async def connect(self):
+        await self.accept()
+
+
 class NonePermission(GenericWebsocket):
     permissions = [returns_none]
 
@@ -179,6 +191,7 @@ URLS = {
     'crash-receive': CrashesOnReceive,
     'forbidden': Forbidden,
     'auth': Authenticated,
+    'bob-only': BobOnly,
     'none-permission': NonePermission,
     'default-auth': DefaultAuth,
     'tag': ReadsTag,
@@ -360,13 +373,27 @@ async def test_authentication_error_rejects(client: WebsocketClient) -> None:
     assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'bad token')]
 
 
-async def test_permission_denied_rejects(client: WebsocketClient) -> None:
-    async with client.session('/auth') as ws:
-        assert refused(ws) == (403, {'detail': 'Permission Denied'})
+async def test_permission_refusing_an_anonymous_handshake_asks_for_credentials(client: WebsocketClient) -> None:
+    for path in ('/auth', '/bob-only'):
+        async with client.session(path) as ws:
+            assert refused(ws) == (401, {'detail': 'Authentication Error'})
+            assert ws.response.headers['www-authenticate'] == 'Bearer'
     async with WebsocketClient(client.app, denial_response=False).session('/auth') as ws:
+        assert not ws.accepted
+    assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'Authentication Error')]
+
+
+async def test_permission_denied_rejects(client: WebsocketClient) -> None:
+    async with client.session('/bob-only', query_params={'token': 'alice'}) as ws:
+        assert refused(ws) == (403, {'detail': 'Permission Denied'})
+    async with WebsocketClient(client.app, denial_response=False).session(
+        '/bob-only', query_params={'token': 'alice'}
+    ) as ws:
         assert not ws.accepted
     assert ws.messages == [close(status.WS_1008_POLICY_VIOLATION, 'Permission Denied')]
     assert (ws.close_code, ws.close_reason) == (status.WS_1008_POLICY_VIOLATION, 'Permission Denied')
+    async with client.session('/bob-only', query_params={'token': 'bob'}) as ws:
+        assert ws.accepted
 
 
 async def test_permission_returning_none_rejects(client: WebsocketClient) -> None:

@@ -36,6 +36,7 @@ from panther._internal.routing import Router
 from panther.caching import REMOTE, memory_hit
 from panther.exceptions import (
     APIError,
+    AuthenticationAPIError,
     AuthorizationAPIError,
     InvalidPathVariableAPIError,
     MethodNotAllowedAPIError,
@@ -82,17 +83,20 @@ def as_callable(value: Any) -> Callable[[Any], Any]:
 
 
 class Admission:
-    """Authentication, then permissions: sets `request.user` or raises (401 from the authenticator, 403 here).
+    """Authentication, then permissions: sets `request.user` or raises (401 from the authenticator; here 401 when
+    a permission refuses a request that sent no credential to an endpoint with authentication, else 403).
 
     The same step admits HTTP requests and WebSocket connections (a socket refused here is refused in its
     handshake).
     """
 
-    __slots__ = ('auth', 'permissions')
+    __slots__ = ('auth', 'challenge', 'permissions')
 
     def __init__(self, auth: Any, permissions: Sequence[Any] | None) -> None:
         self.auth = as_callable(auth) if auth is not None else None
         self.permissions = tuple(as_callable(permission) for permission in permissions or ())
+        # RFC 6750 challenge for a request that sent no credential at all (no error code: nothing was invalid).
+        self.challenge = getattr(auth, 'keyword', None) or 'Bearer'
 
     def __bool__(self) -> bool:
         return self.auth is not None or bool(self.permissions)
@@ -106,6 +110,9 @@ class Admission:
             if inspect.isawaitable(granted):
                 granted = await granted
             if not granted:
+                if self.auth is not None and request.user is None:
+                    # Refused because nobody is logged in: 401 asks for credentials; 403 is for a known user.
+                    raise AuthenticationAPIError(headers={'WWW-Authenticate': self.challenge})
                 raise AuthorizationAPIError
 
 

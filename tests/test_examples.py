@@ -879,6 +879,34 @@ def test_agents_md_names_exist() -> None:
         _resolve(path.rstrip('.'))
 
 
+def _recipe_blocks() -> list[str]:
+    text = AGENTS_MD.read_text(encoding='utf-8')
+    section = text[text.index('## Recipes') :]
+    section = section[: section.index('\n## ', 1)]
+    return re.findall(r'```python\n(.*?)```', section, re.DOTALL)
+
+
+async def test_agents_md_recipes_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_events: None
+) -> None:
+    blocks = _recipe_blocks()
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    module = ModuleType('agents_md_recipes')
+    sys.modules[module.__name__] = module
+    try:
+        for block in blocks:
+            exec(compile(block, 'AGENTS.md', 'exec'), module.__dict__)
+        tests = [value for name, value in vars(module).items() if name.startswith('test_') and callable(value)]
+        assert len(tests) == 1
+        await tests[0]()
+    finally:
+        del sys.modules[module.__name__]
+        if config.DATABASE is not None:
+            await config.DATABASE.close()
+    assert (tmp_path / 'library.pdb').exists()
+
+
 @pytest.mark.parametrize(
     ('owner', 'names'),
     [

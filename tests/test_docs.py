@@ -12,6 +12,7 @@ That item runs the page's other blocks too (their definitions are needed) but on
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import re
@@ -197,3 +198,53 @@ def test_documented_test_configuration_is_what_panther_create_writes() -> None:
         assert not any('pytest.mark.asyncio' in block for block in BLOCK.findall(text)), page.name
         for line in TOML_BLOCK.findall(text)[0].splitlines():
             assert line in shipped, f'{page.name}: {line}'
+
+
+# --- docs/llms.txt and docs/llms-full.txt ----------------------------------------------------------------------------
+
+
+def _llms_script() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location('llms_script', ROOT / 'scripts' / 'llms.py')
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_llms_files_are_up_to_date() -> None:
+    # After editing docs/ or the README's documentation table: `python scripts/llms.py`.
+    script = _llms_script()
+    for path, text in script.outputs().items():
+        assert path.read_text(encoding='utf-8') == text, f'{path.name} is out of date: run python scripts/llms.py'
+    assert script.main(['--check']) == 0
+
+
+def test_llms_index_links_every_docs_page_with_a_description() -> None:
+    index = (ROOT / 'docs' / 'llms.txt').read_text(encoding='utf-8')
+    assert index.startswith('# Panther\n\n> Panther is ')
+    links = dict(re.findall(r'^- \[[^\]]+\]\(([\w.-]+\.md)\): (.+)$', index, re.MULTILINE))
+    assert set(links) == {path.name for path in (ROOT / 'docs').glob('*.md')}
+    assert all(description.strip() for description in links.values())
+    full = (ROOT / 'docs' / 'llms-full.txt').read_text(encoding='utf-8')
+    for path in (ROOT / 'docs').glob('*.md'):
+        assert path.read_text(encoding='utf-8').strip() in full, path.name
+
+
+def test_llms_check_fails_when_a_page_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = _llms_script()
+    docs = tmp_path / 'docs'
+    docs.mkdir()
+    for path in (ROOT / 'docs').glob('*.md'):
+        (docs / path.name).write_text(path.read_text(encoding='utf-8'), encoding='utf-8')
+    (tmp_path / 'README.md').write_text((ROOT / 'README.md').read_text(encoding='utf-8'), encoding='utf-8')
+    monkeypatch.setattr(script, 'ROOT', tmp_path)
+    monkeypatch.setattr(script, 'DOCS', docs)
+    monkeypatch.setattr(script, 'INDEX', docs / 'llms.txt')
+    monkeypatch.setattr(script, 'FULL', docs / 'llms-full.txt')
+    assert script.main(['--check']) == 1  # not generated yet
+    assert script.main([]) == 0
+    assert script.main(['--check']) == 0
+    (docs / 'new-page.md').write_text('# New page\n\nA page nobody indexed yet. More text.\n', encoding='utf-8')
+    assert script.main(['--check']) == 1
+    script.main([])
+    assert '- [New page](new-page.md): A page nobody indexed yet' in (docs / 'llms.txt').read_text(encoding='utf-8')

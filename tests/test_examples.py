@@ -41,7 +41,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = 'examples.canonical.core.configs'
 MAIN = 'examples.canonical.main'
 # Variables read by examples/canonical/core/configs.py.
-SETTINGS_VARIABLES = ('PANTHER_DB_PATH', 'MONGODB_URL', 'REDIS_HOST', 'REDIS_PORT', 'SECRET_KEY', 'CORS_ORIGINS')
+SETTINGS_VARIABLES = (
+    'PANTHER_DB_PATH',
+    'MONGODB_URL',
+    'REDIS_HOST',
+    'REDIS_PORT',
+    'SECRET_KEY',
+    'CORS_ORIGINS',
+    'TRUSTED_PROXIES',
+)
 PASSWORD = 'correct horse battery'
 
 

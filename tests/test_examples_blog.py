@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pytest
 
 from examples.blog.app.models import Comment, Post, User
 from panther.configs import config
-from panther.db.connections import PantherDBConnection
+from panther.db.connections import MongoDBConnection, PantherDBConnection
 from panther.events import Event
 from panther.test import APIClient
 from tests._core_helpers import check_unique_sign_up, refusal_reason
@@ -38,6 +39,8 @@ SETTINGS_VARIABLES = (
     'BLOG_COOKIE_SECURE',
     'REDIS_HOST',
     'REDIS_PORT',
+    'MONGODB_URL',
+    'TRUSTED_PROXIES',
 )
 PASSWORD = 'correct horse battery'
 PNG = b'\x89PNG\r\n\x1a\n' + b'\x00\x00\x00\rIHDR' + bytes(range(64))
@@ -723,6 +726,26 @@ async def test_the_app_uses_the_configured_files(client: APIClient, tmp_path: Pa
     assert (await client.get('/unknown/')).status_code == 404
     await author('alice')
     assert (tmp_path / 'blog.pdb').exists()
+
+
+async def test_mongodb_url_moves_posts_to_mongodb_and_covers_stay_in_the_upload_dir(
+    environment: pytest.MonkeyPatch, mongodb_address: tuple[str, int], tmp_path: Path
+) -> None:
+    host, port = mongodb_address
+    environment.setenv('MONGODB_URL', f'mongodb://{host}:{port}/blog_{uuid.uuid4().hex[:12]}')
+    async for api in _serve(build_app()):
+        assert isinstance(config.DATABASE, MongoDBConnection)
+        alice = await author('alice')
+        post = await create_post(api, alice, title='On Mongo')
+        response = await api.patch(
+            f'/api/posts/{post["slug"]}/', files={'cover': ('c.png', PNG, 'image/png')}, cookies=alice.cookies
+        )
+        assert response.status_code == 200, response.data
+        assert (await api.get(response.data['cover_url'])).raw_body == PNG
+        assert [path.read_bytes() for path in uploads(tmp_path)] == [PNG]  # the volume of docker-compose.yml
+        assert (await Post.find_one(slug='on-mongo')) is not None
+        await config.DATABASE.session.client.drop_database(config.DATABASE.session.name)
+    assert not (tmp_path / 'blog.pdb').exists()
 
 
 def test_default_settings(environment: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from examples.chat.app.models import Message, User
 from examples.chat.app.serializers import MAX_MESSAGE_LENGTH
 from examples.chat.app.websockets import CONNECT_THROTTLE, MESSAGE_THROTTLE
 from panther.configs import config
-from panther.db.connections import PantherDBConnection, redis
+from panther.db.connections import MongoDBConnection, PantherDBConnection, redis
 from panther.events import Event
 from panther.test import APIClient, WebsocketClient
 from panther.test import WebsocketSession as Session
@@ -34,7 +34,15 @@ from tests._core_helpers import check_unique_sign_up
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = 'examples.chat.core.configs'
 MAIN = 'examples.chat.main'
-SETTINGS_VARIABLES = ('SECRET_KEY', 'CHAT_DB_PATH', 'CHAT_HISTORY_SIZE', 'REDIS_HOST', 'REDIS_PORT')
+SETTINGS_VARIABLES = (
+    'SECRET_KEY',
+    'CHAT_DB_PATH',
+    'CHAT_HISTORY_SIZE',
+    'REDIS_HOST',
+    'REDIS_PORT',
+    'MONGODB_URL',
+    'TRUSTED_PROXIES',
+)
 PASSWORD = 'correct horse battery'
 FORMAT_HINT = 'Send a JSON object such as {"text": "hello"}'
 
@@ -408,6 +416,27 @@ async def test_the_app_uses_the_configured_database(client: APIClient, tmp_path:
     assert config.HISTORY_SIZE == 50
     await account('alice')
     assert (tmp_path / 'chat.pdb').exists()
+
+
+async def test_mongodb_url_moves_users_and_history_to_mongodb(
+    environment: pytest.MonkeyPatch, mongodb_address: tuple[str, int], tmp_path: Path
+) -> None:
+    host, port = mongodb_address
+    environment.setenv('MONGODB_URL', f'mongodb://{host}:{port}/chat_{uuid.uuid4().hex[:12]}')
+    environment.setenv('TRUSTED_PROXIES', '172.16.0.0/12, 127.0.0.1')
+    async with serve(build_app()) as api:
+        assert isinstance(config.DATABASE, MongoDBConnection)
+        assert config.TRUSTED_PROXIES == ['172.16.0.0/12', '127.0.0.1']
+        alice, bob = await account('alice'), await account('bob')
+        async with room_session(api, 'general', alice.token) as ws:
+            await joined(ws)
+            await ws.send_json({'text': 'stored in MongoDB'})
+            assert (await ws.receive_json())['text'] == 'stored in MongoDB'
+        async with room_session(api, 'general', bob.token) as ws:
+            history = await ws.receive_json()
+            assert [(item['user'], item['text']) for item in history['messages']] == [('alice', 'stored in MongoDB')]
+        await config.DATABASE.session.client.drop_database(config.DATABASE.session.name)
+    assert not (tmp_path / 'chat.pdb').exists()  # the embedded database was never opened
 
 
 def test_default_settings(environment: pytest.MonkeyPatch) -> None:

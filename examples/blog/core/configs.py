@@ -7,11 +7,13 @@ comes from an environment variable, with a default that is safe for local develo
 |----------------------|-----------------------------------|-------------------------------------------------|
 | `SECRET_KEY`         | published: needs `PANTHER_DEV=1`  | signs the JWTs kept in the cookies              |
 | `BLOG_DB_PATH`       | `examples/blog/blog.pdb`          | file of the embedded database                   |
+| `MONGODB_URL`        | unset                             | use MongoDB instead of the embedded file        |
 | `BLOG_UPLOAD_DIR`    | `examples/blog/uploads`           | where cover images are written                  |
 | `BLOG_COOKIE_SECURE` | `false`                           | `true` behind HTTPS: cookies only over HTTPS    |
 | `BLOG_BASE_URL`      | `http://127.0.0.1:8000`           | the site's address, for absolute links (feed)   |
 | `REDIS_HOST`         | unset                             | share cache, throttling and logouts via Redis   |
 | `REDIS_PORT`         | `6379`                            |                                                 |
+| `TRUSTED_PROXIES`    | unset                             | proxies whose `X-Forwarded-For` is believed     |
 """
 
 import os
@@ -21,6 +23,25 @@ from typing import Any
 
 # Lower-case names are not settings: Panther only copies upper-case globals into `config`.
 example_dir = Path(__file__).resolve().parent.parent
+
+
+def database_settings() -> dict[str, Any]:
+    mongodb_url = os.environ.get('MONGODB_URL')
+    if mongodb_url:
+        # The database name comes from the URL path, e.g. mongodb://mongo:27017/blog.
+        return {
+            'engine': {
+                'class': 'panther.db.connections.MongoDBConnection',
+                'host': mongodb_url,
+                'tz_aware': True,
+            },
+        }
+    return {
+        'engine': {
+            'class': 'panther.db.connections.PantherDBConnection',
+            'path': os.environ.get('BLOG_DB_PATH') or example_dir / 'blog.pdb',
+        },
+    }
 
 
 def redis_settings() -> dict[str, Any] | None:
@@ -36,12 +57,7 @@ def redis_settings() -> dict[str, Any] | None:
 # `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
 SECRET_KEY = os.environ.get('SECRET_KEY') or 'dev-only-insecure-blog-key-change-me-0123456789abcdef'
 
-DATABASE = {
-    'engine': {
-        'class': 'panther.db.connections.PantherDBConnection',
-        'path': os.environ.get('BLOG_DB_PATH') or example_dir / 'blog.pdb',
-    },
-}
+DATABASE = database_settings()
 REDIS = redis_settings()
 
 URLs = 'examples.blog.core.urls.url_routing'
@@ -71,3 +87,7 @@ COOKIE_SECURE = os.environ.get('BLOG_COOKIE_SECURE', 'false').strip().lower() in
 BASE_URL = os.environ.get('BLOG_BASE_URL') or 'http://127.0.0.1:8000'
 
 TIMEZONE = 'UTC'
+
+# Behind a reverse proxy (docker compose, nginx): its addresses or networks, comma-separated, e.g. 172.16.0.0/12.
+# Only then is `X-Forwarded-For` believed, so each client gets its own throttle bucket (docs/deploy.md).
+TRUSTED_PROXIES = [proxy.strip() for proxy in os.environ.get('TRUSTED_PROXIES', '').split(',') if proxy.strip()]

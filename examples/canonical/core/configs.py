@@ -11,6 +11,7 @@ deployment comes from an environment variable, with a default that is safe for l
 | `REDIS_HOST`      | unset                                     | share cache/throttling/logout via Redis  |
 | `REDIS_PORT`      | `6379`                                    |                                          |
 | `CORS_ORIGINS`    | `http://localhost:3000,http://127.0.0.1:3000` | browser origins allowed to call the API |
+| `TRUSTED_PROXIES` | unset                                     | proxies whose `X-Forwarded-For` is believed |
 """
 
 import os
@@ -80,3 +81,7 @@ ALLOW_HEADERS = ['Authorization', 'Content-Type']
 EXPOSE_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']
 
 TIMEZONE = 'UTC'
+
+# Behind a reverse proxy (docker compose, nginx): its addresses or networks, comma-separated, e.g. 172.16.0.0/12.
+# Only then is `X-Forwarded-For` believed, so each client gets its own throttle bucket (docs/deploy.md).
+TRUSTED_PROXIES = [proxy.strip() for proxy in os.environ.get('TRUSTED_PROXIES', '').split(',') if proxy.strip()]

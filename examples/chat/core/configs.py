@@ -7,9 +7,11 @@ comes from an environment variable, with a default that is safe for local develo
 |---------------------|-----------------------------------|---------------------------------------------------------|
 | `SECRET_KEY`        | published: needs `PANTHER_DEV=1`  | signs the JWTs                                          |
 | `CHAT_DB_PATH`      | `examples/chat/chat.pdb`          | file of the embedded database (users, message history)  |
+| `MONGODB_URL`       | unset                             | use MongoDB instead of the embedded file                |
 | `CHAT_HISTORY_SIZE` | `50`                              | how many earlier messages a client gets when it joins   |
 | `REDIS_HOST`        | unset                             | rooms and delivery shared by every worker through Redis |
 | `REDIS_PORT`        | `6379`                            |                                                         |
+| `TRUSTED_PROXIES`   | unset                             | proxies whose `X-Forwarded-For` is believed             |
 """
 
 import os
@@ -19,6 +21,25 @@ from typing import Any
 
 # Lower-case names are not settings: Panther only copies upper-case globals into `config`.
 example_dir = Path(__file__).resolve().parent.parent
+
+
+def database_settings() -> dict[str, Any]:
+    mongodb_url = os.environ.get('MONGODB_URL')
+    if mongodb_url:
+        # The database name comes from the URL path, e.g. mongodb://mongo:27017/chat.
+        return {
+            'engine': {
+                'class': 'panther.db.connections.MongoDBConnection',
+                'host': mongodb_url,
+                'tz_aware': True,
+            },
+        }
+    return {
+        'engine': {
+            'class': 'panther.db.connections.PantherDBConnection',
+            'path': os.environ.get('CHAT_DB_PATH') or example_dir / 'chat.pdb',
+        },
+    }
 
 
 def redis_settings() -> dict[str, Any] | None:
@@ -34,12 +55,7 @@ def redis_settings() -> dict[str, Any] | None:
 # `python -c "from panther.utils import generate_secret_key; print(generate_secret_key())"`.
 SECRET_KEY = os.environ.get('SECRET_KEY') or 'dev-only-insecure-chat-key-change-me-0123456789abcdef'
 
-DATABASE = {
-    'engine': {
-        'class': 'panther.db.connections.PantherDBConnection',
-        'path': os.environ.get('CHAT_DB_PATH') or example_dir / 'chat.pdb',
-    },
-}
+DATABASE = database_settings()
 REDIS = redis_settings()
 
 URLs = 'examples.chat.core.urls.url_routing'
@@ -59,3 +75,7 @@ JWT_CONFIG = {
 HISTORY_SIZE = int(os.environ.get('CHAT_HISTORY_SIZE') or 50)
 
 TIMEZONE = 'UTC'
+
+# Behind a reverse proxy (docker compose, nginx): its addresses or networks, comma-separated, e.g. 172.16.0.0/12.
+# Only then is `X-Forwarded-For` believed, so each client gets its own throttle bucket (docs/deploy.md).
+TRUSTED_PROXIES = [proxy.strip() for proxy in os.environ.get('TRUSTED_PROXIES', '').split(',') if proxy.strip()]

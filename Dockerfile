@@ -16,8 +16,9 @@ COPY panther ./panther
 RUN pip install '.[full]'
 
 COPY examples ./examples
-# The app writes its SQLite database and logs/ into the working directory.
-RUN chown -R panther:panther /app
+# The app writes its SQLite database and logs/ into the working directory; /app/data is where docker-compose.yml
+# mounts the blog's uploads volume (a new volume takes this directory's owner).
+RUN mkdir -p /app/data && chown -R panther:panther /app
 USER panther
 
 EXPOSE 8000

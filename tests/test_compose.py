@@ -17,6 +17,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / 'docker-compose.yml'
 DOCKERFILE = REPO_ROOT / 'Dockerfile'
+PORTS_FILE = REPO_ROOT / 'docker-compose.ports.yml'
 IN_CI = os.environ.get('CI', '').lower() in {'1', 'true', 'yes'}
 
 
@@ -86,19 +87,73 @@ def test_compose_rejects_an_invalid_file(compose: Path, tmp_path: Path) -> None:
     assert 'not_a_compose_key' in result.stderr
 
 
+APPS = {
+    # service: (the app it serves, published port, MongoDB database)
+    'app': ('examples.canonical.main:app', '8000', 'panther'),
+    'blog': ('examples.blog.main:app', '8001', 'blog'),
+    'chat': ('examples.chat.main:app', '8002', 'chat'),
+}
+
+
+def _command(service: dict) -> list[str]:
+    if service.get('command'):
+        return service['command']
+    command = next(line for line in DOCKERFILE.read_text(encoding='utf-8').splitlines() if line.startswith('CMD '))
+    return json.loads(command.removeprefix('CMD '))
+
+
 def test_compose_services(resolved: dict) -> None:
     services = resolved['services']
-    assert set(services) == {'app', 'redis', 'mongo'}
+    assert set(services) == {*APPS, 'redis', 'mongo'}
     assert services['redis']['image'] == 'redis:7'
     assert services['mongo']['image'] == 'mongo:7'
 
-    app = services['app']
-    assert Path(app['build']['context']) == REPO_ROOT
-    assert app['build']['dockerfile'] == 'Dockerfile'
-    assert app['environment']['REDIS_HOST'] == 'redis'
-    assert app['environment']['MONGODB_URL'] == 'mongodb://mongo:27017/panther'
-    assert set(app['depends_on']) == {'redis', 'mongo'}
-    assert [(port['target'], port['published']) for port in app['ports']] == [(8000, '8000')]
+    for name, (target, published, database) in APPS.items():
+        app = services[name]
+        assert Path(app['build']['context']) == REPO_ROOT
+        assert app['build']['dockerfile'] == 'Dockerfile'
+        assert _command(app)[:3] == ['panther', 'run', target]
+        assert app['environment']['REDIS_HOST'] == 'redis'
+        # Each example reads MONGODB_URL (see its core/configs.py), each into a database of its own.
+        assert app['environment']['MONGODB_URL'] == f'mongodb://mongo:27017/{database}'
+        assert 'TRUSTED_PROXIES' in app['environment']
+        assert set(app['depends_on']) == {'redis', 'mongo'}
+        assert [(port['target'], port['published']) for port in app['ports']] == [(8000, published)]
+        test = app['healthcheck']['test']
+        assert test[:3] == ['CMD', 'python', '-c'] and 'http://127.0.0.1:8000/' in test[3]
+    assert '/health/' in services['app']['healthcheck']['test'][3]
+
+
+def test_blog_uploads_live_on_a_volume(resolved: dict) -> None:
+    blog = resolved['services']['blog']
+    [volume] = blog['volumes']
+    assert (volume['type'], volume['source']) == ('volume', 'blog-uploads')
+    assert blog['environment']['BLOG_UPLOAD_DIR'].startswith(volume['target'] + '/')
+    assert 'blog-uploads' in resolved['volumes']
+    # The image creates the mount point owned by the app's user, so a new volume is writable by it.
+    assert 'RUN mkdir -p /app/data && chown -R panther:panther /app' in DOCKERFILE.read_text(encoding='utf-8')
+
+
+def test_redis_and_mongodb_are_not_published_by_default(resolved: dict) -> None:
+    # Published ports would clash with a Redis or MongoDB already running on the host.
+    for name in ('redis', 'mongo'):
+        assert not resolved['services'][name].get('ports'), name
+
+
+def test_the_ports_file_publishes_them_on_loopback(compose: Path) -> None:
+    result = subprocess.run(
+        [str(compose), '-f', str(COMPOSE_FILE), '-f', str(PORTS_FILE), 'config', '--format', 'json'],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)['services']
+    published = {name: [(port['host_ip'], port['published']) for port in services[name]['ports']] for name in services}
+    assert published['redis'] == [('127.0.0.1', '6379')]
+    assert published['mongo'] == [('127.0.0.1', '27017')]
 
 
 def test_compose_publishes_only_on_loopback(resolved: dict) -> None:
@@ -138,7 +193,8 @@ def test_compose_never_passes_an_empty_signing_key(compose: Path) -> None:
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        environment = json.loads(result.stdout)['services']['app']['environment']
-        # None: not set in the container at all (the app then refuses to start unless PANTHER_DEV=1).
-        assert environment['SECRET_KEY'] == expected
-        assert environment['PANTHER_DEV'] is None
+        for name in APPS:
+            environment = json.loads(result.stdout)['services'][name]['environment']
+            # None: not set in the container at all (the app then refuses to start unless PANTHER_DEV=1).
+            assert environment['SECRET_KEY'] == expected
+            assert environment['PANTHER_DEV'] is None

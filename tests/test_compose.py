@@ -9,10 +9,17 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import secrets
+import shlex
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests._uvicorn import free_port, stop, wait_until_listening
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / 'docker-compose.yml'
@@ -198,3 +205,97 @@ def test_compose_never_passes_an_empty_signing_key(compose: Path) -> None:
             # None: not set in the container at all (the app then refuses to start unless PANTHER_DEV=1).
             assert environment['SECRET_KEY'] == expected
             assert environment['PANTHER_DEV'] is None
+
+
+# --- the Dockerfile's steps, outside Docker --------------------------------------------------------------------------
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    lines = [line.strip() for line in DOCKERFILE.read_text(encoding='utf-8').splitlines()]
+    joined: list[str] = []
+    for line in lines:
+        if not line or line.startswith('#'):
+            continue
+        if joined and joined[-1].endswith('\\'):
+            joined[-1] = joined[-1][:-1] + ' ' + line
+        else:
+            joined.append(line)
+    return [(line.split(' ', 1)[0], line.split(' ', 1)[1]) for line in joined]
+
+
+def _build_outside_docker(app_dir: Path, venv: Path) -> list[str]:
+    """Do what the image build does, into `app_dir` and a fresh venv; returns the image's command."""
+    env = {key: value for key, value in os.environ.items() if key not in {'PIP_NO_CACHE_DIR', 'PYTHONPATH'}}
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=120)
+    command: list[str] = []
+    for instruction, argument in _dockerfile_instructions():
+        if instruction == 'COPY':
+            *sources, target = shlex.split(argument)
+            destination = app_dir / target
+            for pattern in sources:
+                for source in REPO_ROOT.glob(pattern):
+                    place = destination / source.name if target.endswith('/') else destination
+                    if source.is_dir():
+                        shutil.copytree(source, place, ignore=shutil.ignore_patterns('__pycache__', '*.pdb*'))
+                    else:
+                        place.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(source, place)
+        elif instruction == 'RUN' and argument.startswith('pip install '):
+            # A fresh, non-editable install of the copied project with its extras (pip's cache allowed).
+            arguments = shlex.split(argument.removeprefix('pip install '))
+            result = subprocess.run(
+                [str(venv / 'bin' / 'python'), '-m', 'pip', 'install', '--disable-pip-version-check', '-q', *arguments],
+                cwd=app_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+        elif instruction == 'CMD':
+            command = json.loads(argument)
+    assert command, 'the Dockerfile has no CMD'
+    return command
+
+
+@pytest.mark.slow
+def test_the_image_installs_and_serves_health_outside_docker(tmp_path: Path, resolved: dict) -> None:
+    app_dir, venv = tmp_path / 'app', tmp_path / 'venv'
+    app_dir.mkdir()
+    command = _build_outside_docker(app_dir, venv)
+    installed = subprocess.run(
+        [str(venv / 'bin' / 'python'), '-c', 'import panther; print(panther.__file__)'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert str(venv) in installed.stdout  # the installed package, not a checkout on the path
+
+    port = free_port()
+    # The image's command, on loopback and a free port instead of 0.0.0.0:8000.
+    command = [{'0.0.0.0': '127.0.0.1', '8000': str(port)}.get(part, part) for part in command]
+    env = {key: value for key, value in os.environ.items() if key not in {'PYTHONPATH', 'PANTHER_DEV', 'REDIS_HOST'}}
+    env |= {
+        'PATH': f'{venv / "bin"}{os.pathsep}{env.get("PATH", "")}',
+        'SECRET_KEY': secrets.token_urlsafe(48),
+        'PANTHER_DB_PATH': str(tmp_path / 'notes.pdb'),
+    }
+    env.pop('MONGODB_URL', None)
+    server = subprocess.Popen(command, cwd=app_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    healthcheck = resolved['services']['app']['healthcheck']['test'][1:]
+    probe = [str(venv / 'bin' / 'python'), *healthcheck[1:]]
+    probe[-1] = probe[-1].replace('127.0.0.1:8000', f'127.0.0.1:{port}')
+    try:
+        wait_until_listening(server, port, timeout=60)
+        response = httpx.get(f'http://127.0.0.1:{port}/health/', timeout=10)
+        assert response.status_code == 200
+        assert response.json()['status'] == 'ok'
+        # The compose healthcheck's own command passes against it ...
+        assert subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0
+    finally:
+        stop(server)
+    # ... and fails once the server is gone.
+    assert subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode != 0

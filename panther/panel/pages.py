@@ -12,6 +12,7 @@ import jinja2
 
 from panther.file_handler import File
 from panther.panel.authentications import panel_root
+from panther.panel.registry import label_of
 from panther.panel.security import CSRF_COOKIE, CSRF_FIELD, SECURITY_HEADERS, csrf_token
 from panther.response import Cookie, HTMLResponse, Response
 
@@ -33,8 +34,6 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return 'Yes' if value else 'No'
     if isinstance(value, Model):
-        from panther.panel.views import label_of
-
         return label_of(value)
     if isinstance(value, File):
         return Path(value.file_name).name

@@ -7,7 +7,7 @@ from typing import Any
 
 from panther.exceptions import PantherError
 
-__all__ = ['ModelAdmin', 'hide', 'options_for', 'register']
+__all__ = ['ModelAdmin', 'hide', 'label_of', 'options_for', 'register']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +73,25 @@ def hide(model: type) -> None:
 
 def options_for(model: type) -> ModelAdmin:
     return _registry.get(model) or ModelAdmin()
+
+
+def _label_field(model: type[Any]) -> str | None:
+    chosen = options_for(model).label_field
+    if chosen:
+        return chosen
+    fields: dict[str, Any] = model.model_fields
+    candidates: list[str | None] = [getattr(model, 'USERNAME_FIELD', None), 'name', 'title', 'username', 'email']
+    for candidate in [*candidates, 'slug']:
+        if candidate and candidate in fields:
+            return str(candidate)
+    for name, field in fields.items():
+        if field.annotation is str and name != 'password':
+            return name
+    return None
+
+
+def label_of(document: Any) -> str:
+    """How a document is named in lists and pickers: its label field (see `register(label_field=...)`) or id."""
+    name = _label_field(type(document))
+    value = getattr(document, name, None) if name else None
+    return str(value) if value not in (None, '') else str(document.id)

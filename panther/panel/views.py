@@ -38,7 +38,7 @@ from panther.panel.forms import (
 from panther.panel.middlewares import RedirectToSlashMiddleware, page_middleware
 from panther.panel.pages import TEMPLATES_DIR, render
 from panther.panel.permissions import IsAuthenticated
-from panther.panel.registry import ModelAdmin, options_for
+from panther.panel.registry import ModelAdmin, label_of, options_for
 from panther.panel.security import CSRF_FIELD, is_staff
 from panther.request import Request
 from panther.response import Cookie, FileResponse, RedirectResponse, Response
@@ -112,28 +112,6 @@ async def document_of(model: type[Any], document_id: str) -> Any:
     if document is None:
         raise NotFoundAPIError(detail=f'There is no {model.__name__} with id {document_id!r}')
     return document
-
-
-def _label_field(model: type[Any]) -> str | None:
-    chosen = options_for(model).label_field
-    if chosen:
-        return chosen
-    fields: dict[str, Any] = model.model_fields
-    candidates: list[str | None] = [getattr(model, 'USERNAME_FIELD', None), 'name', 'title', 'username', 'email']
-    for candidate in [*candidates, 'slug']:
-        if candidate and candidate in fields:
-            return str(candidate)
-    for name, field in fields.items():
-        if field.annotation is str and name != 'password':
-            return name
-    return None
-
-
-def label_of(document: Any) -> str:
-    """How a document is named in lists and pickers: its label field (see `register(label_field=...)`) or id."""
-    name = _label_field(type(document))
-    value = getattr(document, name, None) if name else None
-    return str(value) if value not in (None, '') else str(document.id)
 
 
 def is_user_model(model: type[Any]) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -306,3 +308,58 @@ def test_public_modules_declare_their_exports(module_name: str) -> None:
     missing = set(PUBLIC[module_name]) - set(exported)
     assert not missing, f'{module_name}.__all__ lacks {missing}'
 
+
+# --- no import cycles --------------------------------------------------------------------------------------------
+
+PACKAGE = Path(panther.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def _imports_of(path: Path, modules: set[str]) -> set[str]:
+    """Panther modules `path` imports anywhere (functions included, `if TYPE_CHECKING:` blocks excluded)."""
+    name = _module_name(path)
+    package = name if path.name == '__init__.py' else name.rpartition('.')[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and 'TYPE_CHECKING' in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                anchor = package.split('.')[: len(package.split('.')) - (node.level - 1)]
+                base = '.'.join([*anchor, *([node.module] if node.module else [])])
+            found.add(base)
+            found.update(f'{base}.{alias.name}' for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding='utf-8')))
+    return (found & modules) - {name}
+
+
+def test_the_package_has_no_import_cycles() -> None:
+    # Each piece sits in its layer (DESIGN.md §5): no module reaches one that (directly or not) reaches it back,
+    # not even through an import inside a function.
+    paths = {_module_name(path): path for path in PACKAGE.rglob('*.py')}
+    graph = {name: _imports_of(path, set(paths)) for name, path in paths.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f'import cycle: {" -> ".join((*trail[trail.index(name):], name))}'
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, (*trail, name))
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests._core_helpers import run_interpreter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,19 +42,8 @@ start()
 
 
 def _run(tmp_path: Path, *command: str, stdin: str = '') -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
-    env['IPYTHONDIR'] = str(tmp_path / '.ipython')  # no history or profile in the user's home
-    return subprocess.run(
-        [sys.executable, *command],
-        cwd=tmp_path,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {**os.environ, 'IPYTHONDIR': str(tmp_path / '.ipython')}  # no history or profile in the user's home
+    return run_interpreter(list(command), tmp_path, env=env, stdin=stdin, timeout=120)
 
 
 @pytest.mark.slow

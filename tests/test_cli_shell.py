@@ -10,8 +10,6 @@ import pytest
 
 from tests._core_helpers import run_interpreter
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 APP = """
 from pathlib import Path
 

@@ -125,6 +125,7 @@ class Request(BaseRequest):
     _route: Any = None
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     _body: bytes | None = None
+    _body_error: APIError | None = None
     _data: Any = _UNSET
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
@@ -156,9 +157,21 @@ class Request(BaseRequest):
         return self._body if self._body is not None else b''
 
     async def read_body(self) -> bytes:
-        """Read the body once, refusing (413) anything larger than `max_body_size` without buffering it all."""
+        """Read the body once, refusing (413) anything larger than `max_body_size` without buffering it all.
+
+        A refusal is remembered: reading again raises it again (the body is gone by then).
+        """
         if self._body is not None:
             return self._body
+        if self._body_error is not None:
+            raise self._body_error
+        try:
+            return await self._read_body()
+        except APIError as exc:
+            self._body_error = exc
+            raise
+
+    async def _read_body(self) -> bytes:
         limit = self.max_body_size
         declared = content_type = None
         for name, value in self.scope.get('headers') or ():

@@ -831,3 +831,21 @@ async def test_large_urlencoded_forms_decode_like_small_ones(padding: int) -> No
     assert res.data == {'a': 'é x', 'b': '2', 'c': '', 'd': '', 'e f': 'A' * (padding + 1), 'pad': 'z' * padding}
     res = await client.post('/form', payload=body + b'&x=%FF', content_type='application/x-www-form-urlencoded')
     assert (res.status_code, res.data) == (400, {'detail': 'Form body is not valid UTF-8'})
+
+
+async def test_a_refused_body_is_refused_again_on_the_next_read() -> None:
+    sent = [{'type': 'http.request', 'body': b'x' * 20, 'more_body': False}]
+
+    async def receive() -> dict[str, Any]:
+        return sent.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    scope = {'type': 'http', 'method': 'POST', 'path': '/', 'headers': [], 'query_string': b''}
+    request = Request(scope, receive, send)
+    request.max_body_size = 10
+    for _ in range(2):
+        with pytest.raises(PayloadTooLargeAPIError, match='larger than 10 bytes'):
+            await request.read_body()
+    assert request.body == b''

@@ -20,6 +20,7 @@ configuration (`MiddlewareChain`), except for middlewares that may keep per-requ
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import inspect
 import logging
@@ -537,8 +538,11 @@ class HTTPEntry(ABC):
             if chain is not None:
                 if route is not None and route.handler is not None and scope['method'] not in _NO_BODY_METHODS:
                     # Middlewares may read `request.data`, so the (size-limited) body is read before them. Unknown
-                    # paths skip this: their 404 never waits for a body.
-                    await request.read_body()
+                    # paths skip this: their 404 never waits for a body. A refused body (413, 400) is remembered
+                    # and raised again by the endpoint's pipeline, so every middleware sees that answer, the
+                    # endpoint's own included (the admin panel renders it as a page).
+                    with contextlib.suppress(APIError):
+                        await request.read_body()
                 request._routed_path, request._route = path, route
                 response = await (chain.entry or chain.build())(request=request)
                 if response is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -434,29 +435,36 @@ async def test_redis_outage_mid_test_fails_fast_then_recovers(
         await close_redis()
 
 
-async def test_redis_that_never_answers_times_out() -> None:
-    # A server that accepts connections and then stays silent (a hung Redis or a black-holed network).
+@contextlib.asynccontextmanager
+async def silent_server() -> AsyncIterator[int]:
+    """A server that accepts connections and then stays silent (a hung Redis or a black-holed network); its port."""
     connections: list[asyncio.StreamWriter] = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections.append(writer)
 
     server = await asyncio.start_server(silent, '127.0.0.1', 0)
-    port = server.sockets[0].getsockname()[1]
-    client = RedisConnection(host='127.0.0.1', port=port, socket_timeout=0.2)
-    client.is_connected = True
-    store = RedisStore(client)
     try:
-        started = time.perf_counter()
-        with pytest.raises(StoreUnavailableError):
-            await store.get('anything')
-        assert time.perf_counter() - started < 2
+        yield server.sockets[0].getsockname()[1]
     finally:
-        await client.aclose()
         for writer in connections:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_redis_that_never_answers_times_out() -> None:
+    async with silent_server() as port:
+        client = RedisConnection(host='127.0.0.1', port=port, socket_timeout=0.2)
+        client.is_connected = True
+        store = RedisStore(client)
+        try:
+            started = time.perf_counter()
+            with pytest.raises(StoreUnavailableError):
+                await store.get('anything')
+            assert time.perf_counter() - started < 2
+        finally:
+            await client.aclose()
 
 
 # --- the documented fallback, through the whole app ------------------------------------------------------------
@@ -636,27 +644,17 @@ async def test_lean_connection_reloads_a_flushed_script(redis_address: tuple[str
 
 
 async def test_lean_connection_to_a_silent_server_times_out() -> None:
-    connections: list[asyncio.StreamWriter] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(writer)
-
-    server = await asyncio.start_server(silent, '127.0.0.1', 0)
-    port = server.sockets[0].getsockname()[1]
-    client = RedisConnection(host='127.0.0.1', port=port, socket_timeout=0.2)
-    store = RedisStore(client)
-    try:
-        assert store.use_wire
-        started = time.perf_counter()
-        with pytest.raises(StoreUnavailableError, match=r'did not answer within 0\.2 seconds'):
-            await store.incr_unless_exists('counter', 60, 'guard')
-        assert time.perf_counter() - started < 2
-    finally:
-        await store.close()
-        for writer in connections:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with silent_server() as port:
+        client = RedisConnection(host='127.0.0.1', port=port, socket_timeout=0.2)
+        store = RedisStore(client)
+        try:
+            assert store.use_wire
+            started = time.perf_counter()
+            with pytest.raises(StoreUnavailableError, match=r'did not answer within 0\.2 seconds'):
+                await store.incr_unless_exists('counter', 60, 'guard')
+            assert time.perf_counter() - started < 2
+        finally:
+            await store.close()
 
 
 def test_tls_connections_stay_on_redis_py() -> None:

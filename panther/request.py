@@ -116,13 +116,13 @@ def validation_errors_to_detail(error: ValidationError) -> dict[str, str]:
 
 
 class Request(BaseRequest):
-    __slots__ = ()
+    # `route` is set for every routed request; `_routed_path` and `_route` (the path and route the entry looked
+    # up before the global middlewares run, see `_internal/pipeline.py`) for every request through middlewares.
+    # Slots: setting them does not build the instance `__dict__`.
+    __slots__ = ('_route', '_routed_path', 'route')
 
     # Class-level defaults keep construction cheap: a request that never reads its body never sets them.
     validated_data: Any = None
-    # The path and route the entry looked up before the global middlewares run (see `_internal/pipeline.py`).
-    _routed_path: str = ''
-    _route: Any = None
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     _body: bytes | None = None
     _body_error: APIError | None = None
@@ -133,6 +133,9 @@ class Request(BaseRequest):
         self.asgi_receive = receive
         self.asgi_send = send
         self.path_variables: dict[str, str] | None = None
+        self.route: str | None = None
+        self._routed_path = ''
+        self._route: Any = None
         if max_body_size is not DEFAULT_MAX_BODY_SIZE:
             self.max_body_size = max_body_size
 

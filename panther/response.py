@@ -119,6 +119,11 @@ def _encoded_content_type(content_type: str) -> tuple[bytes, bytes]:
 
 class Response:
     content_type = 'application/json'
+    # The headers dict is only built when someone reads it; untouched responses send pre-encoded headers.
+    _headers: dict[str, Any] | None = None
+    status_code: int = 200
+    pagination: Pagination | None = None
+    cookies: list[tuple[bytes, bytes]] | None = None
     # Responses that need the request's headers (conditional and range requests) get the scope in send().
     wants_scope = False
 
@@ -132,12 +137,12 @@ class Response:
     ) -> None:
         self.data = data
         self.status_code = status_code
-        # The headers dict is only built when someone reads it; untouched responses send pre-encoded headers.
-        self._headers: dict[str, Any] | None = {'Content-Type': self.content_type, **headers} if headers else None
-        self.pagination = pagination
-        if set_cookies is None:
-            self.cookies: list[tuple[bytes, bytes]] | None = None
-        else:
+        # `_headers`, `pagination` and `cookies` are class-level None unless given: most responses set none of them.
+        if headers:
+            self._headers = {'Content-Type': self.content_type, **headers}
+        if pagination is not None:
+            self.pagination = pagination
+        if set_cookies is not None:
             cookies = set_cookies if isinstance(set_cookies, list) else [set_cookies]
             self.cookies = [cookie.to_header() for cookie in cookies]
 

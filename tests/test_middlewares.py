@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -185,12 +187,62 @@ async def test_error_raised_by_a_middleware_becomes_a_response() -> None:
 # CORS (SPEC §20.4 with DESIGN §1 rules)
 
 
-def cors_client(**settings) -> APIClient:
-    urls = {'plain': plain, 'boom': boom, 'varies': varies, 'post': post_only}
-    return APIClient(make_app(urls, MIDDLEWARES=[CORSMiddleware], **settings))
+class PassingOuter(HTTPMiddleware):
+    """Outside `CORSMiddleware`, it makes CORS run as a middleware layer instead of in the app's entry."""
 
 
-async def test_cors_defaults() -> None:
+CORS_PLACES = {'entry': [CORSMiddleware], 'layer': [PassingOuter, CORSMiddleware]}
+
+
+@pytest.fixture(params=sorted(CORS_PLACES))
+def cors_client(request: pytest.FixtureRequest) -> Callable[..., APIClient]:
+    """Every CORS test runs twice: CORS outermost (applied by the entry) and CORS inside another middleware."""
+
+    def build(**settings: Any) -> APIClient:
+        urls = {'plain': plain, 'boom': boom, 'varies': varies, 'post': post_only}
+        return APIClient(make_app(urls, MIDDLEWARES=CORS_PLACES[request.param], **settings))
+
+    return build
+
+
+@pytest.mark.parametrize('place', sorted(CORS_PLACES))
+async def test_cors_outermost_is_applied_by_the_entry(place: str) -> None:
+    app = make_app({'plain': plain}, MIDDLEWARES=CORS_PLACES[place])
+    assert (await APIClient(app).get('/plain')).status_code == 200
+    if place == 'entry':
+        assert app.cors is not None and app.chain is None
+    else:
+        assert app.cors is None and app.chain is not None
+
+
+async def test_cors_headers_without_an_origin(cors_client: Callable[..., APIClient]) -> None:
+    # 5.x sent the CORS headers whether or not the request had an Origin; so do we.
+    res = await cors_client().get('/plain')
+    assert res.headers['Access-Control-Allow-Origin'] == '*'
+    assert res.headers['Access-Control-Max-Age'] == '600'
+    res = await cors_client(ALLOW_ORIGINS=['https://a.example']).get('/plain')
+    assert 'Access-Control-Allow-Origin' not in res.headers
+    assert res.headers['Vary'] == 'Origin'
+
+
+async def test_cors_header_names_in_other_spellings_are_read(cors_client: Callable[..., APIClient]) -> None:
+    client = cors_client(ALLOW_ORIGINS=['https://a.example'])
+    scope_headers = [(b'Origin', b'https://a.example')]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {'type': 'http.request', 'body': b'', 'more_body': False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {'type': 'http', 'method': 'GET', 'path': '/plain', 'headers': scope_headers, 'query_string': b'',
+             'client': ('127.0.0.1', 1), 'server': ('testserver', 80), 'scheme': 'http', 'root_path': ''}  # fmt: skip
+    await client.app(scope, receive, send)
+    assert (b'Access-Control-Allow-Origin', b'https://a.example') in sent[0]['headers']
+
+
+async def test_cors_defaults(cors_client: Callable[..., APIClient]) -> None:
     res = await cors_client().get('/plain', headers={'Origin': 'https://any.example'})
     assert res.status_code == 200
     assert res.headers == {
@@ -203,7 +255,7 @@ async def test_cors_defaults() -> None:
     }
 
 
-async def test_cors_preflight_is_answered_without_routing() -> None:
+async def test_cors_preflight_is_answered_without_routing(cors_client: Callable[..., APIClient]) -> None:
     client = cors_client()
     res = await client.options('/not-routed', headers={'Origin': 'https://any.example'})
     assert res.status_code == 204
@@ -212,21 +264,21 @@ async def test_cors_preflight_is_answered_without_routing() -> None:
     assert res.headers['Access-Control-Allow-Methods'] == DEFAULT_METHODS
 
 
-async def test_cors_listed_origin_is_echoed_with_vary() -> None:
+async def test_cors_listed_origin_is_echoed_with_vary(cors_client: Callable[..., APIClient]) -> None:
     client = cors_client(ALLOW_ORIGINS=['https://a.example', 'https://b.example'])
     res = await client.get('/plain', headers={'Origin': 'https://b.example'})
     assert res.headers['Access-Control-Allow-Origin'] == 'https://b.example'
     assert res.headers['Vary'] == 'Origin'
 
 
-async def test_cors_disallowed_origin_gets_no_allow_headers() -> None:
+async def test_cors_disallowed_origin_gets_no_allow_headers(cors_client: Callable[..., APIClient]) -> None:
     client = cors_client(ALLOW_ORIGINS=['https://a.example'], ALLOW_CREDENTIALS=True)
     res = await client.get('/plain', headers={'Origin': 'https://evil.example'})
     assert res.status_code == 200
     assert res.headers == {'Content-Length': '11', 'Content-Type': 'application/json', 'Vary': 'Origin'}
 
 
-async def test_cors_credentials_with_an_explicit_origin() -> None:
+async def test_cors_credentials_with_an_explicit_origin(cors_client: Callable[..., APIClient]) -> None:
     client = cors_client(
         ALLOW_ORIGINS=['https://a.example'],
         ALLOW_CREDENTIALS=True,
@@ -249,15 +301,24 @@ async def test_cors_credentials_with_an_explicit_origin() -> None:
     }
 
 
-async def test_cors_never_combines_wildcard_with_credentials(caplog: pytest.LogCaptureFixture) -> None:
+async def test_cors_never_combines_wildcard_with_credentials(
+    caplog: pytest.LogCaptureFixture, cors_client: Callable[..., APIClient]
+) -> None:
     client = cors_client(ALLOW_CREDENTIALS=True)
     with caplog.at_level(logging.WARNING):
-        res = await client.get('/plain', headers={'Origin': 'https://any.example'})
-    assert res.headers['Access-Control-Allow-Origin'] == '*'
-    assert 'Access-Control-Allow-Credentials' not in res.headers
+        for _ in range(2):
+            res = await client.get('/plain', headers={'Origin': 'https://any.example'})
+            assert res.headers['Access-Control-Allow-Origin'] == '*'
+            assert 'Access-Control-Allow-Credentials' not in res.headers
+    # Said once, when the configuration is read, not on every request.
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        'CORS: `ALLOW_CREDENTIALS` is ignored for the wildcard origin; list origins explicitly'
+    ]
 
 
-async def test_cors_wildcard_headers_with_credentials_echo_the_requested_headers() -> None:
+async def test_cors_wildcard_headers_with_credentials_echo_the_requested_headers(
+    cors_client: Callable[..., APIClient],
+) -> None:
     client = cors_client(ALLOW_ORIGINS=['https://a.example'], ALLOW_CREDENTIALS=True)
     res = await client.options(
         '/plain', headers={'Origin': 'https://a.example', 'Access-Control-Request-Headers': 'X-Custom, Authorization'}
@@ -267,20 +328,22 @@ async def test_cors_wildcard_headers_with_credentials_echo_the_requested_headers
     assert res.headers['Access-Control-Allow-Credentials'] == 'true'
 
 
-async def test_cors_vary_is_merged() -> None:
+async def test_cors_vary_is_merged(cors_client: Callable[..., APIClient]) -> None:
     res = await cors_client(ALLOW_ORIGINS=['https://a.example']).get('/varies', headers={'Origin': 'https://a.example'})
     assert res.headers['Vary'] == 'Accept-Encoding, Origin'
 
 
 @pytest.mark.parametrize(('path', 'method', 'code'), [('/missing', 'GET', 404), ('/boom', 'GET', 500),
                                                       ('/post', 'PUT', 405)])  # fmt: skip
-async def test_cors_headers_survive_errors(path: str, method: str, code: int) -> None:
+async def test_cors_headers_survive_errors(
+    path: str, method: str, code: int, cors_client: Callable[..., APIClient]
+) -> None:
     res = await cors_client().request(method, path, headers={'Origin': 'https://any.example'})
     assert res.status_code == code
     assert res.headers['Access-Control-Allow-Origin'] == '*'
 
 
-async def test_cors_config_is_read_at_request_time() -> None:
+async def test_cors_config_is_read_at_request_time(cors_client: Callable[..., APIClient]) -> None:
     client = cors_client()
     config.ALLOW_ORIGINS = ['https://late.example']
     res = await client.get('/plain', headers={'Origin': 'https://late.example'})

@@ -24,10 +24,13 @@ import contextlib
 import dis
 import inspect
 import logging
+import types
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+import orjson
 
 from panther._internal import state
 from panther._internal.concurrency import to_thread
@@ -45,8 +48,9 @@ from panther.exceptions import (
     PantherError,
     UpgradeRequiredError,
 )
+from panther.middlewares.cors import CORSMiddleware, CORSPolicy
 from panther.request import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
-from panther.response import PLAIN_TYPES, Response, render_json
+from panther.response import PLAIN_TYPES, Response, _json_default
 
 if TYPE_CHECKING:
     from panther._internal.endpoint import EndpointOptions
@@ -70,6 +74,9 @@ BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
 READ_BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH', 'DELETE'})
 _NO_BODY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 _JSON_CONTENT_TYPE = (b'Content-Type', b'application/json')
+_new_request = _new_response = object.__new__
+_dumps = orjson.dumps
+_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 
 
 # --- authentication and permissions: one step for requests and sockets ---------------------------------------
@@ -144,7 +151,7 @@ class DirectCall:
     """The direct variant: an async handler with no configured step and no body, taking no argument or one path
     variable (positionally). The entry calls it without entering the pipeline."""
 
-    __slots__ = ('annotation', 'convert', 'func', 'methods', 'name')
+    __slots__ = ('annotation', 'bare', 'convert', 'func', 'methods', 'name')
 
     def __init__(
         self,
@@ -159,6 +166,8 @@ class DirectCall:
         self.name = name
         self.convert = convert
         self.annotation = annotation
+        # A handler that takes no argument: callers may call it without going through `invoke()`.
+        self.bare = func if name is None else None
 
     def invoke(self, variables: dict[str, str] | None) -> Awaitable[Any]:
         """The handler's coroutine for these path variables (a bad value raises the 400 here)."""
@@ -397,6 +406,15 @@ def _assigns_on_self(func: Any) -> bool:
     return False
 
 
+def _bound_call(layer: Any) -> Any:
+    """The layer's `__call__` as a bound method: calling that costs about half of calling the instance (which
+    looks `__call__` up on its type each time). Functions and other callables are returned as they are."""
+    if isinstance(layer, types.FunctionType):
+        return layer
+    call = next((klass.__dict__['__call__'] for klass in type(layer).__mro__ if '__call__' in klass.__dict__), None)
+    return layer.__call__ if isinstance(call, types.FunctionType) else layer
+
+
 class MiddlewareChain:
     """A middleware chain around `inner`, built once when every middleware in it may be shared.
 
@@ -419,7 +437,11 @@ class MiddlewareChain:
         self._keyword = keyword
         self._inner = inner
         self._raw_construct = construct
-        self._construct = (lambda cls, nxt: catch_errors(construct(cls, nxt))) if catch else construct
+        self._construct = (
+            (lambda cls, nxt: catch_errors(_bound_call(construct(cls, nxt))))
+            if catch
+            else (lambda cls, nxt: _bound_call(construct(cls, nxt)))
+        )
         shared = not any(keeps_request_state(cls) for cls in self._classes)
         # Shared middlewares: the chain is built here, once; otherwise `build()` runs per request.
         self.entry: Callable[..., Awaitable[Any]] | None = self.build() if shared else None
@@ -429,7 +451,10 @@ class MiddlewareChain:
         last = len(self._classes) - 1
         for position, cls in enumerate(self._classes):
             # The outermost layer needs no wrapper: whoever calls the chain turns its errors into a response.
-            handler = self._raw_construct(cls, handler) if position == last else self._construct(cls, handler)
+            if position == last:
+                handler = _bound_call(self._raw_construct(cls, handler))
+            else:
+                handler = self._construct(cls, handler)
         return handler
 
     def __call__(self, request: Any) -> Awaitable[Any]:
@@ -443,7 +468,7 @@ class MiddlewareChain:
 class Route:
     """A routed endpoint with its compiled pipeline (None for WebSocket endpoints and reserved paths)."""
 
-    __slots__ = ('cache_duration', 'direct', 'endpoint', 'handler', 'pattern')
+    __slots__ = ('bare', 'bare_methods', 'cache_duration', 'direct', 'endpoint', 'handler', 'pattern')
 
     def __init__(self, endpoint: Any, pattern: str = '') -> None:
         self.endpoint = endpoint
@@ -454,14 +479,24 @@ class Route:
         )
         self.direct: DirectCall | None = getattr(self.handler, 'direct', None)
         self.cache_duration: timedelta | None = getattr(self.handler, 'cache_duration', None)
+        # A direct handler without arguments, and the methods it serves (empty otherwise): one set lookup tells
+        # the innermost middleware layer it may call the handler itself.
+        direct = self.direct
+        self.bare = direct.bare if direct is not None else None
+        self.bare_methods: frozenset[str] = direct.methods if direct is not None and direct.bare else frozenset()
 
 
 _RESERVED = Route(None)
 
 
-def _json_messages(status: int, data: Any, *, head: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def _json_messages(status: int, data: Any, head: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """The two ASGI messages of a JSON response with default headers."""
-    body = b'' if data is None else (data if type(data) is bytes else render_json(data))
+    # `render_json`, inlined: this runs for most responses.
+    body = (
+        b''
+        if data is None
+        else (data if type(data) is bytes else _dumps(data, default=_json_default, option=_NON_STR_KEYS))
+    )
     return (
         {
             'type': 'http.response.start',
@@ -486,6 +521,7 @@ class HTTPEntry(ABC):
     router = Router({})
     static: dict[str, Route] = {}
     chain: MiddlewareChain | None = None
+    cors: CORSPolicy | None = None
 
     def rebuild(self) -> None:
         from panther.configs import config
@@ -498,8 +534,14 @@ class HTTPEntry(ABC):
             path: route if isinstance(route, Route) else _RESERVED for path, route in self.router.raw_static.items()
         }
         middlewares = list(config.HTTP_MIDDLEWARES)  # innermost first
+        # `CORSMiddleware` as the outermost layer is applied by the entry itself: same answers, no layer.
+        self.cors = CORSPolicy.from_config() if middlewares and middlewares[-1] is CORSMiddleware else None
+        if self.cors is not None:
+            middlewares.pop()
         self.chain = (
-            MiddlewareChain(middlewares, self._dispatch, lambda cls, nxt: cls(dispatch=nxt)) if middlewares else None
+            MiddlewareChain(middlewares, _innermost(self.router), lambda cls, nxt: cls(dispatch=nxt))
+            if middlewares
+            else None
         )
         self.version = state.config_version
 
@@ -520,53 +562,76 @@ class HTTPEntry(ABC):
             return
         if self.version != state.config_version:
             self.rebuild()
-        request = Request(scope, receive, send)
-        if self.max_body_size != DEFAULT_MAX_BODY_SIZE:
-            request.max_body_size = self.max_body_size
         path = scope['path']
+        method = scope['method']
+        cors = self.cors
+        if cors is not None and method == 'OPTIONS':
+            # A preflight is answered before routing and before the other middlewares, as CORSMiddleware does.
+            await send({'type': 'http.response.start', 'status': 204, 'headers': cors.header_pairs(scope)})
+            await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
+            return
         # Static routes are one dict lookup; anything else goes through the router.
         route = self.static.get(path)
         if route is None:
             route, variables = self.router.resolve_dynamic(path)
         else:
             variables = None
+        chain = self.chain
+        if chain is None and route is not None and (direct := route.direct) is not None and method in direct.methods:
+            # The direct variant needs no Request object.
+            try:
+                bare = direct.bare
+                result = await (bare() if bare is not None else direct.invoke(variables))
+                if type(result) in PLAIN_TYPES:
+                    # Plain data: rendered and sent without building a Response object.
+                    start, body = _json_messages(200, result, method == 'HEAD')
+                    if cors is not None:
+                        start['headers'] += cors.header_pairs(scope)
+                    await send(start)
+                    await send(body)
+                    return
+                response = await finish_result(result)
+            except Exception as exc:
+                response = error_to_response(exc)
+            await self._send_finished(response, scope, receive, send)
+            return
+        # What `Request.__init__` does, written out: this runs for every request that is not direct, and skipping
+        # the call saves a tenth of the whole request (tests/test_pipeline.py keeps the two in step).
+        request = _new_request(Request)
+        request.scope = scope
+        request.asgi_receive = receive
+        request.asgi_send = send
+        request._routed_path = path
+        request._route = route
         if route is not None:
             request.path_variables = variables or {}
             request.route = route.pattern
+        else:
+            request.path_variables = None
+            request.route = None
+        if self.max_body_size != DEFAULT_MAX_BODY_SIZE:
+            request.max_body_size = self.max_body_size
         try:
-            chain = self.chain
             if chain is not None:
-                if route is not None and route.handler is not None and scope['method'] not in _NO_BODY_METHODS:
+                if method not in _NO_BODY_METHODS and route is not None and route.handler is not None:
                     # Middlewares may read `request.data`, so the (size-limited) body is read before them. Unknown
                     # paths skip this: their 404 never waits for a body. A refused body (413, 400) is remembered
                     # and raised again by the endpoint's pipeline, so every middleware sees that answer, the
                     # endpoint's own included (the admin panel renders it as a page).
                     with contextlib.suppress(APIError):
                         await request.read_body()
-                request._routed_path, request._route = path, route
                 response = await (chain.entry or chain.build())(request=request)
                 if response is None:
                     logger.error('You forgot to return `response` on the `Middlewares.__call__()`')
                     response = Response(data={'detail': 'Internal Server Error'}, status_code=500)
             elif route is None or route.handler is None:
                 _not_routed(route)
+            elif route.cache_duration is not None and method == 'GET':
+                # The cache-only variant: an in-memory hit is answered without entering the pipeline.
+                hit = memory_hit(request, route.cache_duration)
+                response = await route.handler(request) if hit is None or hit is REMOTE else hit
             else:
-                direct = route.direct
-                if direct is not None and scope['method'] in direct.methods:
-                    result = await direct.invoke(variables)
-                    if type(result) in PLAIN_TYPES:
-                        # Plain data: rendered and sent without building a Response object.
-                        start, body = _json_messages(200, result, head=scope['method'] == 'HEAD')
-                        await send(start)
-                        await send(body)
-                        return
-                    response = await finish_result(result)
-                elif route.cache_duration is not None and scope['method'] == 'GET':
-                    # The cache-only variant: an in-memory hit is answered without entering the pipeline.
-                    hit = memory_hit(request, route.cache_duration)
-                    response = await route.handler(request) if hit is None or hit is REMOTE else hit
-                else:
-                    response = await route.handler(request)
+                response = await route.handler(request)
         except ClientDisconnected:
             return
         except Exception as exc:
@@ -576,38 +641,60 @@ class HTTPEntry(ABC):
             status = response.status_code
             if 200 <= status < 300 and status != 204 and type(response.data) in PLAIN_TYPES:
                 try:
-                    start, body = _json_messages(status, response.data, head=scope['method'] == 'HEAD')
+                    start, body = _json_messages(status, response.data, method == 'HEAD')
                 except Exception as exc:
                     response = error_to_response(exc)
                 else:
+                    if cors is not None:
+                        start['headers'] += cors.header_pairs(scope)
                     await send(start)
                     await send(body)
                     return
+        await self._send_finished(response, scope, receive, send)
+
+    async def _send_finished(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send a finished response, with the CORS headers when the entry applies them."""
+        if self.cors is not None:
+            self.cors.apply(scope, response)
         await send_response(response, scope, receive, send)
 
-    async def _dispatch(self, request: Request) -> Response:
-        """The innermost layer of the global middlewares: the endpoint's pipeline. Errors become responses here,
-        so every middleware sees them."""
+
+def _innermost(router: Router) -> Handler:
+    """The innermost layer of the global middlewares: the endpoint's pipeline. Errors become responses here, so
+    every middleware sees them. (A closure, not a method: the middleware calls it once per request.)"""
+
+    async def dispatch(request: Request) -> Response:
         try:
             route: Route | None = request._route
-            path = request.scope['path']
+            scope = request.scope
+            path = scope['path']
             if path is not request._routed_path and path != request._routed_path:
                 # A middleware rewrote the path: route again, as 5.x did (routing ran inside the middlewares).
-                route, variables = self.router.resolve(path)
+                route, variables = router.resolve(path)
                 request.path_variables = variables or {}
                 request.route = route.pattern if route is not None else None
             if route is None or route.handler is None:
                 _not_routed(route)
-            direct = route.direct
-            if direct is not None and request.scope['method'] in direct.methods:
-                # The direct variant, as the entry runs it; the middlewares get a `Response`.
+            # The direct variant, as the entry runs it; the middlewares get a `Response`.
+            if scope['method'] in route.bare_methods:
+                result = await route.bare()  # type: ignore[misc]
+            elif (direct := route.direct) is not None and scope['method'] in direct.methods:
                 result = await direct.invoke(request.path_variables)
-                return Response(data=result) if type(result) in PLAIN_TYPES else await finish_result(result)
-            return await route.handler(request)
+            else:
+                return await route.handler(request)
+            if type(result) in PLAIN_TYPES:
+                # `Response(result)` without the call: its class defaults are what `__init__` sets for data alone
+                # (tests/test_response.py compares the two).
+                response = _new_response(Response)
+                response.data = result
+                return response
+            return await finish_result(result)
         except ClientDisconnected:
             raise
         except Exception as exc:
             return error_to_response(exc)
+
+    return dispatch
 
 
 def _not_routed(route: Route | None) -> NoReturn:
@@ -627,7 +714,7 @@ async def send_response(response: Response, scope: Scope, receive: Receive, send
             and response.status_code != 204
         ):
             # Plain JSON response with default headers: sent here to skip a coroutine per request.
-            start, body = _json_messages(response.status_code, response.data, head=head)
+            start, body = _json_messages(response.status_code, response.data, head)
             await send(start)
             await send(body)
         elif response.wants_scope:

@@ -165,15 +165,24 @@ def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
     user_id = getattr(user, 'id', None) if user is not None else None
     if user_id is not None:
         client = f'user:{user_id}'
-    elif config.__dict__.get('TRUSTED_PROXIES') or not scope.get('client'):
-        client = f'ip:{client_ip(request)}'
     else:
-        # The common case (no proxy settings) without the general helper's extra calls: this is the hit path.
-        client = f'ip:{scope["client"][0]}'
+        client = _plain_client(scope) or f'ip:{client_ip(request)}'
     # The matched route and its variables, not the raw path: `/stats` and `/stats/` are one entry.
     route = request.route
     if route is None:
         route = route_of(request)
+    return _cache_key(scope, client, route, request.path_variables)
+
+
+def _plain_client(scope: Any) -> str | None:
+    """The client part of an anonymous request's key, from the scope alone: None when the proxy settings (or a
+    missing client address) need the general helper."""
+    if config.__dict__.get('TRUSTED_PROXIES') or not scope.get('client'):
+        return None
+    return f'ip:{scope["client"][0]}'
+
+
+def _cache_key(scope: Any, client: str, route: str, variables: dict[str, str] | None) -> str:
     query = scope.get('query_string')
     host = b''
     vary = _VARY_BY_ROUTE.get(route) if _VARY_BY_ROUTE else None
@@ -186,11 +195,36 @@ def api_cache_key(request: Request, duration: timedelta | None = None) -> str:
             host = value
             break
     query_hash = hashlib.sha256(query).hexdigest() if query else ''
-    variables = request.path_variables
     if variables:
         route = f'{route}={"/".join(variables.values())}'
     # Lower-cased: host names are case-insensitive.
     return f'{KEY_PREFIX}{client}:{route}:{query_hash}:{host.lower().decode("latin-1")}'
+
+
+def ready_hit(
+    scope: Any, route: str, variables: dict[str, str] | None
+) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    """`(status, headers, body)` of an anonymous GET's cache entry held in this process's memory, found from the
+    ASGI scope alone (no request object): the hit path of endpoints that only cache. None sends the request the
+    general way: not in memory, a conditional request, or a client address that needs the proxy rules."""
+    client = _plain_client(scope)
+    if client is None:
+        return None
+    key = _cache_key(scope, client, route, variables)
+    store = get_store()
+    cached: CachedResponse | None
+    if type(store) is MemoryStore:
+        raw = store.get_nowait(key)
+        if raw is None:
+            return None
+        cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
+    else:
+        cached = _near(key)
+        if cached is None:
+            return None
+    if cached.etag is not None and _header(scope, b'if-none-match') is not None:
+        return None
+    return cached.status_code, cached.encode_headers(), cached.data
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
@@ -202,11 +236,15 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 def _if_none_match(request: Request) -> str | None:
+    return _header(request.scope, b'if-none-match')
+
+
+def _header(scope: Any, wanted: bytes) -> str | None:
     # Read from the raw ASGI list: building the parsed `Headers` costs more than the whole cache hit.
     # ASGI header names are lower-case (servers and the test clients guarantee it).
     found = None
-    for name, value in request.scope.get('headers') or ():
-        if name == b'if-none-match':
+    for name, value in scope.get('headers') or ():
+        if name == wanted:
             found = value if found is None else found + b', ' + value
     return None if found is None else found.decode('latin-1')
 

@@ -277,6 +277,65 @@ async def test_app_second_get_is_served_from_cache(client: APIClient) -> None:
     assert other_query.data['call'] == 2
 
 
+@pytest.mark.parametrize(('path', 'headers'), [('/page', {}), ('/greeting', {'Accept-Language': 'fr'})])
+async def test_app_hits_replayed_by_the_entry_equal_the_pipelines(
+    client: APIClient, monkeypatch: pytest.MonkeyPatch, path: str, headers: dict[str, str]
+) -> None:
+    """A memory-held hit of a cache-only endpoint is replayed by the app's entry (`ready_hit`); the pipeline's
+    answer for the same entry is the same, byte for byte."""
+    from panther._internal import pipeline
+
+    general = pipeline.memory_hit
+    general_calls: list[str] = []
+
+    def counting(request: Request, duration: Any = None) -> Any:
+        general_calls.append(request.path)
+        return general(request, duration)
+
+    monkeypatch.setattr(pipeline, 'memory_hit', counting)
+    await client.get(path, headers=headers)  # the miss: stored
+    general_calls.clear()
+    replayed = await client.get(path, headers=headers)
+    assert general_calls == []  # answered before any request object was built
+    monkeypatch.setattr(pipeline, 'ready_hit', lambda *args: None)
+    through_pipeline = await client.get(path, headers=headers)
+    assert general_calls == [path]
+    assert len(calls) == 1
+    assert replayed.status_code == through_pipeline.status_code == 200
+    assert replayed.headers == through_pipeline.headers
+    assert replayed.raw_body == through_pipeline.raw_body
+
+
+async def test_app_hits_behind_trusted_proxies_take_the_general_path(
+    client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from panther._internal import pipeline
+    from panther.caching import ready_hit
+    from panther.configs import config
+
+    scopes: list[dict[str, Any]] = []
+
+    def recording(scope: dict[str, Any], route: str, variables: Any) -> Any:
+        scopes.append(scope)
+        return ready_hit(scope, route, variables)
+
+    monkeypatch.setattr(pipeline, 'ready_hit', recording)
+    await client.get('/page')
+    assert (await client.get('/page')).status_code == 200
+    scope = scopes[-1]
+    assert ready_hit(scope, 'page', None) is not None
+    monkeypatch.setattr(config, 'TRUSTED_PROXIES', ['127.0.0.1'], raising=False)
+    assert ready_hit(scope, 'page', None) is None  # the client address needs the proxy rules
+    monkeypatch.setattr(config, 'TRUSTED_PROXIES', None, raising=False)
+    conditional = {**scope, 'headers': [*scope['headers'], (b'if-none-match', b'"x"')]}
+    assert ready_hit(conditional, 'page', None) is None  # a conditional request: the pipeline answers 304 or 200
+    monkeypatch.setattr(config, 'TRUSTED_PROXIES', ['127.0.0.1'], raising=False)
+    monkeypatch.setattr(pipeline, 'ready_hit', ready_hit)
+    response = await client.get('/page', headers={'X-Forwarded-For': '203.0.113.9'})
+    assert response.status_code == 200
+    assert calls == ['page', 'page']  # another client address: another entry
+
+
 async def test_app_conditional_get_gets_304(client: APIClient) -> None:
     first = await client.get('/items')
     response = await client.get('/items', headers={'If-None-Match': first.headers['ETag']})

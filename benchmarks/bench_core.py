@@ -205,8 +205,11 @@ def main() -> int:
     os.chdir(ROOT)
     import logging
 
+    from benchmarks.bench_ws import build_panther_app as build_ws_app
+    from benchmarks.bench_ws import connection_us, raw_echo_app
     from panther.middlewares import CORSMiddleware
 
+    ws_app = build_ws_app()
     panther_app = build_panther_app()
     with_middlewares = {
         'cors': build_panther_app([CORSMiddleware]),
@@ -214,7 +217,7 @@ def main() -> int:
     }
     logging.getLogger('panther').setLevel(logging.WARNING)
 
-    async def in_process() -> list[tuple[str, float, float, float]]:
+    async def in_process() -> list[tuple[str, float, float, float | None]]:
         await panther_app.startup()
         rows = []
         for name, method, path, body, expected, target in SCENARIOS:
@@ -225,6 +228,12 @@ def main() -> int:
                 [raw_app, with_middlewares[which]], 'GET', '/hello', b'', 200, args.batch, args.batches
             )
             rows.append((name, raw, pan, target))
+        # A whole WebSocket connection (routing, connection object, accept, one echo, close): no target.
+        raw_ws = pan_ws = float('inf')
+        for _ in range(args.batches):
+            raw_ws = min(raw_ws, await connection_us(raw_echo_app, args.batch))
+            pan_ws = min(pan_ws, await connection_us(ws_app, args.batch))
+        rows.append(('WS connect, 1 echo, close', raw_ws, pan_ws, None))
         await panther_app.shutdown()
         return rows
 
@@ -234,6 +243,9 @@ def main() -> int:
     print(f'{"scenario":28} {"raw µs":>8} {"panther µs":>11} {"ratio":>6} {"target":>7}')
     for name, raw, pan, target in rows:
         ratio = pan / raw
+        if target is None:
+            print(f'{name:28} {raw:8.2f} {pan:11.2f} {ratio:6.2f} {"-":>7}')
+            continue
         ok = ratio <= target
         failed |= not ok
         print(f'{name:28} {raw:8.2f} {pan:11.2f} {ratio:6.2f} {"≤" + str(target):>7} {"ok" if ok else "MISS"}')

@@ -58,7 +58,7 @@ class Websocket(BaseRequest):
         self.state = 'Accepted'
         self._connection_id = new_ulid()
         WebsocketConnections.local().register(self)
-        logger.debug(f'Accepting WS connection {self._connection_id}')
+        logger.debug('Accepting WS connection %s', self._connection_id)
 
     async def send(self, data: Any = None) -> None:
         # Straight to the server (not through send_text/send_bytes): one coroutine less per message.

@@ -200,15 +200,16 @@ class Throttle:
         pending = request.pending_revocation
         try:
             # The key lives one second past its window so a slightly slow clock on another worker still counts.
-            if pending is None:
-                count = await get_store().incr(key, ttl=window_end - now + 1)
-            else:
-                # The request's token is checked for revocation in the same Store round trip (see authentications).
+            guard = None
+            if pending is not None:
+                # The request's token is checked for revocation in the same Store step (see authentications).
                 request.pending_revocation = None
-                counted = await get_store().incr_unless_exists(key, window_end - now + 1, pending.key)
-                if counted is None:
-                    raise pending.authentication.exception('Token has been revoked')
-                count = counted
+                guard = pending.key
+            counted = await get_store().count_request(key, window_end - now + 1, self.rate, guard)
+            if counted is None:
+                assert pending is not None  # only a guard makes the count None
+                raise pending.authentication.exception('Token has been revoked')
+            count = counted
         except StoreUnavailableError as exc:
             if pending is not None:
                 # Revocation fails closed even where throttling would fail open.

@@ -19,6 +19,7 @@ A backend that cannot be reached raises `StoreUnavailableError`; each caller dec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import logging
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from panther import status
 from panther._internal import clock
+from panther._internal.near_state import AbsentKeys, Leases, lease_size
 from panther._internal.redis_wire import RedisWire, ReplyError, pack, wire_settings
 from panther.exceptions import APIError
 
@@ -59,6 +61,7 @@ async def _call_ready(ready: Ready | None) -> None:
         result = ready()
         if result is not None:
             await result
+
 
 DEFAULT_MAX_ENTRIES = 10_000
 # A subscriber that stops reading must not make the process grow without limit.
@@ -135,6 +138,17 @@ class Store(ABC):
         if await self.exists(guard):
             return None
         return await self.incr(key, ttl)
+
+    async def count_request(self, key: str, ttl: float, limit: int, guard: str | None = None) -> int | None:
+        """Count one request on the counter `key` (a throttle window of `limit` requests; created with `ttl`) and
+        return its count — above `limit` when the window is full. With `guard` (a token's revocation marker):
+        `None`, and nothing counted, when the guard exists.
+
+        The Redis Store may answer from counts it took in advance (`near_state.Leases`).
+        """
+        if guard is None:
+            return await self.incr(key, ttl)
+        return await self.incr_unless_exists(key, ttl, guard)
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""
@@ -384,7 +398,45 @@ return value
 """
 
 
+# A throttle counter that takes up to ARGV[3] counts at once (a lease, see `near_state`), never more than the
+# limit ARGV[2] leaves; a full window takes one count (the refused request). {last count, counts taken}, or -1
+# when the guard KEYS[2] (a revocation marker) exists.
+_LEASE_SCRIPT = """
+if #KEYS > 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+    return -1
+end
+local limit = tonumber(ARGV[2])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local take = 1
+if current < limit then
+    take = math.min(tonumber(ARGV[3]), limit - current)
+end
+local last = redis.call('INCRBY', KEYS[1], take)
+if last == take or redis.call('PTTL', KEYS[1]) == -1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return {last, take}
+"""
+
+# `_INCR_SCRIPT` for a revocation marker: the write is announced on ARGV[2] in the same atomic step, so every
+# process forgets that it saw the marker absent (`near_state.AbsentKeys`).
+_INCR_ANNOUNCED_SCRIPT = """
+local value = redis.call('INCR', KEYS[1])
+if value == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[2], KEYS[1])
+return value
+"""
+
+# Revocation markers (`panther.authentications.REVOKED_PREFIX`): keys whose absence each process remembers,
+# and the channel on which every write of one is announced.
+TRACKED_PREFIX = 'panther:revoked:'
+WRITES_CHANNEL = 'panther:store:written'
+
 _INCR_SHA = hashlib.sha1(_INCR_SCRIPT.encode()).hexdigest()
+_LEASE_SHA = hashlib.sha1(_LEASE_SCRIPT.encode()).hexdigest()
+_INCR_ANNOUNCED_SHA = hashlib.sha1(_INCR_ANNOUNCED_SCRIPT.encode()).hexdigest()
 _INCR_UNLESS_EXISTS_SHA = hashlib.sha1(_INCR_UNLESS_EXISTS_SCRIPT.encode()).hexdigest()
 
 
@@ -440,6 +492,13 @@ class RedisStore(Store):
         self._wire_lock: asyncio.Lock | None = None
         self.use_wire = _wire_settings(client) is not None
         self._get_with_ttl_script = client.register_script(_GET_WITH_TTL_SCRIPT)
+        self._lease_script = client.register_script(_LEASE_SCRIPT)
+        self._incr_announced_script = client.register_script(_INCR_ANNOUNCED_SCRIPT)
+        # What this process keeps so most requests need no round trip (see `near_state`).
+        self.absent = AbsentKeys()
+        self.leases = Leases()
+        self._follower: asyncio.Task[None] | None = None
+        self._follow_again_at = 0.0
 
     def _check(self) -> None:
         if self._down_until and clock.monotonic() < self._down_until:
@@ -453,9 +512,12 @@ class RedisStore(Store):
             self._loop = loop
             self._wire = None
             self._wire_lock = None
+            self._forget_near_state()
 
     def _failed(self, exc: BaseException) -> StoreUnavailableError:
         self._down_until = clock.monotonic() + self.cooldown
+        # Announcements may be lost too: nothing is answered from memory until the subscription is confirmed again.
+        self._forget_near_state()
         return StoreUnavailableError(f'Redis is unavailable: {exc}')
 
     async def _run(self, command: str, *args: Any) -> Any:
@@ -477,6 +539,98 @@ class RedisStore(Store):
             await self._run('SET', key, value)
         else:
             await self._run('SET', key, value, 'PX', max(1, int(ttl * 1000)))
+        if key.startswith(TRACKED_PREFIX):
+            self.absent.invalidate(key)
+            await self._run('PUBLISH', WRITES_CHANNEL, key)
+
+    # --- what this process keeps: absent revocation markers, held throttle counts --------------------------------
+
+    def _follow_writes(self) -> None:
+        """Listen for announced writes (once per event loop): until that subscription is confirmed, no absent
+        marker is remembered."""
+        if self._follower is not None or clock.monotonic() < self._follow_again_at:
+            return
+        self._follower = asyncio.get_running_loop().create_task(self._follow(), name='panther-store-writes')
+
+    async def _follow(self) -> None:
+        me = asyncio.current_task()
+        absent = self.absent
+
+        def confirmed() -> None:
+            if self._follower is not me:
+                # Replaced or cancelled while subscribing (redis-py can swallow a cancellation while it connects).
+                raise asyncio.CancelledError
+            absent.set_live(True)
+
+        try:
+            # A subscription that broke and was renewed may have missed announcements: start again from nothing.
+            async for key in self._listen(WRITES_CHANNEL, confirmed, resubscribed=confirmed):
+                if self._follower is not me:
+                    return
+                absent.invalidate(key.decode('utf-8', 'replace'))
+        except StoreUnavailableError as exc:
+            logger.debug(f'Store writes are not followed: {exc}')
+        except Exception as exc:
+            logger.warning(f'Store writes are not followed: {exc!r}')
+        finally:
+            # A follower that was replaced (see `_forget_near_state`) leaves the state to its successor.
+            if self._follower is me:
+                absent.set_live(False)
+                self._follower = None
+                # After a failure the next attempt waits a moment; requests meanwhile ask Redis every time.
+                self._follow_again_at = clock.monotonic() + 1.0
+
+    def _forget_near_state(self) -> None:
+        follower = self._follower
+        self._follower = None
+        self._follow_again_at = 0.0
+        if follower is not None and not follower.done():
+            try:
+                current = asyncio.current_task()
+            except RuntimeError:  # no running event loop
+                current = None
+            if follower is not current:
+                with contextlib.suppress(RuntimeError):  # its event loop may be closed already
+                    follower.cancel()
+        self.absent.set_live(False)
+        self.leases.clear()
+
+    async def _script_call(self, script: str, sha: str, registered: Any, keys: list[str], args: list[Any]) -> Any:
+        if self.use_wire:
+            return await self._wire_script(script, pack('EVALSHA', sha, len(keys), *keys, *args))
+        return await registered(keys=keys, args=args)
+
+    async def count_request(self, key: str, ttl: float, limit: int, guard: str | None = None) -> int | None:
+        self._check()
+        absent = self.absent
+        if guard is not None:
+            self._follow_writes()
+            if absent.known_absent(guard):
+                guard = None
+        held = self.leases.take(key)
+        if held is not None:
+            if guard is not None and await self.exists(guard):
+                return None
+            return held
+        generation = absent.generation
+        keys = [key] if guard is None else [key, guard]
+        take = lease_size(limit)
+        milliseconds = max(1, int(ttl * 1000))
+        try:
+            reply = await self._script_call(
+                _LEASE_SCRIPT, _LEASE_SHA, self._lease_script, keys, [milliseconds, limit, take]
+            )
+        except _outage_errors() as exc:
+            raise self._failed(exc) from exc
+        if reply == -1:
+            return None
+        if guard is not None:
+            absent.remember(guard, generation)
+        last, taken = int(reply[0]), int(reply[1])
+        first = last - taken + 1
+        if taken > 1:
+            self.leases.hold(key, first + 1, last, ttl)
+        return first
 
     async def _open_wire(self) -> RedisWire:
         if self._wire_lock is None:
@@ -514,6 +668,20 @@ class RedisStore(Store):
     async def incr(self, key: str, ttl: float) -> int:
         self._check()
         milliseconds = max(1, int(ttl * 1000))
+        if key.startswith(TRACKED_PREFIX):
+            try:
+                value = await self._script_call(
+                    _INCR_ANNOUNCED_SCRIPT,
+                    _INCR_ANNOUNCED_SHA,
+                    self._incr_announced_script,
+                    [key],
+                    [milliseconds, WRITES_CHANNEL],
+                )
+            except _outage_errors() as exc:
+                raise self._failed(exc) from exc
+            # This process forgets at once; the others when the announcement reaches them.
+            self.absent.invalidate(key)
+            return int(value)
         try:
             if self.use_wire:
                 return int(await self._wire_script(_INCR_SCRIPT, _evalsha(_INCR_SHA, key, milliseconds)))
@@ -551,13 +719,25 @@ class RedisStore(Store):
         await self._run('DEL', key)
 
     async def exists(self, key: str) -> bool:
+        tracked = key.startswith(TRACKED_PREFIX)
+        absent = self.absent
+        if tracked:
+            self._check()
+            self._follow_writes()
+            if absent.known_absent(key):
+                return False
+        generation = absent.generation
         if not self.use_wire:
-            return bool(await self._run('EXISTS', key))
-        self._check()
-        try:
-            return await self._wire_exists(key)
-        except _outage_errors() as exc:
-            raise self._failed(exc) from exc
+            found = bool(await self._run('EXISTS', key))
+        else:
+            self._check()
+            try:
+                found = await self._wire_exists(key)
+            except _outage_errors() as exc:
+                raise self._failed(exc) from exc
+        if tracked and not found:
+            absent.remember(key, generation)
+        return found
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self._run('PUBLISH', channel, message)
@@ -565,7 +745,11 @@ class RedisStore(Store):
     def subscribe(self, channel: str, ready: Ready | None = None) -> AsyncIterator[bytes]:
         return self._listen(channel, ready)
 
-    async def _listen(self, channel: str, ready: Ready | None) -> AsyncIterator[bytes]:
+    async def _listen(
+        self, channel: str, ready: Ready | None, resubscribed: Callable[[], None] | None = None
+    ) -> AsyncIterator[bytes]:
+        """The messages of `channel`. redis-py reconnects a broken subscription by itself; `resubscribed` is told
+        when that happened (messages published meanwhile were missed)."""
         outage = _outage_errors()
         self._check()
         pubsub = self.client.pubsub()
@@ -586,7 +770,11 @@ class RedisStore(Store):
                     message = await pubsub.get_message(timeout=None)
                 except outage as exc:
                     raise self._failed(exc) from exc
-                if message is None or message.get('type') != 'message':
+                if message is None:
+                    continue
+                if message.get('type') != 'message':
+                    if message.get('type') == 'subscribe' and resubscribed is not None:
+                        resubscribed()
                     continue
                 data = message['data']
                 yield data.encode() if isinstance(data, str) else data
@@ -594,7 +782,8 @@ class RedisStore(Store):
             await pubsub.aclose()
 
     def close_wire(self) -> None:
-        """Close the lean connection (a new one is opened on the next command)."""
+        """Close the lean connection (a new one is opened on the next command) and forget the near state."""
+        self._forget_near_state()
         wire = self._wire
         self._wire = None
         if wire is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -70,12 +71,26 @@ async def private() -> dict[str, str]:
     return {'message': 'Hello World'}
 
 
+_buckets = itertools.count()
+
+
+@API(
+    auth=JWTAuthentication,
+    permissions=[IsAuthenticated],
+    # A limit below the lease threshold (counted request by request), spread over 1,000 buckets so that every
+    # request of the run is admitted (at most 21 per bucket) and pays the exact count: one round trip on Redis.
+    throttling=Throttle(100, timedelta(minutes=1), key=lambda request: f'bench:{next(_buckets) % 1000}'),
+)
+async def private_exact() -> dict[str, str]:
+    return {'message': 'Hello World'}
+
+
 @API(cache=timedelta(minutes=10))
 async def cached() -> dict[str, str]:
     return {'message': 'Hello World'}
 
 
-URLS = {'hello': hello, 'private': private, 'cached': cached}
+URLS = {'hello': hello, 'private': private, 'exact': private_exact, 'cached': cached}
 
 
 def make_scope(path: str, token: str | None) -> dict[str, Any]:
@@ -163,17 +178,20 @@ async def bench(store_name: str, redis_port: int = 6379) -> list[tuple[str, floa
     config.JWT_CONFIG = JWTConfig(key=KEY, life_time=3600)
     token = (await JWTAuthentication.login(USERS['1']))['access_token']
     memory_size = authentications.VERIFIED_TOKENS_CACHE_SIZE
-    for path, with_token in (('/hello', False), ('/private', True), ('/cached', False)):
+    for path, with_token in (('/hello', False), ('/private', True), ('/exact', True), ('/cached', False)):
         status = await run_once(app, path, token if with_token else None)
         if status != 200:
             raise SystemExit(f'{path}: expected 200, got {status}')
 
     # Interleaved rounds: every scenario sees the same machine conditions; the best round of each counts.
-    best = dict.fromkeys(('hello', 'decode', 'auth', 'auth-cold', 'cache', 'auth-concurrent'), float('inf'))
+    best = dict.fromkeys(
+        ('hello', 'decode', 'auth', 'auth-exact', 'auth-cold', 'cache', 'auth-concurrent'), float('inf')
+    )
     for _ in range(ROUNDS):
         best['hello'] = min(best['hello'], await batch(app, '/hello', None))
         best['decode'] = min(best['decode'], decode_batch(token))
         best['auth'] = min(best['auth'], await batch(app, '/private', token))
+        best['auth-exact'] = min(best['auth-exact'], await batch(app, '/exact', token))
         # The same with the verified-token memory off: every request pays the full signature check.
         authentications.VERIFIED_TOKENS_CACHE_SIZE = 0
         authentications._verified_tokens.clear()
@@ -192,6 +210,7 @@ async def bench(store_name: str, redis_port: int = 6379) -> list[tuple[str, floa
         ('PyJWT decode (bare)', decode_us),
         ('PyJWT + hello', hello_us + decode_us),
         ('auth + throttle', auth_us),
+        ('auth + throttle, small limit (counted exactly)', best['auth-exact']),
         ('auth + throttle, token memory off', best['auth-cold']),
         ('cache hit', cache_us),
         (f'auth + throttle, {CONCURRENCY} concurrent', best['auth-concurrent']),
@@ -257,6 +276,7 @@ def main() -> None:
     if 'redis' in measured:
         memory, redis = measured['memory'], measured['redis']
         concurrent = f'auth + throttle, {CONCURRENCY} concurrent'
+        exact = 'auth + throttle, small limit (counted exactly)'
         ratio = redis['auth + throttle'] / memory['auth + throttle']
         cold = redis['auth + throttle, token memory off'] / memory['auth + throttle, token memory off']
         lines += [
@@ -266,6 +286,8 @@ def main() -> None:
             '|---|---:|---:|---:|---:|',
             f'| auth + throttle | {memory["auth + throttle"]:.1f} | {redis["auth + throttle"]:.1f} | '
             f'{ratio:.2f} | ≤ 2.0 |',
+            f'| auth + throttle, small limit (counted exactly) | {memory[exact]:.1f} | {redis[exact]:.1f} | '
+            f'{redis[exact] / memory[exact]:.2f} | (information) |',
             f'| same, token memory off | {memory["auth + throttle, token memory off"]:.1f} | '
             f'{redis["auth + throttle, token memory off"]:.1f} | {cold:.2f} | (information) |',
             f'| cache hit | {memory["cache hit"]:.1f} | {redis["cache hit"]:.1f} | '

@@ -288,3 +288,91 @@ async def test_no_follower_task_is_left_behind(redis_address: tuple[str, int]) -
     await store.close()
     await asyncio.gather(follower, return_exceptions=True)
     assert follower.done() and store._follower is None
+
+
+# --- two uvicorn workers sharing Redis ----------------------------------------------------------------------------
+
+TWO_WORKER_APP = """
+import os
+from datetime import timedelta
+
+from panther import Panther
+from panther._internal.store import get_store
+from panther.app import API
+from panther.authentications import JWTAuthentication
+from panther.configs import JWTConfig, config
+from panther.permissions import IsAuthenticated
+from panther.request import Request
+from panther.throttling import Throttle
+
+SECRET_KEY = 'two-worker-revocation-test-signing-key-0123456789'
+REDIS = {'host': '127.0.0.1', 'port': int(os.environ['REDIS_PORT'])}
+
+
+class User:
+    def __init__(self, id: str) -> None:
+        self.id = id
+
+    @classmethod
+    async def find_one(cls, id: str | None = None, **filters):
+        return USERS.get(id)
+
+
+USERS = {'1': User('1')}
+
+
+@API()
+async def login():
+    return await JWTAuthentication.login(USERS['1'])
+
+
+@API(auth=JWTAuthentication, permissions=[IsAuthenticated], throttling=Throttle(10_000, timedelta(minutes=1)))
+async def me(request: Request):
+    key = JWTAuthentication.revocation_key(request.user._auth_token)
+    return {'id': request.user.id, 'remembered': get_store().absent.known_absent(key), 'pid': os.getpid()}
+
+
+@API(auth=JWTAuthentication, permissions=[IsAuthenticated])
+async def logout(request: Request):
+    await JWTAuthentication.logout(request.user)
+    return {'pid': os.getpid()}
+
+
+app = Panther(__name__, configs=__name__, urls={'login': login, 'me': me, 'logout': logout})
+config.USER_MODEL = User
+config.JWT_CONFIG = JWTConfig(key=SECRET_KEY, life_time=3600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_a_logout_on_one_worker_reaches_a_worker_that_remembered_the_session(
+    tmp_path: Any, redis_address: tuple[str, int]
+) -> None:
+    import time
+
+    import httpx
+
+    from tests._uvicorn import uvicorn_servers
+
+    (tmp_path / 'revocation_app.py').write_text(TWO_WORKER_APP)
+    env = {'REDIS_PORT': str(redis_address[1]), 'PANTHER_DEV': '1'}
+    with uvicorn_servers(tmp_path, 'revocation_app', count=2, env=env) as [(_, port_a), (_, port_b)]:
+        token = httpx.get(f'http://127.0.0.1:{port_a}/login', timeout=5).json()['access_token']
+        bearer = {'Authorization': f'Bearer {token}'}
+        # Worker A answers until it remembers the session as not revoked (its subscription is confirmed).
+        deadline = time.monotonic() + 10
+        while not (answer := httpx.get(f'http://127.0.0.1:{port_a}/me', headers=bearer, timeout=5).json())[
+            'remembered'
+        ]:
+            assert answer['id'] == '1'
+            assert time.monotonic() < deadline, 'worker A never answered from memory'
+        pid_a = answer['pid']
+
+        assert httpx.get(f'http://127.0.0.1:{port_b}/logout', headers=bearer, timeout=5).json()['pid'] != pid_a
+        # Worker A hears of it through Redis: the session is refused there too (normally at once).
+        deadline = time.monotonic() + 2
+        while (refused := httpx.get(f'http://127.0.0.1:{port_a}/me', headers=bearer, timeout=5)).status_code == 200:
+            assert time.monotonic() < deadline, 'worker A still serves a logged-out session'
+        assert refused.status_code == 401
+        assert 'Token has been revoked' in refused.headers['WWW-Authenticate']

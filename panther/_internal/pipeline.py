@@ -9,13 +9,17 @@ definition once — at start-up, again only when configuration it depends on cha
 has configured. What comes out is one of these variants:
 
 - direct      nothing configured, no body, no argument or one path variable: the entry calls the handler itself
-              (`DirectCall`) and sends plain data it returns without building a `Response`;
+              (`DirectCall`, no `Request` object) and sends plain data it returns without building a `Response`;
+              behind global middlewares their innermost layer calls it the same way;
 - plain       nothing configured: method check, body, handler;
-- cache-only  only `cache`: the entry answers an in-memory hit before entering the pipeline;
+- cache-only  only `cache`: the entry replays an in-memory hit from the ASGI scope alone (`caching.ready_hit`)
+              before entering the pipeline;
 - full        any other combination: each configured step, in the order above.
 
 The entry (`HTTPEntry`) looks the route up once per request. Middleware chains are built once per
 configuration (`MiddlewareChain`), except for middlewares that may keep per-request state on themselves.
+`CORSMiddleware` as the outermost middleware is not a layer: the entry applies its answers (`CORSPolicy`),
+computed once per configuration, to whatever it sends.
 """
 
 from __future__ import annotations

@@ -700,18 +700,21 @@ def _innermost(router: Router) -> Handler:
                 route, variables = router.resolve(path)
                 request.path_variables = variables or {}
                 request.route = route.pattern if route is not None else None
-            if route is None or route.handler is None:
+            if route is None:
                 _not_routed(route)
+            method = scope['method']
             # The direct variant, as the entry runs it; the middlewares get a `Response`.
-            if scope['method'] in route.bare_methods:
+            if method in route.bare_methods:  # only routes with a handler have bare methods
                 result = await route.bare()  # type: ignore[misc]
-            elif (direct := route.direct) is not None and scope['method'] in direct.methods:
+            elif route.handler is None:
+                _not_routed(route)
+            elif (direct := route.direct) is not None and method in direct.methods:
                 result = await direct.invoke(request.path_variables)
             else:
                 return await route.handler(request)
             if type(result) in PLAIN_TYPES:
                 # `Response(result)` without the call: its class defaults are what `__init__` sets for data alone
-                # (tests/test_response.py compares the two).
+                # (tests/test_pipeline.py compares the two).
                 response = _new_response(Response)
                 response.data = result
                 return response

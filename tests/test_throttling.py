@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from panther import Panther, throttling
 from panther._internal.clock import ManualClock
+from panther._internal.near_state import lease_size
 from panther._internal.store import RedisStore, set_redis_store
 from panther.app import API
 from panther.configs import config
@@ -536,10 +537,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path, redis_address: tuple[str, int]) -> Iterator[tuple[list[str], str, int]]:
+@pytest.fixture(params=[7, 256], ids=['counted-exactly', 'counted-in-leases'])
+def two_workers(
+    tmp_path: Path, redis_address: tuple[str, int], request: pytest.FixtureRequest
+) -> Iterator[tuple[list[str], str, int]]:
     host, port = redis_address
-    rate, route = 7, f'hello{uuid.uuid4().hex[:12]}'
+    rate, route = request.param, f'hello{uuid.uuid4().hex[:12]}'
     source = WORKER_APP.format(host=host, port=port, rate=rate, window=30, route=route)
     (tmp_path / 'worker_app.py').write_text(textwrap.dedent(source))
     env = os.environ | {'PYTHONPATH': f'{ROOT}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'}
@@ -578,7 +581,7 @@ def two_workers(tmp_path: Path, redis_address: tuple[str, int]) -> Iterator[tupl
 @pytest.mark.slow
 @pytest.mark.redis
 def test_limit_holds_across_two_worker_processes(two_workers: tuple[list[str], str, int]) -> None:
-    urls, _, rate = two_workers
+    urls, route, rate = two_workers
     window = 30
 
     def burst(name: str) -> tuple[list[int], set[int], bool]:
@@ -596,11 +599,17 @@ def test_limit_holds_across_two_worker_processes(two_workers: tuple[list[str], s
                     assert response.headers['Retry-After']
         return statuses, pids, int(time.time() // window) != started
 
-    statuses, pids, crossed = burst('first')
+    # Bucket names of this test's own: Redis outlives a test, and the parametrized runs share a window.
+    statuses, pids, crossed = burst(f'{route}-first')
     if crossed:
         # The counters restarted mid-burst: a second burst (its own bucket) lasts far less than a window.
-        statuses, pids, crossed = burst('second')
+        statuses, pids, crossed = burst(f'{route}-second')
         assert not crossed
-    assert statuses.count(200) == rate
-    assert statuses.count(429) == rate
+    admitted = statuses.count(200)
+    # Never more than the limit across both processes. A limit of 128 or more is counted in leases (see
+    # panther/_internal/near_state.py): each process may end the burst holding a few unused counts.
+    unused = 2 * (lease_size(rate) - 1)
+    assert rate - unused <= admitted <= rate
+    assert statuses.count(429) == 2 * rate - admitted
+    assert statuses[: rate - unused] == [200] * (rate - unused)  # nobody refused while the window had room
     assert len(pids) == 2  # both processes served part of the limit

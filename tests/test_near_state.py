@@ -280,6 +280,18 @@ async def test_a_guard_seen_absent_is_not_asked_again_and_a_written_one_is(
 
 
 @pytest.mark.redis
+async def test_a_held_count_still_checks_a_session_not_seen_yet(stores: tuple[RedisStore, RedisStore]) -> None:
+    here, there = stores
+    counter = f'panther:throttle:test:{uuid.uuid4().hex}'
+    first, revoked = _marker(), _marker()
+    assert await here.count_request(counter, 60, 10**6, guard=first) == 1  # takes a lease
+    assert len(here.leases) == 1
+    await there.incr(revoked, ttl=60)  # a session revoked before this process ever saw it
+    assert await here.count_request(counter, 60, 10**6, guard=revoked) is None  # held count, yet refused
+    assert await here.count_request(counter, 60, 10**6, guard=first) == 3
+
+
+@pytest.mark.redis
 async def test_no_follower_task_is_left_behind(redis_address: tuple[str, int]) -> None:
     store = _new_store(redis_address)
     await store.exists(_marker())

@@ -191,3 +191,33 @@ def raises_logged(caplog: Any, build: Any) -> str:
     message = info.value.args[0]
     assert error_messages(caplog) == [message]
     return str(message)
+
+
+class RoundTrips:
+    """Counts what is sent to Redis: each send is one round trip (a command, a script or a whole pipeline)."""
+
+    def __init__(self, monkeypatch: Any) -> None:  # a pytest.MonkeyPatch
+        from redis.asyncio.connection import AbstractConnection
+
+        self.count = 0
+        original = AbstractConnection.send_packed_command
+
+        async def counting(connection: Any, *args: Any, **kwargs: Any) -> None:
+            self.count += 1
+            await original(connection, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, 'send_packed_command', counting)
+        from panther._internal import redis_wire
+
+        original_send = redis_wire.RedisWire.send_nowait
+
+        def counting_send(wire: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return original_send(wire, *args, **kwargs)
+
+        monkeypatch.setattr(redis_wire.RedisWire, 'send_nowait', counting_send)
+
+    async def during(self, call: Any) -> tuple[Any, int]:
+        before = self.count
+        result = await call
+        return result, self.count - before

@@ -1,6 +1,5 @@
 """Models, the two-engine fixture and helpers shared by the query API tests (test_db*.py)."""
 
-
 from __future__ import annotations
 
 import datetime as dt

@@ -36,7 +36,7 @@ from panther.response import Response
 from panther.test import APIClient, WebsocketClient
 from panther.throttling import Throttle
 from panther.websocket import GenericWebsocket
-from tests._core_helpers import refusal_reason
+from tests._core_helpers import RoundTrips, refusal_reason
 
 KEY = 'a-test-signing-key-that-is-long-enough-for-hs256'
 
@@ -601,36 +601,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
         return int(probe.getsockname()[1])
-
-
-class RoundTrips:
-    """Counts what is sent to Redis: each send is one round trip (a command, a script or a whole pipeline)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from redis.asyncio.connection import AbstractConnection
-
-        self.count = 0
-        original = AbstractConnection.send_packed_command
-
-        async def counting(connection: Any, *args: Any, **kwargs: Any) -> None:
-            self.count += 1
-            await original(connection, *args, **kwargs)
-
-        monkeypatch.setattr(AbstractConnection, 'send_packed_command', counting)
-        from panther._internal import redis_wire
-
-        original_send = redis_wire.RedisWire.send_nowait
-
-        def counting_send(wire: Any, *args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return original_send(wire, *args, **kwargs)
-
-        monkeypatch.setattr(redis_wire.RedisWire, 'send_nowait', counting_send)
-
-    async def during(self, call: Any) -> tuple[Any, int]:
-        before = self.count
-        result = await call
-        return result, self.count - before
 
 
 @API(

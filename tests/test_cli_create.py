@@ -301,9 +301,7 @@ def test_fresh_project_works_with_createuser_and_routes(in_tmp: Path) -> None:
 
     def panther_command(*args: str, stdin: str = '') -> subprocess.CompletedProcess[str]:
         # No controlling terminal: the hidden password prompt reads stdin instead of /dev/tty.
-        return run_panther(
-            *args, cwd=project, columns=200, env=_project_env(), stdin=stdin, start_new_session=True
-        )
+        return run_panther(*args, cwd=project, columns=200, env=_project_env(), stdin=stdin, start_new_session=True)
 
     created = panther_command('createuser', 'main.py', stdin='alice\npw-of-alice\npw-of-alice\n')
     assert created.returncode == 0, created.stderr

@@ -1,6 +1,5 @@
 """The query API, run against both engines: inserting, reading, updating, deleting."""
 
-
 from __future__ import annotations
 
 import datetime as dt

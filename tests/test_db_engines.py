@@ -1,6 +1,5 @@
 """Query logging, engine configuration, custom engines and a missing database."""
 
-
 from __future__ import annotations
 
 import asyncio

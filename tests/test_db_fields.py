@@ -1,6 +1,5 @@
 """Stored field types, unique fields, references and `BaseUser`, on both engines."""
 
-
 from __future__ import annotations
 
 import asyncio

@@ -13,6 +13,7 @@ import pytest
 
 from panther._internal.near_state import LEASE_FROM, LEASE_MAX, AbsentKeys, Leases, lease_size
 from panther._internal.store import TRACKED_PREFIX, RedisStore, StoreUnavailableError
+from tests._core_helpers import RoundTrips
 
 # --- lease sizes and held counts -----------------------------------------------------------------------------
 
@@ -104,9 +105,14 @@ def _new_store(address: tuple[str, int]) -> RedisStore:
     return RedisStore(Redis(host=host, port=port))
 
 
-@pytest.fixture
-async def stores(redis_address: tuple[str, int]) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+@pytest.fixture(params=['lean-connection', 'redis-py'])
+async def stores(
+    redis_address: tuple[str, int], request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two processes' stores; on the lean connection, or on redis-py as with TLS or RESP3 settings."""
     first, second = _new_store(redis_address), _new_store(redis_address)
+    if request.param == 'redis-py':
+        first.use_wire = second.use_wire = False
     try:
         yield first, second
     finally:
@@ -242,24 +248,16 @@ async def test_large_limits_are_counted_in_leases_and_still_hold_across_processe
 
 
 @pytest.mark.redis
-async def test_a_lease_needs_one_round_trip_for_several_requests(stores: tuple[RedisStore, RedisStore]) -> None:
+async def test_a_lease_needs_one_round_trip_for_several_requests(
+    stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
     here, _ = stores
     counter = f'panther:throttle:test:{uuid.uuid4().hex}'
-    sent = 0
     await here.count_request(counter, 60, limit=10**6)  # opens the connection
-    wire = here._wire
-    assert wire is not None
-    original = wire.send_nowait
-
-    def counting(packed: bytes) -> Any:
-        nonlocal sent
-        sent += 1
-        return original(packed)
-
-    wire.send_nowait = counting  # type: ignore[method-assign]
+    trips = RoundTrips(monkeypatch)
     counts = [await here.count_request(counter, 60, limit=10**6) for _ in range(4 * LEASE_MAX)]
     assert counts == list(range(2, 2 + 4 * LEASE_MAX))
-    assert sent == 4
+    assert trips.count == 4
 
 
 @pytest.mark.redis

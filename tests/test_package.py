@@ -354,7 +354,7 @@ def test_the_package_has_no_import_cycles() -> None:
     done: set[str] = set()
 
     def visit(name: str, trail: tuple[str, ...]) -> None:
-        assert name not in trail, f'import cycle: {" -> ".join((*trail[trail.index(name):], name))}'
+        assert name not in trail, f'import cycle: {" -> ".join((*trail[trail.index(name) :], name))}'
         if name in done:
             return
         for imported in sorted(graph[name]):

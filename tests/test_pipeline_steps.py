@@ -472,10 +472,7 @@ async def test_overlapping_requests_to_one_function_endpoint_keep_their_own_stat
     count = 6
     rendezvous.expect(count)
     responses = await asyncio.gather(
-        *(
-            client.get('/whoami', headers={'x-user': f'user{i}'}, query_params={'n': str(i)})
-            for i in range(count)
-        )
+        *(client.get('/whoami', headers={'x-user': f'user{i}'}, query_params={'n': str(i)}) for i in range(count))
     )
     assert [(r.status_code, r.data) for r in responses] == [
         (200, {'user': f'user{i}', 'query': {'n': str(i)}}) for i in range(count)
@@ -486,9 +483,6 @@ async def test_overlapping_requests_to_one_class_endpoint_keep_their_own_state()
     client = APIClient(make_app({'who/<tag>': WhoAmIView}))
     rendezvous.expect(3)
     responses = await asyncio.gather(
-        *(
-            client.get(f'/who/t{i}', headers={'x-user': f'u{i}'}, query_params={'n': str(i)})
-            for i in range(3)
-        )
+        *(client.get(f'/who/t{i}', headers={'x-user': f'u{i}'}, query_params={'n': str(i)}) for i in range(3))
     )
     assert [r.data for r in responses] == [{'user': f'u{i}', 'query': {'n': str(i)}, 'tag': f't{i}'} for i in range(3)]

@@ -125,6 +125,10 @@ class Leases:
             # Dropping held counts only means refusing a few requests early: never admitting more.
             self._held.popitem(last=False)
 
+    def __contains__(self, key: str) -> bool:
+        """Whether counts of `key` are held (possibly expired: `take()` tells)."""
+        return key in self._held
+
     def clear(self) -> None:
         self._held.clear()
 

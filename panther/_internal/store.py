@@ -607,10 +607,13 @@ class RedisStore(Store):
             self._follow_writes()
             if absent.known_absent(guard):
                 guard = None
+        if guard is not None and key in self.leases:
+            # A count is held, but this session was not seen yet: ask first, so a revoked token is not counted.
+            if await self.exists(guard):
+                return None
+            guard = None
         held = self.leases.take(key)
         if held is not None:
-            if guard is not None and await self.exists(guard):
-                return None
             return held
         generation = absent.generation
         keys = [key] if guard is None else [key, guard]

@@ -259,9 +259,7 @@ class JWTAuthentication(BaseAuthentication):
                 return dict(payload)
             del _verified_tokens[cache_key]
         try:
-            payload = jwt.decode(
-                token, key=jwt_config.key, algorithms=[jwt_config.algorithm], **_time_checks()
-            )
+            payload = jwt.decode(token, key=jwt_config.key, algorithms=[jwt_config.algorithm], **_time_checks())
         except jwt.ExpiredSignatureError:
             message = 'Token has expired'
         except jwt.InvalidSignatureError:

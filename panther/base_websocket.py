@@ -53,7 +53,7 @@ class Websocket(BaseRequest):
 
     async def accept(self, subprotocol: str | None = None, headers: dict[str, str] | None = None) -> None:
         # ASGI wants headers as a list of byte pairs.
-        raw_headers = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in (headers or {}).items()]
+        raw_headers = [(k.encode('latin-1'), str(v).encode('latin-1')) for k, v in headers.items()] if headers else []
         await self.asgi_send({'type': 'websocket.accept', 'subprotocol': subprotocol, 'headers': raw_headers})
         self.state = 'Accepted'
         self._connection_id = new_ulid()

@@ -6,6 +6,7 @@ import logging
 import sys
 import traceback
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,18 @@ def _loaded_by_another_app(app: Panther) -> bool:
     """Whether `config.URLS` is the table another app loaded (not one set by hand or by `config.refresh()`)."""
     urls = config.URLS
     return urls is not app._urls and any(other._urls is urls for other in _apps)
+
+
+# The WebSocket machinery is imported on the first connection (HTTP-only apps never load it), then kept here: an
+# import statement costs about a microsecond per connection even when the module is loaded.
+_websocket_handler: list[Callable[[Scope, Receive, Send], Awaitable[None]] | None] = [None]
+
+
+def _load_websocket_handler() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    from panther._internal.websocket_flow import handle_websocket
+
+    _websocket_handler[0] = handle_websocket
+    return handle_websocket
 
 
 class _HooksFailed(PantherError):
@@ -72,8 +85,7 @@ class Panther(HTTPEntry):
         super().rebuild()
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from panther._internal.websocket_flow import handle_websocket
-
+        handle_websocket = _websocket_handler[0] or _load_websocket_handler()
         if _loaded_by_another_app(self):
             with serving_routes(self._urls):
                 await handle_websocket(scope, receive, send)

@@ -26,6 +26,7 @@ ALL_METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
 # What `@API(methods=[...])` may list (HEAD and OPTIONS are answered by the framework unless listed).
 ALLOWED_METHODS = (*ALL_METHODS, 'HEAD', 'OPTIONS')
 
+
 def _fail(message: str) -> PantherError:
     logger.error(message)
     return PantherError(message)

@@ -23,6 +23,7 @@ from panther.response import Response
 
 __all__ = ['API', 'GenericAPI', 'partial_model']
 
+
 class FunctionEndpoint:
     kind = 'function'
 

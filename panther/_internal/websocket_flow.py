@@ -41,26 +41,37 @@ class _Rejected(Exception):
 
 
 async def handle_websocket(scope: Scope, receive: Receive, send: Send) -> None:
-    connection = Websocket(scope, receive, send)
+    chain = _middleware_chain()
+    # Without WebSocket middlewares there is no connection object for them to see: the endpoint's socket is the
+    # only one built.
+    connection = Websocket(scope, receive, send) if chain is not None else None
     try:
-        await _middleware_chain()(connection)
+        if chain is None:
+            await _serve(scope, receive, send, None)
+        else:
+            await chain(connection)
     except Exception as exc:
         logger.error(f'WebSocket error: {exc}', exc_info=exc)
-        await _safe_close(connection, status.WS_1011_INTERNAL_ERROR)
+        await _safe_close(connection or Websocket(scope, receive, send), status.WS_1011_INTERNAL_ERROR)
 
 
 _chain: dict[str, Any] = {'version': -1, 'chain': None}
 
 
-def _middleware_chain() -> MiddlewareChain:
-    """`WS_MIDDLEWARES` around the dispatcher, built once per configuration (see `pipeline.MiddlewareChain`)."""
+def _middleware_chain() -> MiddlewareChain | None:
+    """`WS_MIDDLEWARES` around the dispatcher, built once per configuration (see `pipeline.MiddlewareChain`);
+    None when there are none."""
     if _chain['version'] != state.config_version:
         middlewares = list(config.WS_MIDDLEWARES)  # innermost first
-        _chain['chain'] = MiddlewareChain(
-            middlewares, _dispatch, lambda cls, nxt: cls(dispatch=nxt), catch=False, keyword='connection'
+        _chain['chain'] = (
+            MiddlewareChain(
+                middlewares, _dispatch, lambda cls, nxt: cls(dispatch=nxt), catch=False, keyword='connection'
+            )
+            if middlewares
+            else None
         )
         _chain['version'] = state.config_version
-    chain: MiddlewareChain = _chain['chain']
+    chain: MiddlewareChain | None = _chain['chain']
     return chain
 
 
@@ -75,21 +86,30 @@ async def _safe_close(connection: Websocket, code: int, reason: str = '') -> Non
 
 
 async def _dispatch(connection: Websocket) -> Websocket:
-    endpoint, variables = get_router().resolve(connection.path)
+    """The innermost layer of the WebSocket middlewares."""
+    return await _serve(connection.scope, connection.asgi_receive, connection.asgi_send, connection)
+
+
+async def _serve(scope: Scope, receive: Receive, send: Send, connection: Websocket | None) -> Websocket:
+    """Route, admit and run one connection. `connection` is the object the WebSocket middlewares saw (if any)."""
+    endpoint, variables = get_router().resolve(scope['path'])
     if endpoint is None:
+        connection = connection or Websocket(scope, receive, send)
         await connection.refuse(status.HTTP_404_NOT_FOUND, 'Not Found', code=status.WS_1000_NORMAL_CLOSURE)
         return connection
     compiled = getattr(endpoint, '__panther_endpoint__', None)
     if compiled is None or compiled.kind != 'websocket':
         name = getattr(endpoint, '__name__', type(endpoint).__name__)
         logger.warning(f'{name}() class is not a subclass of `GenericWebsocket`.')
+        connection = connection or Websocket(scope, receive, send)
         await connection.refuse(status.HTTP_404_NOT_FOUND, 'Not Found', code=status.WS_1000_NORMAL_CLOSURE, reason='')
         return connection
 
-    socket = compiled.cls(connection.scope, connection.asgi_receive, connection.asgi_send)
-    # Attributes that WebSocket middlewares set on the temporary connection stay visible to the endpoint.
-    for key, value in connection.__dict__.items():
-        setattr(socket, key, value)
+    socket = compiled.cls(scope, receive, send)
+    if connection is not None:
+        # Attributes that WebSocket middlewares set on the temporary connection stay visible to the endpoint.
+        for key, value in connection.__dict__.items():
+            setattr(socket, key, value)
     socket.path_variables = variables or {}
     try:
         kwargs = await _prepare(socket, compiled)
@@ -101,7 +121,8 @@ async def _dispatch(connection: Websocket) -> Websocket:
             reason=str(rejected.detail),
             headers=rejected.headers,
         )
-        connection.state = socket.state
+        if connection is not None:
+            connection.state = socket.state
         return cast('Websocket', socket)
 
     accepted = False
@@ -135,10 +156,12 @@ async def _dispatch(connection: Websocket) -> Websocket:
 
 async def _prepare(socket: Any, compiled: Any) -> dict[str, Any]:
     # The same authentication and permission step as HTTP endpoints (`pipeline.Admission`).
-    try:
-        await compiled.admission()(socket)
-    except BaseError as exc:
-        raise _Rejected.from_error(exc) from None
+    admission = compiled.admission()
+    if admission:  # an endpoint without authentication or permissions skips the step's coroutine
+        try:
+            await admission(socket)
+        except BaseError as exc:
+            raise _Rejected.from_error(exc) from None
     connect_throttle = compiled.cls.connect_throttling
     if connect_throttle is not None:
         retry_after = await check_connection_rate(socket, connect_throttle)

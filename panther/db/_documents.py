@@ -136,7 +136,6 @@ _NONE_TYPE = type(None)
 MAX_REFERENCE_DEPTH = 8
 
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # Plans: which fields hold related models or files, computed once per model class.
 
@@ -247,7 +246,6 @@ def unique_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The fields of `model` declared with `Unique()`, checked to hold a single value (or a sub-document)."""
     found = _unique.get(model)
     if found is None:
-
         names = []
         for name, field in model.model_fields.items():
             if name != 'id' and any(isinstance(item, Unique) for item in field.metadata):

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ['Compiler', 'compile_where', 'json_path', 'order_by', 'update_expression']
 
 
-
 _SEGMENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _paths: dict[str, tuple[tuple[str, str], ...]] = {}
 _RANGE_OPERATORS = {'$gt': '>', '$gte': '>=', '$lt': '<', '$lte': '<='}

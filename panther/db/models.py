@@ -33,8 +33,6 @@ __all__ = ['ID', 'BaseUser', 'DocumentError', 'Model', 'OnDelete', 'ProtectedErr
 logger = logging.getLogger('panther')
 
 
-
-
 class Model(StoredModel, Query):
     """Base class of stored documents. The table/collection is named after the class."""
 

@@ -210,18 +210,9 @@ def ready_hit(
     client = _plain_client(scope)
     if client is None:
         return None
-    key = _cache_key(scope, client, route, variables)
-    store = get_store()
-    cached: CachedResponse | None
-    if type(store) is MemoryStore:
-        raw = store.get_nowait(key)
-        if raw is None:
-            return None
-        cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
-    else:
-        cached = _near(key)
-        if cached is None:
-            return None
+    cached = _in_memory(_cache_key(scope, client, route, variables))
+    if cached is None or cached is REMOTE:
+        return None
     if cached.etag is not None and _header(scope, b'if-none-match') is not None:
         return None
     return cached.status_code, cached.encode_headers(), cached.data
@@ -304,21 +295,25 @@ def _as_response(cached: CachedResponse | None, request: Request) -> Response | 
     return CachedHit(cached)
 
 
-def memory_hit(request: Request, duration: timedelta | None = None) -> Response | None:
-    """The cached response when it is in process memory (the memory store, or this process's copy of a Redis
-    entry), found without awaiting anything; `REMOTE` when a shared store must be asked."""
+def _in_memory(key: str) -> CachedResponse | None:
+    """The entry held in process memory (the memory store, or this process's copy of a Redis entry); `REMOTE`
+    when only the shared store can tell."""
     store = get_store()
-    key = api_cache_key(request, duration)
     if type(store) is MemoryStore:
         raw = store.get_nowait(key)
         if raw is None:
             return None
-        cached = raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
-    else:
-        near = _near(key)
-        if near is None:
-            return cast('Response | None', REMOTE)
-        cached = near
+        return raw if type(raw) is CachedResponse else CachedResponse.loads(raw)
+    near = _near(key)
+    return near if near is not None else cast('CachedResponse', REMOTE)
+
+
+def memory_hit(request: Request, duration: timedelta | None = None) -> Response | None:
+    """The cached response when it is in process memory (the memory store, or this process's copy of a Redis
+    entry), found without awaiting anything; `REMOTE` when a shared store must be asked."""
+    cached = _in_memory(api_cache_key(request, duration))
+    if cached is None or cached is REMOTE:
+        return cast('Response | None', cached)
     if cached.etag is None or not _if_none_match(request):
         return CachedHit(cached)
     return _as_response(cached, request)

@@ -35,13 +35,14 @@ def _loaded_by_another_app(app: Panther) -> bool:
 
 # The WebSocket machinery is imported on the first connection (HTTP-only apps never load it), then kept here: an
 # import statement costs about a microsecond per connection even when the module is loaded.
-_websocket_handler: list[Callable[[Scope, Receive, Send], Awaitable[None]] | None] = [None]
+_websocket_handler: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
 
 
 def _load_websocket_handler() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    global _websocket_handler
     from panther._internal.websocket_flow import handle_websocket
 
-    _websocket_handler[0] = handle_websocket
+    _websocket_handler = handle_websocket
     return handle_websocket
 
 
@@ -85,7 +86,7 @@ class Panther(HTTPEntry):
         super().rebuild()
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handle_websocket = _websocket_handler[0] or _load_websocket_handler()
+        handle_websocket = _websocket_handler or _load_websocket_handler()
         if _loaded_by_another_app(self):
             with serving_routes(self._urls):
                 await handle_websocket(scope, receive, send)

@@ -132,6 +132,15 @@ def _marker() -> str:
     return f'{TRACKED_PREFIX}{uuid.uuid4().hex}'  # Redis outlives a run: a key no run has used
 
 
+async def _remembered_absent(store: RedisStore) -> str:
+    """A new marker that `store` has seen absent while its subscription is live (so it answers from memory)."""
+    marker = _marker()
+    await store.exists(marker)  # starts the subscription
+    await _until_live(store)
+    await store.exists(marker)
+    return marker
+
+
 @pytest.mark.redis
 async def test_a_revocation_written_by_another_process_reaches_this_one(
     stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
@@ -153,10 +162,7 @@ async def test_a_revocation_written_by_another_process_reaches_this_one(
 @pytest.mark.redis
 async def test_a_revocation_by_this_process_applies_at_once(stores: tuple[RedisStore, RedisStore]) -> None:
     here, _ = stores
-    marker = _marker()
-    await here.exists(marker)
-    await _until_live(here)
-    await here.exists(marker)
+    marker = await _remembered_absent(here)
     assert here.absent.known_absent(marker)
     await here.incr(marker, ttl=60)
     assert await here.exists(marker) is True  # no waiting for its own announcement
@@ -171,10 +177,7 @@ async def test_a_revocation_by_this_process_applies_at_once(stores: tuple[RedisS
 @pytest.mark.redis
 async def test_a_renewed_subscription_starts_from_nothing(stores: tuple[RedisStore, RedisStore]) -> None:
     here, there = stores
-    marker = _marker()
-    await here.exists(marker)
-    await _until_live(here)
-    await here.exists(marker)
+    marker = await _remembered_absent(here)
     assert here.absent.known_absent(marker)
     change = here.absent.changed
     # The server drops the subscriber (as it does when its output buffer overflows); redis-py subscribes again.
@@ -194,10 +197,7 @@ async def test_a_subscription_that_cannot_be_renewed_stops_answers_from_memory(
     stores: tuple[RedisStore, RedisStore],
 ) -> None:
     here, _ = stores
-    marker = _marker()
-    await here.exists(marker)
-    await _until_live(here)
-    await here.exists(marker)
+    marker = await _remembered_absent(here)
     assert here.absent.known_absent(marker)
     follower = here._follower
     assert follower is not None
@@ -210,10 +210,7 @@ async def test_a_subscription_that_cannot_be_renewed_stops_answers_from_memory(
 @pytest.mark.redis
 async def test_an_outage_forgets_everything_kept(stores: tuple[RedisStore, RedisStore]) -> None:
     here, _ = stores
-    marker = _marker()
-    await here.exists(marker)
-    await _until_live(here)
-    await here.exists(marker)
+    marker = await _remembered_absent(here)
     counter = f'panther:throttle:test:{uuid.uuid4().hex}'
     assert await here.count_request(counter, 60, limit=10**6) == 1
     assert len(here.leases) == 1

@@ -384,23 +384,10 @@ return value
 """
 
 
-# The revocation check of a token and the throttle counter of its request, in one atomic round trip: -1 when the
-# guard (the revocation marker) exists, else the counter after INCR (with the first expiry, as `_INCR_SCRIPT`).
-_INCR_UNLESS_EXISTS_SCRIPT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
-    return -1
-end
-local value = redis.call('INCR', KEYS[1])
-if value == 1 or redis.call('PTTL', KEYS[1]) == -1 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-return value
-"""
-
-
 # A throttle counter that takes up to ARGV[3] counts at once (a lease, see `near_state`), never more than the
 # limit ARGV[2] leaves; a full window takes one count (the refused request). {last count, counts taken}, or -1
-# when the guard KEYS[2] (a revocation marker) exists.
+# when the guard KEYS[2] (a revocation marker) exists: a token's revocation check and its request's count in one
+# atomic round trip.
 _LEASE_SCRIPT = """
 if #KEYS > 1 and redis.call('EXISTS', KEYS[2]) == 1 then
     return -1
@@ -437,26 +424,14 @@ WRITES_CHANNEL = 'panther:store:written'
 _INCR_SHA = hashlib.sha1(_INCR_SCRIPT.encode()).hexdigest()
 _LEASE_SHA = hashlib.sha1(_LEASE_SCRIPT.encode()).hexdigest()
 _INCR_ANNOUNCED_SHA = hashlib.sha1(_INCR_ANNOUNCED_SCRIPT.encode()).hexdigest()
-_INCR_UNLESS_EXISTS_SHA = hashlib.sha1(_INCR_UNLESS_EXISTS_SCRIPT.encode()).hexdigest()
 
 
-def _evalsha(sha: str, key: str, milliseconds: int, guard: str | None = None) -> bytes:
-    """`EVALSHA sha numkeys key [guard] milliseconds`, encoded in one step (this runs on every throttled request)."""
+def _evalsha(sha: str, key: str, milliseconds: int) -> bytes:
+    """`EVALSHA sha 1 key milliseconds`, encoded in one step (this runs on every counted request)."""
     key_bytes = key.encode()
     ms = b'%d' % milliseconds
-    if guard is None:
-        head = b'*5\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n$1\r\n1\r\n' % sha.encode()
-        return head + b'$%d\r\n%s\r\n$%d\r\n%s\r\n' % (len(key_bytes), key_bytes, len(ms), ms)
-    guard_bytes = guard.encode()
-    head = b'*6\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n$1\r\n2\r\n' % sha.encode()
-    return head + b'$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n' % (
-        len(key_bytes),
-        key_bytes,
-        len(guard_bytes),
-        guard_bytes,
-        len(ms),
-        ms,
-    )
+    head = b'*5\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n$1\r\n1\r\n' % sha.encode()
+    return head + b'$%d\r\n%s\r\n$%d\r\n%s\r\n' % (len(key_bytes), key_bytes, len(ms), ms)
 
 
 def _outage_errors() -> tuple[type[BaseException], ...]:
@@ -485,7 +460,6 @@ class RedisStore(Store):
         self._down_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incr_script = client.register_script(_INCR_SCRIPT)
-        self._incr_unless_exists_script = client.register_script(_INCR_UNLESS_EXISTS_SCRIPT)
         # The per-request commands (counters, revocation checks) go over one lean connection (`redis_wire`)
         # when the client's connections are plain TCP or Unix sockets; everything else uses redis-py.
         self._wire: RedisWire | None = None
@@ -616,24 +590,30 @@ class RedisStore(Store):
         if held is not None:
             return held
         generation = absent.generation
-        keys = [key] if guard is None else [key, guard]
-        take = lease_size(limit)
+        taken = await self._take(key, ttl, [] if guard is None else [guard], limit=limit, take=lease_size(limit))
+        if taken is None:
+            return None
+        if guard is not None:
+            absent.remember(guard, generation)
+        first, last = taken
+        if last > first:
+            self.leases.hold(key, first + 1, last, ttl)
+        return first
+
+    async def _take(self, key: str, ttl: float, guard: list[str], *, limit: int, take: int) -> tuple[int, int] | None:
+        """Up to `take` counts of `key` (one when the window is full): `(first, last)`, or None when the guard
+        exists (nothing counted). One round trip."""
         milliseconds = max(1, int(ttl * 1000))
         try:
             reply = await self._script_call(
-                _LEASE_SCRIPT, _LEASE_SHA, self._lease_script, keys, [milliseconds, limit, take]
+                _LEASE_SCRIPT, _LEASE_SHA, self._lease_script, [key, *guard], [milliseconds, limit, take]
             )
         except _outage_errors() as exc:
             raise self._failed(exc) from exc
         if reply == -1:
             return None
-        if guard is not None:
-            absent.remember(guard, generation)
         last, taken = int(reply[0]), int(reply[1])
-        first = last - taken + 1
-        if taken > 1:
-            self.leases.hold(key, first + 1, last, ttl)
-        return first
+        return last - taken + 1, last
 
     async def _open_wire(self) -> RedisWire:
         if self._wire_lock is None:
@@ -694,17 +674,8 @@ class RedisStore(Store):
 
     async def incr_unless_exists(self, key: str, ttl: float, guard: str) -> int | None:
         self._check()
-        milliseconds = max(1, int(ttl * 1000))
-        try:
-            if self.use_wire:
-                packed = _evalsha(_INCR_UNLESS_EXISTS_SHA, key, milliseconds, guard)
-                reply = await self._wire_script(_INCR_UNLESS_EXISTS_SCRIPT, packed)
-            else:
-                reply = await self._incr_unless_exists_script(keys=[key, guard], args=[milliseconds])
-        except _outage_errors() as exc:
-            raise self._failed(exc) from exc
-        value = int(reply)
-        return None if value < 0 else value
+        taken = await self._take(key, ttl, [guard], limit=1, take=1)
+        return None if taken is None else taken[0]
 
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         self._check()

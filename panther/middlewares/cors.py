@@ -74,11 +74,7 @@ class CORSPolicy:
         if credentials and '*' in origins:
             logger.warning(_WILDCARD_CREDENTIALS)
         # The same answers as header pairs, for responses sent with default headers (no `Vary` to merge).
-        vary = [(b'Vary', b'Origin')] if self.vary else []
-        self._encoded: dict[str | None, list[tuple[bytes, bytes]]] = {
-            key: vary + [(name.encode('latin-1'), value.encode('latin-1')) for name, value in answer.items()]
-            for key, answer in self._answers.items()
-        }
+        self._encoded = {key: self._pairs(answer) for key, answer in self._answers.items()}
 
     @classmethod
     def from_config(cls) -> CORSPolicy:
@@ -91,28 +87,31 @@ class CORSPolicy:
             max_age=config.CORS_MAX_AGE or 600,
         )
 
-    def _key(self, origin: str | None) -> str | None:
+    def _lookup(self, scope: Any) -> tuple[str | None, dict[str, str] | None]:
+        """The key of this request's answer; and the answer itself when it echoes the request's
+        `Access-Control-Request-Headers` (the one answer not computed in advance), else None."""
+        origin, requested = _cors_request_headers(scope)
         if origin is not None and origin in self._answers and origin != '*':
-            return origin
-        return '*' if '*' in self._answers else None
+            key: str | None = origin
+        else:
+            key = '*' if '*' in self._answers else None
+        if requested is not None and self.echo_requested_headers and self._answers[key]:
+            return key, {**self._answers[key], 'Access-Control-Allow-Headers': requested}
+        return key, None
 
     def headers_for(self, scope: Any) -> dict[str, str]:
         """The CORS headers (without `Vary`) that answer this request."""
-        origin, requested = _cors_request_headers(scope)
-        answer = self._answers[self._key(origin)]
-        if requested is not None and self.echo_requested_headers and answer:
-            answer = {**answer, 'Access-Control-Allow-Headers': requested}
-        return answer
+        key, echoed = self._lookup(scope)
+        return echoed if echoed is not None else self._answers[key]
 
     def header_pairs(self, scope: Any) -> list[tuple[bytes, bytes]]:
         """The same headers, `Vary` included, encoded: for a response whose own headers are the defaults."""
-        origin, requested = _cors_request_headers(scope)
-        key = self._key(origin)
-        if requested is not None and self.echo_requested_headers and self._answers[key]:
-            pairs = [(b'Vary', b'Origin')] if self.vary else []
-            answer = {**self._answers[key], 'Access-Control-Allow-Headers': requested}
-            return pairs + [(name.encode('latin-1'), value.encode('latin-1')) for name, value in answer.items()]
-        return self._encoded[key]
+        key, echoed = self._lookup(scope)
+        return self._pairs(echoed) if echoed is not None else self._encoded[key]
+
+    def _pairs(self, answer: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        vary = [(b'Vary', b'Origin')] if self.vary else []
+        return vary + [(name.encode('latin-1'), value.encode('latin-1')) for name, value in answer.items()]
 
     def apply(self, scope: Any, response: Response) -> None:
         """Add the CORS headers to `response`, merging `Vary`."""
